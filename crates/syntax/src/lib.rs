@@ -1,0 +1,9 @@
+//! Reading stack files: from bytes to a KDL v2 document with spans.
+//!
+//! kdl does the parsing; this crate turns its errors into `stack` diagnostics
+//! and makes the checks it does not (encoding, size, nesting, bare `${`),
+//! before kdl sees the text, so that no input can make it panic or hang.
+
+mod parse;
+
+pub use parse::{Parsed, parse};
