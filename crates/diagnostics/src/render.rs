@@ -58,7 +58,8 @@ pub fn render<'a>(
 #[derive(Debug)]
 struct Report {
     code: &'static str,
-    severity: Severity,
+    /// `None` for a note about another file, shown as advice.
+    severity: Option<Severity>,
     message: String,
     help: Option<String>,
     source: Option<NamedSource<Arc<str>>>,
@@ -79,7 +80,7 @@ impl Report {
         for file in other_files {
             related.push(Report {
                 code: diagnostic.code,
-                severity: Severity::Warning,
+                severity: None,
                 message: format!("in {}", sources.get(file).name()),
                 help: None,
                 source: Some(named_source(sources, file)),
@@ -89,7 +90,7 @@ impl Report {
         }
         Report {
             code: diagnostic.code,
-            severity: diagnostic.severity,
+            severity: Some(diagnostic.severity),
             message: diagnostic.message.clone(),
             help: diagnostic.help.clone(),
             source: home.map(|file| named_source(sources, file)),
@@ -126,15 +127,16 @@ impl std::error::Error for Report {}
 
 impl miette::Diagnostic for Report {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        // Related reports repeat the parent's place, not its code.
-        (self.related.is_empty() || self.severity == Severity::Error)
-            .then(|| Box::new(self.code) as Box<dyn fmt::Display>)
+        // Notes about other files belong to their parent: no code of their own.
+        self.severity
+            .map(|_| Box::new(self.code) as Box<dyn fmt::Display>)
     }
 
     fn severity(&self) -> Option<miette::Severity> {
         Some(match self.severity {
-            Severity::Error => miette::Severity::Error,
-            Severity::Warning => miette::Severity::Warning,
+            Some(Severity::Error) => miette::Severity::Error,
+            Some(Severity::Warning) => miette::Severity::Warning,
+            None => miette::Severity::Advice,
         })
     }
 

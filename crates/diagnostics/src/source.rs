@@ -33,6 +33,11 @@ impl Span {
         }
     }
 
+    /// Converts a span from miette (what kdl reports) in `file`.
+    pub fn from_miette(file: FileId, span: miette::SourceSpan) -> Self {
+        Span::new(file, span.offset()..span.offset() + span.len())
+    }
+
     pub fn range(self) -> Range<usize> {
         self.start as usize..self.end as usize
     }
@@ -69,7 +74,8 @@ impl SourceFile {
         &self.text
     }
 
-    pub(crate) fn shared_text(&self) -> Arc<str> {
+    /// The text, shared without copying.
+    pub fn shared_text(&self) -> Arc<str> {
         Arc::clone(&self.text)
     }
 

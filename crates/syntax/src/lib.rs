@@ -3,7 +3,13 @@
 //! kdl does the parsing; this crate turns its errors into `stack` diagnostics
 //! and makes the checks it does not (encoding, size, nesting, bare `${`),
 //! before kdl sees the text, so that no input can make it panic or hang.
+//! Its lexer is public: the formatter works on the same tokens.
 
+mod checks;
+pub mod lexer;
 mod parse;
+mod read;
 
+pub use checks::MAX_NESTING;
 pub use parse::{Parsed, parse};
+pub use read::{MAX_FILE_SIZE, read};
