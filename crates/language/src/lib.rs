@@ -1,0 +1,255 @@
+//! The stack language: from stack files to an evaluated, checked [`Stack`].
+//!
+//! ```text
+//! files ──load──▶ KDL documents ──lower──▶ declarations (Unit)
+//!       ──evaluate (variables, overlays, modules, ${...})──▶ Stack ──check──▶ diagnostics
+//! ```
+//!
+//! Every phase collects diagnostics instead of stopping at the first, so a
+//! user sees all the problems of a stack at once.
+
+mod address;
+mod check;
+mod decl;
+mod eval;
+mod load;
+mod lower;
+mod model;
+mod overlay;
+mod resolve;
+pub mod schema;
+mod suggest;
+mod template;
+pub mod units;
+mod value;
+mod variables;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use stack_diagnostics::{Diagnostics, Sources};
+
+pub use address::Address;
+pub use eval::object_name;
+pub use load::STDLIB_PREFIX;
+pub use lower::valid_name;
+pub use model::{Condition, Dependency, Resource, Stack};
+pub use template::{Expr, Part, Template};
+pub use value::{Data, Value};
+pub use variables::Inputs;
+
+use decl::Unit;
+use eval::Evaluator;
+use load::Loader;
+use schema::Schema;
+
+/// What to evaluate a stack with.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The environment whose overlays apply (`--env`).
+    pub environment: Option<String>,
+    pub inputs: Inputs,
+    /// Plan and apply need every variable's value; validate does not.
+    pub require_values: bool,
+    /// Overrides the stack's name (`--name`).
+    pub stack_name: Option<String>,
+}
+
+/// A stack loaded for one environment, with what was found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The stack, when there were no errors (warnings may remain).
+    pub stack: Option<Stack>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Loads and evaluates the stack at `path` for `options.environment`.
+pub fn load(path: &Path, options: &Options, schema: &Schema, sources: &mut Sources) -> Loaded {
+    let mut loader = Loader::new(schema, sources);
+    let Some(unit) = loader.load_root(path) else {
+        return failed(loader.diagnostics);
+    };
+    let unit = Arc::new(unit);
+    let mut diagnostics = std::mem::take(&mut loader.diagnostics);
+    diagnostics.extend(overlay::check_targets(&unit));
+    let environments = overlay::environments(&unit);
+    if let Some(name) = &options.environment
+        && !environments.contains(name)
+    {
+        diagnostics.push(overlay::unknown_environment(name, &environments));
+        return failed(diagnostics);
+    }
+    let stack = evaluate(&mut loader, &unit, path, options.environment.as_deref(), options);
+    diagnostics.extend(loader.diagnostics);
+    finish(stack, diagnostics)
+}
+
+/// A stack checked for the base and each environment.
+#[derive(Debug)]
+pub struct Validated {
+    /// The stack evaluated for each environment checked, even with errors:
+    /// later phases (the graph) check what they can.
+    pub stacks: Vec<Stack>,
+    pub diagnostics: Diagnostics,
+}
+
+/// Checks the stack at `path`: for the environment given, or else for the
+/// base and every environment its overlays declare.
+pub fn validate(path: &Path, options: &Options, schema: &Schema, sources: &mut Sources) -> Validated {
+    let mut loader = Loader::new(schema, sources);
+    let Some(unit) = loader.load_root(path) else {
+        let diagnostics = failed(loader.diagnostics).diagnostics;
+        return Validated {
+            stacks: Vec::new(),
+            diagnostics,
+        };
+    };
+    let unit = Arc::new(unit);
+    let mut diagnostics = std::mem::take(&mut loader.diagnostics);
+    diagnostics.extend(overlay::check_targets(&unit));
+    let declared = overlay::environments(&unit);
+    let environments: Vec<Option<String>> = match &options.environment {
+        Some(name) if !declared.contains(name) => {
+            diagnostics.push(overlay::unknown_environment(name, &declared));
+            Vec::new()
+        }
+        Some(name) => vec![Some(name.clone())],
+        None => std::iter::once(None)
+            .chain(declared.into_iter().map(Some))
+            .collect(),
+    };
+    let mut stacks = Vec::new();
+    for environment in environments {
+        stacks.extend(evaluate(
+            &mut loader,
+            &unit,
+            path,
+            environment.as_deref(),
+            options,
+        ));
+        diagnostics.append(&mut loader.diagnostics);
+    }
+    let diagnostics = finish(None, diagnostics).diagnostics;
+    Validated { stacks, diagnostics }
+}
+
+fn failed(diagnostics: Vec<stack_diagnostics::Diagnostic>) -> Loaded {
+    finish(None, diagnostics)
+}
+
+fn finish(stack: Option<Stack>, diagnostics: Vec<stack_diagnostics::Diagnostic>) -> Loaded {
+    let mut diagnostics = Diagnostics::from(diagnostics);
+    diagnostics.sort();
+    let stack = stack.filter(|_| !diagnostics.has_errors());
+    Loaded { stack, diagnostics }
+}
+
+/// Evaluates `unit` for one environment; problems go to `loader.diagnostics`.
+fn evaluate(
+    loader: &mut Loader,
+    unit: &Arc<Unit>,
+    path: &Path,
+    environment: Option<&str>,
+    options: &Options,
+) -> Option<Stack> {
+    let name = stack_name(unit, path, options);
+    let (resources, overlay_problems) = match environment {
+        Some(environment) => overlay::apply(unit, environment),
+        None => (unit.resources.clone(), Vec::new()),
+    };
+    loader.diagnostics.extend(overlay_problems);
+    let (vars, variable_problems) =
+        variables::bind_root(unit, &options.inputs, options.require_values, loader.sources);
+    loader.diagnostics.extend(variable_problems);
+
+    let mut evaluator = Evaluator::new(loader.schema, name.clone());
+    let root = evaluator.instantiate(
+        loader,
+        Vec::new(),
+        Arc::clone(unit),
+        resources,
+        vars,
+        &mut Vec::new(),
+    );
+    let mut all = IndexMap::new();
+    for instance in 0..evaluator.instances.len() {
+        let keys: Vec<(&'static str, String)> =
+            evaluator.instances[instance].resources.keys().cloned().collect();
+        for (kind, resource_name) in keys {
+            if let Some(resource) = evaluator.resource(instance, kind, &resource_name) {
+                all.insert(resource.address.clone(), resource);
+            }
+        }
+    }
+    let output_names: Vec<String> = unit.outputs.keys().cloned().collect();
+    let mut outputs = IndexMap::new();
+    for output in output_names {
+        if let Some(value) = evaluator.output(root, &output) {
+            outputs.insert(output, value);
+        }
+    }
+    // Module outputs nobody reads are still checked.
+    for instance in 1..evaluator.instances.len() {
+        let names: Vec<String> = evaluator.instances[instance]
+            .unit
+            .outputs
+            .keys()
+            .cloned()
+            .collect();
+        for output in names {
+            evaluator.output(instance, &output);
+        }
+    }
+    let stack = Stack {
+        name,
+        environment: environment.map(str::to_owned),
+        resources: all,
+        outputs,
+    };
+    loader.diagnostics.append(&mut evaluator.diagnostics);
+    let stack_dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
+    loader.diagnostics.extend(check::check(&stack, stack_dir));
+    Some(stack)
+}
+
+/// `--name`, else the `stack` node, else the directory's name made valid.
+fn stack_name(unit: &Unit, path: &Path, options: &Options) -> String {
+    if let Some(name) = &options.stack_name {
+        return name.clone();
+    }
+    if let Some((name, _)) = &unit.stack_name {
+        return name.clone();
+    }
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let raw = dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("stack")
+        .to_ascii_lowercase();
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim_start_matches(['-', '_']).to_owned();
+    if valid_name(&cleaned) {
+        cleaned
+    } else {
+        "stack".to_owned()
+    }
+}

@@ -1,0 +1,241 @@
+//! Finding, reading and parsing the files of a stack and of the modules it uses.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use include_dir::{Dir, include_dir};
+use rayon::prelude::*;
+use stack_diagnostics::{Diagnostic, FileId, Sources, Span};
+
+use crate::decl::Unit;
+use crate::lower::Lowerer;
+use crate::schema::Schema;
+
+/// The standard library, built into the binary: `use "stdlib/postgres"`.
+static STDLIB: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../stdlib");
+
+/// Where module paths starting with this prefix are looked up.
+pub const STDLIB_PREFIX: &str = "stdlib/";
+
+/// Loads units (the root stack and each module directory) once each.
+pub struct Loader<'a> {
+    pub schema: &'a Schema,
+    pub sources: &'a mut Sources,
+    pub diagnostics: Vec<Diagnostic>,
+    modules: HashMap<String, Option<Arc<Unit>>>,
+}
+
+/// A file to read: shown under `name`, found at `path`.
+struct Input {
+    name: String,
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(schema: &'a Schema, sources: &'a mut Sources) -> Self {
+        Loader {
+            schema,
+            sources,
+            diagnostics: Vec::new(),
+            modules: HashMap::new(),
+        }
+    }
+
+    /// Loads the stack at `path`: a directory with `stack.kdl`, or one file.
+    pub fn load_root(&mut self, path: &Path) -> Option<Unit> {
+        let inputs = if path.is_dir() {
+            if !path.join("stack.kdl").is_file() {
+                self.diagnostics.push(
+                    Diagnostic::error("stack::no_stack", format!("{} has no stack.kdl", path.display()))
+                        .help("a stack is a directory with a stack.kdl file; pass the directory or a single .kdl file"),
+                );
+                return None;
+            }
+            self.read_dir(path)?
+        } else {
+            vec![self.read_file(path)?]
+        };
+        Some(self.load_unit(inputs, false))
+    }
+
+    /// Loads the module a `use` names, relative to `from_dir`; `None` when it cannot be found.
+    pub fn load_module(&mut self, source: &str, from_dir: &Path, span: Span) -> Option<Arc<Unit>> {
+        let (key, inputs) = if let Some(name) = source.strip_prefix(STDLIB_PREFIX) {
+            let Some(module) = STDLIB.get_dir(name) else {
+                let names: Vec<String> = STDLIB
+                    .dirs()
+                    .filter_map(|dir| dir.path().to_str().map(str::to_owned))
+                    .collect();
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        "stack::module_not_found",
+                        format!("the standard library has no module `{name}`"),
+                    )
+                    .primary(span, "no such module")
+                    .help(crate::suggest::did_you_mean(
+                        name,
+                        "module",
+                        names.iter().map(String::as_str),
+                    )),
+                );
+                return None;
+            };
+            let inputs = module
+                .files()
+                .filter(|file| file.path().extension().is_some_and(|ext| ext == "kdl"))
+                .map(|file| Input {
+                    name: format!("{STDLIB_PREFIX}{}", file.path().display()),
+                    path: Path::new("<stdlib>").join(file.path()),
+                    bytes: file.contents().to_vec(),
+                })
+                .collect::<Vec<_>>();
+            (source.to_owned(), inputs)
+        } else {
+            let dir = normalize(&from_dir.join(source));
+            let key = dir
+                .canonicalize()
+                .unwrap_or_else(|_| dir.clone())
+                .display()
+                .to_string();
+            if let Some(unit) = self.modules.get(&key) {
+                return unit.clone();
+            }
+            if !dir.is_dir() {
+                self.diagnostics.push(
+                    Diagnostic::error("stack::module_not_found", format!("module `{source}` not found"))
+                        .primary(span, format!("{} is not a directory", display_name(&dir)))
+                        .help("module paths are relative to the file that uses them; the standard library is under \"stdlib/\""),
+                );
+                return None;
+            }
+            let inputs = self.read_dir(&dir).unwrap_or_default();
+            (key, inputs)
+        };
+        if let Some(unit) = self.modules.get(&key) {
+            return unit.clone();
+        }
+        if inputs.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "stack::module_not_found",
+                    format!("module `{source}` has no .kdl files"),
+                )
+                .primary(span, "empty module"),
+            );
+            self.modules.insert(key, None);
+            return None;
+        }
+        let unit = Arc::new(self.load_unit(inputs, true));
+        self.modules.insert(key, Some(Arc::clone(&unit)));
+        Some(unit)
+    }
+
+    fn read_dir(&mut self, dir: &Path) -> Option<Vec<Input>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(error) => {
+                self.diagnostics.push(Diagnostic::error(
+                    "stack::io",
+                    format!("cannot read {}: {error}", dir.display()),
+                ));
+                return None;
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "kdl"))
+            .collect();
+        // stack.kdl first, then the others by name: diagnostics and output follow this order.
+        paths.sort_by_key(|path| (path.file_name() != Some("stack.kdl".as_ref()), path.clone()));
+        Some(paths.iter().filter_map(|path| self.read_file(path)).collect())
+    }
+
+    fn read_file(&mut self, path: &Path) -> Option<Input> {
+        match std::fs::read(path) {
+            Ok(bytes) => Some(Input {
+                name: display_name(path),
+                path: path.to_path_buf(),
+                bytes,
+            }),
+            Err(error) => {
+                self.diagnostics.push(
+                    Diagnostic::error("stack::io", format!("cannot read {}: {error}", path.display()))
+                        .help("check that the path exists and is readable"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Decodes, parses (in parallel) and lowers the files of one directory.
+    fn load_unit(&mut self, inputs: Vec<Input>, in_module: bool) -> Unit {
+        let mut texts: Vec<(FileId, Arc<str>)> = Vec::new();
+        for input in inputs {
+            // Diagnostics need the file's text, so non-UTF-8 input is shown lossily.
+            let text = String::from_utf8_lossy(&input.bytes).into_owned();
+            let file = self.sources.add(input.name, input.path, text);
+            match stack_syntax::read(file, &input.bytes) {
+                Ok(_) => texts.push((file, self.sources.get(file).shared_text())),
+                Err(problem) => self.diagnostics.push(problem),
+            }
+        }
+        let parsed: Vec<_> = texts
+            .par_iter()
+            .map(|(file, text)| (*file, stack_syntax::parse(*file, text)))
+            .collect();
+        let mut unit = Unit::default();
+        for (file, parsed) in parsed {
+            self.diagnostics.extend(parsed.diagnostics);
+            let Some(document) = parsed.document else { continue };
+            let text = self.sources.get(file).text();
+            if document.nodes().is_empty() {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        "stack::empty_file",
+                        format!("{} declares nothing", self.sources.get(file).name()),
+                    )
+                    .primary(Span::file_start(file), "empty file")
+                    .help("declare resources in it, or delete it"),
+                );
+                continue;
+            }
+            let file_dir = self
+                .sources
+                .get(file)
+                .path()
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            Lowerer {
+                file,
+                text,
+                dir: &file_dir,
+                schema: self.schema,
+                in_module,
+                diagnostics: &mut self.diagnostics,
+            }
+            .lower(&document, &mut unit);
+        }
+        unit
+    }
+}
+
+/// Removes `.` components, so paths read as the user would write them.
+fn normalize(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|part| *part != std::path::Component::CurDir)
+        .collect()
+}
+
+/// A path as the user would write it: relative to the working directory when inside it.
+fn display_name(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| normalize(path))
+        .display()
+        .to_string()
+}

@@ -1,0 +1,88 @@
+//! The evaluated stack: what later phases (graph, plan, apply) work from.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use stack_diagnostics::Span;
+
+use crate::schema::KindSchema;
+use crate::{Address, Value};
+
+/// A stack after evaluation, for one environment.
+#[derive(Debug)]
+pub struct Stack {
+    pub name: String,
+    /// The environment whose overlays were applied, if any.
+    pub environment: Option<String>,
+    /// Every resource, the root's and the modules', in file order.
+    pub resources: IndexMap<Address, Resource>,
+    /// The root's outputs.
+    pub outputs: IndexMap<String, Value>,
+}
+
+#[derive(Debug)]
+pub struct Resource {
+    pub address: Address,
+    pub kind: &'static KindSchema,
+    /// The resource's name in its declaration.
+    pub span: Span,
+    /// The directory of the declaring file: relative paths (contexts, binds) start there.
+    pub dir: PathBuf,
+    /// The fields set in the file (defaults are not filled in), evaluated and type-checked.
+    pub fields: IndexMap<String, Value>,
+    /// What this resource needs first, deduplicated, in file order.
+    pub dependencies: Vec<Dependency>,
+}
+
+impl Resource {
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name)
+    }
+
+    /// The items of a repeatable field (`port`, `network`, ...).
+    pub fn items(&self, name: &str) -> &[Value] {
+        self.fields.get(name).map(Value::as_list).unwrap_or_default()
+    }
+}
+
+/// An edge of the resource graph: `target` must be ready before the resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub target: Address,
+    /// Where the dependency is written.
+    pub span: Span,
+    pub condition: Condition,
+}
+
+/// How ready a dependency must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Condition {
+    /// Referenced (a network joined, a volume mounted, a value used): it must exist.
+    Exists,
+    Started,
+    Healthy,
+    /// A one-shot resource must have run to completion.
+    Completed,
+}
+
+impl Condition {
+    pub fn parse(text: &str) -> Option<Condition> {
+        Some(match text {
+            "started" => Condition::Started,
+            "healthy" => Condition::Healthy,
+            "completed" => Condition::Completed,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Exists => "exists",
+            Condition::Started => "started",
+            Condition::Healthy => "healthy",
+            Condition::Completed => "completed",
+        }
+    }
+}

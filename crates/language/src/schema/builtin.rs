@@ -1,0 +1,600 @@
+//! The built-in resource kinds.
+
+use super::{Arg, Field, KindSchema, Prop, Schema, Shape, Type, field, prop};
+
+/// The schema of every built-in kind.
+pub fn builtin() -> Schema {
+    Schema::new(vec![&NETWORK, &VOLUME, &IMAGE, &SECRET, &SERVICE, &PROBE])
+}
+
+const LABELS: Field = field!(
+    "labels",
+    Shape::Map(Type::String),
+    Replace,
+    "Labels on the object"
+);
+
+pub static NETWORK: KindSchema = KindSchema {
+    name: "network",
+    doc: "A network containers join. Docker cannot change a network in place, so every change replaces it.",
+    on_replace: "replace",
+    interpolates: true,
+    fields: &[
+        field!(
+            "driver",
+            Shape::Scalar(Type::String),
+            Replace,
+            default = "bridge",
+            "Network driver"
+        ),
+        field!(
+            "subnet",
+            Shape::Scalar(Type::Cidr),
+            Replace,
+            "Address range of the network"
+        ),
+        field!(
+            "gateway",
+            Shape::Scalar(Type::Ip),
+            Replace,
+            "Gateway address, inside the subnet"
+        ),
+        field!(
+            "ip-range",
+            Shape::Scalar(Type::Cidr),
+            Replace,
+            "Range, inside the subnet, that addresses are allocated from"
+        ),
+        field!(
+            "internal",
+            Shape::Scalar(Type::Bool),
+            Replace,
+            default = "#false",
+            "No route to the outside world"
+        ),
+        field!(
+            "attachable",
+            Shape::Scalar(Type::Bool),
+            Replace,
+            default = "#false",
+            "Containers outside the stack may join"
+        ),
+        LABELS,
+        field!(
+            "external",
+            Shape::Scalar(Type::String),
+            Replace,
+            "Name of an existing network, created outside this stack: it is only read, never changed"
+        ),
+    ],
+};
+
+pub static VOLUME: KindSchema = KindSchema {
+    name: "volume",
+    doc: "A named volume. Its data outlives every container that mounts it; it is removed only when asked.",
+    on_replace: "replace",
+    interpolates: true,
+    fields: &[
+        field!(
+            "driver",
+            Shape::Scalar(Type::String),
+            Replace,
+            default = "local",
+            "Volume driver"
+        ),
+        field!(
+            "driver-opts",
+            Shape::Map(Type::String),
+            Replace,
+            "Options for the driver"
+        ),
+        LABELS,
+        field!(
+            "external",
+            Shape::Scalar(Type::String),
+            Replace,
+            "Name of an existing volume, created outside this stack"
+        ),
+    ],
+};
+
+pub static IMAGE: KindSchema = KindSchema {
+    name: "image",
+    doc: "An image built locally from a build context. Any change of its inputs builds it again.",
+    on_replace: "rebuild",
+    interpolates: true,
+    fields: &[
+        field!(
+            "context",
+            Shape::Scalar(Type::Path),
+            Replace,
+            required,
+            "Build context directory, relative to the file"
+        ),
+        field!(
+            "dockerfile",
+            Shape::Scalar(Type::String),
+            Replace,
+            default = "Dockerfile",
+            "Dockerfile, relative to the context"
+        ),
+        field!(
+            "target",
+            Shape::Scalar(Type::String),
+            Replace,
+            "Build stage to stop at"
+        ),
+        field!("args", Shape::Map(Type::String), Replace, "Build arguments"),
+        field!(
+            "tags",
+            Shape::List(Type::String),
+            InPlace,
+            "Extra tags for the built image (Docker retags without a build)"
+        ),
+        LABELS,
+    ],
+};
+
+pub static SECRET: KindSchema = KindSchema {
+    name: "secret",
+    doc: "A secret value, read when the stack is planned, delivered to services as a file under /run/secrets. \
+          Exactly one source; never a literal in the file. A change of its content rolls the services that use it.",
+    on_replace: "rolls users",
+    interpolates: false,
+    fields: &[
+        field!(
+            "from-env",
+            Shape::Scalar(Type::String),
+            Replace,
+            "Environment variable holding the value"
+        ),
+        field!(
+            "from-file",
+            Shape::Scalar(Type::Path),
+            Replace,
+            "File holding the value, outside the stack's directory"
+        ),
+        field!(
+            "from-command",
+            Shape::List(Type::String),
+            Replace,
+            "Program and arguments whose output is the value"
+        ),
+    ],
+};
+
+const PROBE_FIELDS: &[Field] = &[
+    field!(
+        "http",
+        Shape::Scalar(Type::String),
+        InPlace,
+        "URL that must answer with a 2xx status"
+    ),
+    field!(
+        "tcp",
+        Shape::Scalar(Type::String),
+        InPlace,
+        "`host:port` that must accept a connection"
+    ),
+    field!(
+        "exec",
+        Shape::List(Type::String),
+        InPlace,
+        "Command that must exit with 0"
+    ),
+    field!(
+        "interval",
+        Shape::Scalar(Type::Duration),
+        InPlace,
+        default = "5s",
+        "Time between checks"
+    ),
+    field!(
+        "timeout",
+        Shape::Scalar(Type::Duration),
+        InPlace,
+        default = "3s",
+        "Time a check may take"
+    ),
+    field!(
+        "retries",
+        Shape::Scalar(Type::Int),
+        InPlace,
+        default = "3",
+        "Failed checks in a row before unhealthy"
+    ),
+    field!(
+        "start-period",
+        Shape::Scalar(Type::Duration),
+        InPlace,
+        default = "0s",
+        "Grace time after start when failures do not count"
+    ),
+];
+
+pub static PROBE: KindSchema = KindSchema {
+    name: "probe",
+    doc: "A standalone health check of an endpoint; resources that depend on it wait until it passes.",
+    on_replace: "replace",
+    interpolates: false,
+    fields: PROBE_FIELDS,
+};
+
+const SERVICE_PROBE: &[Field] = &[
+    field!(
+        "http",
+        Shape::Scalar(Type::String),
+        Replace,
+        "URL, seen from inside the container, that must answer with a 2xx status"
+    ),
+    field!(
+        "tcp",
+        Shape::Scalar(Type::String),
+        Replace,
+        "`host:port`, seen from inside the container, that must accept a connection"
+    ),
+    field!(
+        "exec",
+        Shape::List(Type::String),
+        Replace,
+        "Command run in the container that must exit with 0"
+    ),
+    field!(
+        "interval",
+        Shape::Scalar(Type::Duration),
+        Replace,
+        default = "5s",
+        "Time between checks"
+    ),
+    field!(
+        "timeout",
+        Shape::Scalar(Type::Duration),
+        Replace,
+        default = "3s",
+        "Time a check may take"
+    ),
+    field!(
+        "retries",
+        Shape::Scalar(Type::Int),
+        Replace,
+        default = "3",
+        "Failed checks in a row before unhealthy"
+    ),
+    field!(
+        "start-period",
+        Shape::Scalar(Type::Duration),
+        Replace,
+        default = "0s",
+        "Grace time after start when failures do not count"
+    ),
+];
+
+const MOUNT_TARGET: Prop = Prop {
+    name: "target",
+    ty: Type::String,
+    required: true,
+    default: None,
+    doc: "Path inside the container",
+};
+const READ_ONLY: Prop = prop!("read-only", Type::Bool, default = "#false", "Mount read-only");
+
+pub static SERVICE: KindSchema = KindSchema {
+    name: "service",
+    doc: "One or more containers (replicas) of one image.",
+    on_replace: "replace",
+    interpolates: true,
+    fields: &[
+        field!(
+            "image",
+            Shape::Scalar(Type::Image),
+            Replace,
+            required,
+            "Image to run: a reference like \"redis:7-alpine\" or \"${image.api}\""
+        ),
+        field!(
+            "command",
+            Shape::List(Type::String),
+            Replace,
+            "Arguments to the entrypoint"
+        ),
+        field!(
+            "entrypoint",
+            Shape::List(Type::String),
+            Replace,
+            "Program to run, overriding the image's"
+        ),
+        field!("env", Shape::Map(Type::String), Replace, "Environment variables"),
+        field!(
+            "port",
+            Shape::Record {
+                arg: Some(Arg {
+                    name: "published",
+                    ty: Type::Port
+                }),
+                props: &[
+                    prop!(
+                        "target",
+                        Type::Port,
+                        "Port inside the container; defaults to the published port"
+                    ),
+                    prop!(
+                        "protocol",
+                        Type::Enum(&["tcp", "udp"]),
+                        default = "tcp",
+                        "Transport protocol"
+                    ),
+                    prop!(
+                        "host-ip",
+                        Type::Ip,
+                        default = "0.0.0.0",
+                        "Host address to publish on"
+                    ),
+                ],
+                children: &[],
+            },
+            Replace,
+            many,
+            "A port published on the host; repeatable"
+        ),
+        field!(
+            "expose",
+            Shape::Scalar(Type::Port),
+            Replace,
+            many,
+            "A container port reachable by other services, not published; repeatable"
+        ),
+        field!(
+            "volume",
+            Shape::Record {
+                arg: Some(Arg {
+                    name: "source",
+                    ty: Type::Ref("volume")
+                }),
+                props: &[MOUNT_TARGET, READ_ONLY],
+                children: &[],
+            },
+            Replace,
+            many,
+            "A named volume mounted into the container; repeatable"
+        ),
+        field!(
+            "bind",
+            Shape::Record {
+                arg: Some(Arg {
+                    name: "source",
+                    ty: Type::Path
+                }),
+                props: &[MOUNT_TARGET, READ_ONLY],
+                children: &[],
+            },
+            Replace,
+            many,
+            "A host path mounted into the container; repeatable"
+        ),
+        field!(
+            "tmpfs",
+            Shape::Record {
+                arg: Some(Arg {
+                    name: "target",
+                    ty: Type::String
+                }),
+                props: &[
+                    prop!("size", Type::Size, "Size limit"),
+                    prop!("mode", Type::Mode, "File mode of the mount point"),
+                ],
+                children: &[],
+            },
+            Replace,
+            many,
+            "A memory-backed mount; repeatable"
+        ),
+        field!(
+            "network",
+            Shape::Record {
+                arg: Some(Arg {
+                    name: "name",
+                    ty: Type::Ref("network")
+                }),
+                props: &[],
+                children: &[
+                    field!(
+                        "aliases",
+                        Shape::List(Type::String),
+                        InPlace,
+                        "Extra names the service answers to on this network"
+                    ),
+                    field!(
+                        "ipv4-address",
+                        Shape::Scalar(Type::Ip),
+                        InPlace,
+                        "Fixed address, inside the network's subnet"
+                    ),
+                ],
+            },
+            InPlace,
+            many,
+            "A network the service joins; repeatable"
+        ),
+        field!(
+            "secret",
+            Shape::Record {
+                arg: Some(Arg {
+                    name: "name",
+                    ty: Type::Ref("secret")
+                }),
+                props: &[
+                    prop!(
+                        "target",
+                        Type::String,
+                        "File name under /run/secrets; defaults to the secret's name"
+                    ),
+                    prop!(
+                        "mode",
+                        Type::Mode,
+                        default = "0o444",
+                        "File mode (readable by the non-root users many images switch to)"
+                    ),
+                    prop!("uid", Type::Int, default = "0", "Owner of the file"),
+                    prop!("gid", Type::Int, default = "0", "Group of the file"),
+                ],
+                children: &[],
+            },
+            Replace,
+            many,
+            "A secret delivered as a file under /run/secrets; repeatable"
+        ),
+        field!(
+            "restart",
+            Shape::Record {
+                arg: Some(Arg {
+                    name: "policy",
+                    ty: Type::Enum(&["no", "always", "on-failure", "unless-stopped"]),
+                }),
+                props: &[prop!(
+                    "max-retries",
+                    Type::Int,
+                    "Restarts before giving up, with on-failure"
+                )],
+                children: &[],
+            },
+            InPlace,
+            default = "unless-stopped",
+            "When the daemon restarts the container"
+        ),
+        field!(
+            "resources",
+            Shape::Block(&[
+                field!("cpus", Shape::Scalar(Type::Float), InPlace, "CPU limit, in cores"),
+                field!("memory", Shape::Scalar(Type::Size), InPlace, "Memory limit"),
+                field!(
+                    "memory-reservation",
+                    Shape::Scalar(Type::Size),
+                    InPlace,
+                    "Memory soft limit"
+                ),
+            ]),
+            InPlace,
+            "Limits of each replica"
+        ),
+        field!(
+            "user",
+            Shape::Scalar(Type::String),
+            Replace,
+            "User (and group) the process runs as, like \"1000:1000\""
+        ),
+        field!(
+            "workdir",
+            Shape::Scalar(Type::String),
+            Replace,
+            "Working directory"
+        ),
+        field!(
+            "hostname",
+            Shape::Scalar(Type::String),
+            Replace,
+            "Host name inside the container"
+        ),
+        LABELS,
+        field!(
+            "replicas",
+            Shape::Scalar(Type::Int),
+            InPlace,
+            default = "1",
+            "Number of containers"
+        ),
+        field!(
+            "init",
+            Shape::Scalar(Type::Bool),
+            Replace,
+            default = "#false",
+            "Run an init process that forwards signals and reaps children"
+        ),
+        field!(
+            "read-only",
+            Shape::Scalar(Type::Bool),
+            Replace,
+            default = "#false",
+            "Read-only root file system"
+        ),
+        field!(
+            "cap-add",
+            Shape::List(Type::String),
+            Replace,
+            "Linux capabilities to add"
+        ),
+        field!(
+            "cap-drop",
+            Shape::List(Type::String),
+            Replace,
+            "Linux capabilities to drop"
+        ),
+        field!(
+            "stop-signal",
+            Shape::Scalar(Type::String),
+            Replace,
+            "Signal that asks the process to stop; by default the image's STOPSIGNAL, else SIGTERM"
+        ),
+        field!(
+            "stop-grace-period",
+            Shape::Scalar(Type::Duration),
+            Replace,
+            default = "10s",
+            "Time between the stop signal and SIGKILL"
+        ),
+        field!(
+            "probe",
+            Shape::Block(SERVICE_PROBE),
+            Replace,
+            "Health check of each replica"
+        ),
+        field!(
+            "update",
+            Shape::Block(&[
+                field!(
+                    "order",
+                    Shape::Scalar(Type::Enum(&["stop-first", "start-first"])),
+                    InPlace,
+                    default = "stop-first",
+                    "Start the new replica before or after stopping the old one"
+                ),
+                field!(
+                    "parallelism",
+                    Shape::Scalar(Type::Int),
+                    InPlace,
+                    default = "1",
+                    "Replicas updated at once"
+                ),
+                field!(
+                    "delay",
+                    Shape::Scalar(Type::Duration),
+                    InPlace,
+                    default = "0s",
+                    "Pause between batches"
+                ),
+                field!(
+                    "monitor",
+                    Shape::Scalar(Type::Duration),
+                    InPlace,
+                    default = "0s",
+                    "Time a new replica must stay healthy"
+                ),
+                field!(
+                    "failure-action",
+                    Shape::Scalar(Type::Enum(&["rollback", "pause", "continue"])),
+                    InPlace,
+                    default = "rollback",
+                    "What a failed update does"
+                ),
+                field!(
+                    "max-failure-ratio",
+                    Shape::Scalar(Type::Float),
+                    InPlace,
+                    default = "0.0",
+                    "Share of replicas that may fail before the failure action"
+                ),
+            ]),
+            InPlace,
+            "How a change rolls out"
+        ),
+    ],
+};
