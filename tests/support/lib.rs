@@ -1,1 +1,129 @@
-//! Test support for the end-to-end tests in `tests/`.
+//! The test builder for end-to-end tests of the `stack` binary, in the manner
+//! of casey/just: write a stack into a temporary directory, run `stack` on
+//! it, and check what it printed and how it exited.
+//!
+//! ```ignore
+//! Test::new(env!("CARGO_BIN_EXE_stack"))
+//!     .file("stack.kdl", "service \"api\" { image \"x\" }")
+//!     .args(["validate"])
+//!     .run()
+//!     .success();
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+pub struct Test {
+    binary: PathBuf,
+    dir: TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Test {
+    pub fn new(binary: impl Into<PathBuf>) -> Test {
+        Test {
+            binary: binary.into(),
+            dir: tempfile::Builder::new()
+                .prefix("stack-test-")
+                .tempdir()
+                .expect("a temporary directory"),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Writes `contents` to `path`, relative to the test's directory.
+    pub fn file(self, path: &str, contents: impl AsRef<[u8]>) -> Test {
+        let full = self.dir.path().join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).expect("parent directories");
+        }
+        std::fs::write(full, contents).expect("a test file");
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Test
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Test {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `stack` in the test's directory.
+    pub fn run(self) -> Outcome {
+        let output = Command::new(&self.binary)
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_remove("NO_COLOR")
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .output()
+            .expect("the stack binary runs");
+        Outcome {
+            status: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            dir: self.dir,
+        }
+    }
+}
+
+/// What a run printed, and the directory it ran in (kept until dropped).
+pub struct Outcome {
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    dir: TempDir,
+}
+
+impl Outcome {
+    pub fn status(self, expected: i32) -> Outcome {
+        assert_eq!(
+            self.status,
+            Some(expected),
+            "exit status\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn success(self) -> Outcome {
+        self.status(0)
+    }
+
+    pub fn stdout_contains(self, text: &str) -> Outcome {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    pub fn stderr_contains(self, text: &str) -> Outcome {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(path)).expect("a file the test wrote")
+    }
+}

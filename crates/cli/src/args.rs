@@ -1,0 +1,114 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stack",
+    version,
+    about = "Declarative stacks for the Docker engine: see what will change, then change it",
+    long_about = "Declarative stacks for the Docker engine.\n\n\
+        A stack is a directory with a stack.kdl file (and any other .kdl files beside it) \
+        describing networks, volumes, images, services, secrets and probes.\n\n\
+        Colors follow the terminal; set NO_COLOR=1 to turn them off."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a stack: syntax, fields, types, references, cycles, clashes
+    ///
+    /// Without --env, the base and every environment its overlays declare are
+    /// checked. Required variables may be left unset and secrets are not read,
+    /// so this runs in a pull-request check without credentials.
+    /// Exits with 0 when valid, 1 with diagnostics.
+    Validate {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Rewrite stack files in the canonical layout
+    ///
+    /// Formats any syntactically valid KDL file, keeps every comment and never
+    /// changes a value. A file that does not parse is reported and left untouched.
+    Fmt {
+        /// Do not write: list the files that would change and exit with 1 if any would
+        #[arg(long)]
+        check: bool,
+        /// Files or directories (searched recursively for .kdl files)
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the resource graph: what depends on what, and what can run at once
+    Graph {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// How to print it: text (layers), dot (Graphviz) or mermaid (renders in PR comments)
+        #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+        format: GraphFormat,
+    },
+    /// Print a shell completion script
+    ///
+    /// For example: stack completions bash > /etc/bash_completion.d/stack
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Which stack, in which environment, with which variables.
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// The stack: a directory with stack.kdl, or a single .kdl file
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// The environment whose overlays apply (overlay "NAME" { ... })
+    #[arg(long = "env", short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Set a variable; repeatable. Wins over --var-file and STACK_VAR_NAME
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    pub vars: Vec<(String, String)>,
+    /// Read variables from a file of `name value` lines; repeatable, later files win
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+    /// Use this stack name instead of the one in the files
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+    Mermaid,
+}
+
+fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn assignments() {
+        assert_eq!(parse_assignment("a=b=c"), Ok(("a".to_owned(), "b=c".to_owned())));
+        assert!(parse_assignment("=x").is_err());
+        assert!(parse_assignment("novalue").is_err());
+    }
+}

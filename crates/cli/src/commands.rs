@@ -1,0 +1,172 @@
+//! What each command does.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+use stack_diagnostics::{Diagnostics, Sources};
+use stack_graph::{Format, ResourceGraph};
+use stack_language::{Inputs, Options, schema};
+
+use crate::args::{Cli, Command, GraphFormat, StackArgs};
+use crate::output::Output;
+
+pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
+    match command {
+        Command::Validate { stack } => validate(&stack, output),
+        Command::Fmt { check, paths } => fmt(&paths, check, output),
+        Command::Graph { stack, format } => graph(&stack, format, output),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn options(stack: &StackArgs, require_values: bool) -> Options {
+    Options {
+        environment: stack.environment.clone(),
+        inputs: Inputs {
+            vars: stack.vars.clone(),
+            var_files: stack.var_files.clone(),
+            env: Inputs::from_environment(),
+        },
+        require_values,
+        stack_name: stack.name.clone(),
+    }
+}
+
+/// Prints diagnostics; the exit code says whether any was an error.
+fn report(diagnostics: &Diagnostics, sources: &Sources, output: &Output) -> ExitCode {
+    output.diagnostics(diagnostics, sources);
+    if diagnostics.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn validate(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
+    let mut sources = Sources::new();
+    let schema = schema::builtin();
+    let validated = stack_language::validate(&stack.path, &options(stack, false), &schema, &mut sources);
+    let mut diagnostics = validated.diagnostics;
+    // Cycles are a property of the graph: check it for every environment validated.
+    for evaluated in &validated.stacks {
+        if let Err(cycles) = ResourceGraph::build(evaluated) {
+            diagnostics.extend(cycles);
+        }
+    }
+    diagnostics.sort();
+    let code = report(&diagnostics, &sources, output);
+    if code == ExitCode::SUCCESS {
+        let errors = diagnostics.iter().filter(|d| !d.is_error()).count();
+        let warnings = if errors > 0 {
+            format!(" with {errors} warnings")
+        } else {
+            String::new()
+        };
+        println!("{} is valid{warnings}", stack.path.display());
+    }
+    Ok(code)
+}
+
+fn graph(stack: &StackArgs, format: GraphFormat, output: &Output) -> Result<ExitCode, String> {
+    let mut sources = Sources::new();
+    let loaded = stack_language::load(
+        &stack.path,
+        &options(stack, false),
+        &schema::builtin(),
+        &mut sources,
+    );
+    let Some(loaded_stack) = loaded.stack else {
+        return Ok(report(&loaded.diagnostics, &sources, output));
+    };
+    output.diagnostics(&loaded.diagnostics, &sources);
+    match ResourceGraph::build(&loaded_stack) {
+        Ok(graph) => {
+            let format = match format {
+                GraphFormat::Text => Format::Text,
+                GraphFormat::Dot => Format::Dot,
+                GraphFormat::Mermaid => Format::Mermaid,
+            };
+            print!("{}", graph.render(format));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(cycles) => Ok(report(&Diagnostics::from(cycles), &sources, output)),
+    }
+}
+
+fn fmt(paths: &[PathBuf], check: bool, output: &Output) -> Result<ExitCode, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect_kdl_files(path, &mut files)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    }
+    let mut sources = Sources::new();
+    let mut failed = false;
+    let mut changed = Vec::new();
+    for path in files {
+        let bytes =
+            std::fs::read(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        let file = sources.add(
+            path.display().to_string(),
+            &path,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        );
+        let formatted = stack_syntax::read(file, &bytes)
+            .map_err(|problem| vec![problem])
+            .and_then(|text| {
+                stack_fmt::format(file, text).map(|formatted| {
+                    let unchanged = text == formatted;
+                    (formatted, unchanged)
+                })
+            });
+        match formatted {
+            Ok((_, true)) => {}
+            Ok((formatted, false)) => {
+                if !check {
+                    std::fs::write(&path, formatted)
+                        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+                }
+                changed.push(path);
+            }
+            Err(problems) => {
+                failed = true;
+                output.diagnostics(&problems, &sources);
+            }
+        }
+    }
+    for path in &changed {
+        println!("{}", path.display());
+    }
+    Ok(if failed || (check && !changed.is_empty()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `path` itself if it is a file, else the .kdl files below it, skipping hidden and build directories.
+fn collect_kdl_files(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !path.is_dir() {
+        files.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .collect();
+    entries.sort();
+    for entry in entries {
+        let name = entry.file_name().and_then(|name| name.to_str()).unwrap_or("");
+        if entry.is_dir() {
+            if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                collect_kdl_files(&entry, files)?;
+            }
+        } else if entry.extension().is_some_and(|ext| ext == "kdl") {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}

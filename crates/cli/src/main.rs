@@ -1,0 +1,21 @@
+//! `stack`: declarative stacks for the Docker engine.
+
+mod args;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let output = output::Output::detect();
+    match commands::run(cli.command, &output) {
+        Ok(code) => code,
+        Err(message) => {
+            output.error(&message);
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Where and how results and diagnostics are printed.
+
+use std::io::{IsTerminal, Write};
+
+use stack_diagnostics::{Diagnostic, RenderOptions, Sources, render};
+
+pub struct Output {
+    color: bool,
+}
+
+impl Output {
+    /// Colors only on a terminal, and never with NO_COLOR set (https://no-color.org).
+    pub fn detect() -> Output {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        Output {
+            color: !no_color && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn diagnostics<'a>(&self, diagnostics: impl IntoIterator<Item = &'a Diagnostic>, sources: &Sources) {
+        let options = RenderOptions {
+            color: self.color,
+            ..RenderOptions::plain()
+        };
+        let text = render(diagnostics, sources, options);
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+
+    pub fn error(&self, message: &str) {
+        eprintln!("error: {message}");
+    }
+}
