@@ -1,0 +1,109 @@
+//! `stack-demo`: the application inside the containers of the examples, tests and benchmarks.
+//!
+//! Nothing can be pulled where `stack` is tested, so this one std-only binary, built static and
+//! copied into a `FROM scratch` image, plays every part: a web service, its health probe, a
+//! Redis stand-in and a one-shot job.
+//!
+//! std cannot catch SIGTERM: run `serve` and `cache` with `init: true` so `docker stop` ends
+//! them at once instead of after the stop timeout (see `server.rs`).
+
+mod args;
+mod cache;
+mod client;
+mod http;
+mod probe;
+mod routes;
+mod server;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use args::Args;
+
+const USAGE: &str = "\
+usage:
+  stack-demo serve [--port 8080] [--name NAME]
+      HTTP service: GET / | /health | /env/NAME | /file?path=P | /data/KEY | /proxy?url=U,
+      PUT /data/KEY, POST /shutdown. Env: DEMO_VERSION, DEMO_FAIL_HEALTH=true.
+  stack-demo probe http://HOST:PORT/PATH [--timeout-ms 2000]
+  stack-demo probe tcp HOST:PORT [--timeout-ms 2000]
+      exit 0 when healthy (HTTP 2xx, TCP port open), 1 otherwise
+  stack-demo cache [--port 6379]
+      line-based key-value server: PING, SET KEY VALUE, GET KEY, QUIT
+  stack-demo job [--exit CODE] [--sleep MS] [--message TEXT]
+      print TEXT, sleep, exit with CODE
+
+Run serve and cache with an init (`init: true`, `docker run --init`): stack-demo cannot catch
+SIGTERM, and as PID 1 it would ignore it until the stop timeout kills it.
+";
+
+fn main() -> ExitCode {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = arguments.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "serve" => serve(rest),
+        "probe" => probe(rest),
+        "cache" => cache(rest),
+        "job" => job(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(format!("unknown command {other:?}")),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("stack-demo: {error}\n\n{USAGE}");
+        ExitCode::from(2)
+    })
+}
+
+fn serve(arguments: &[String]) -> Result<ExitCode, String> {
+    let args = Args::parse(arguments, &["port", "name"])?;
+    let port: u16 = args.get("port", 8080)?;
+    let config = routes::Config::from_env(args.get("name", "demo".to_string())?);
+    let server =
+        server::Server::bind(("0.0.0.0", port), config).map_err(|error| format!("port {port}: {error}"))?;
+    let address = server.local_addr().map_err(|error| error.to_string())?;
+    println!("stack-demo serve: listening on {address}");
+    server.run().map_err(|error| error.to_string())?;
+    println!("stack-demo serve: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn probe(arguments: &[String]) -> Result<ExitCode, String> {
+    let args = Args::parse(arguments, &["timeout-ms"])?;
+    let timeout = Duration::from_millis(args.get("timeout-ms", 2000)?);
+    let target = probe::Target::parse(&args.positional)?;
+    Ok(match probe::check(&target, timeout) {
+        Ok(message) => {
+            println!("healthy: {message}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            println!("unhealthy: {message}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+fn cache(arguments: &[String]) -> Result<ExitCode, String> {
+    let args = Args::parse(arguments, &["port"])?;
+    let port: u16 = args.get("port", 6379)?;
+    let cache = cache::Cache::bind(("0.0.0.0", port)).map_err(|error| format!("port {port}: {error}"))?;
+    let address = cache.local_addr().map_err(|error| error.to_string())?;
+    println!("stack-demo cache: listening on {address}");
+    cache.run().map_err(|error| error.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn job(arguments: &[String]) -> Result<ExitCode, String> {
+    let args = Args::parse(arguments, &["exit", "sleep", "message"])?;
+    let code: u8 = args.get("exit", 0)?;
+    let sleep = Duration::from_millis(args.get("sleep", 0)?);
+    println!("{}", args.get("message", "job done".to_string())?);
+    std::thread::sleep(sleep);
+    Ok(ExitCode::from(code))
+}

@@ -1,0 +1,344 @@
+//! Container lifecycle: create, start, stop, rename, update in place, inspect, list, remove.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummaryStateEnum, ContainerUpdateBody,
+    HealthStatusEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    RenameContainerOptions, StartContainerOptions, StopContainerOptions,
+};
+
+use crate::client::DockerClient;
+use crate::container_spec::{ContainerSpec, Mount, PortBinding, Resources, RestartPolicy};
+use crate::error::{ObjectRef, Result};
+use crate::labels::{self, LabelFilter, Labels};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerStatus {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthStatus {
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// One container as a list returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSummary {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub status: ContainerStatus,
+    pub labels: Labels,
+}
+
+/// What inspect tells about a container, in the terms of [`ContainerSpec`]. The fields of the
+/// container's config (command, entrypoint, env, labels, user, workdir, stop signal) include
+/// what the image defines, so they can hold more than the spec gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    /// The image reference the container was created from.
+    pub image: String,
+    pub image_id: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub labels: Labels,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<Duration>,
+    pub ports: Vec<PortBinding>,
+    pub mounts: Vec<Mount>,
+    pub init: bool,
+    pub read_only: bool,
+    pub status: ContainerStatus,
+    pub exit_code: Option<i64>,
+    /// `None` when the container has no health check.
+    pub health: Option<HealthStatus>,
+    /// The output of the latest health probe, for error messages.
+    pub last_health_output: Option<String>,
+    /// Attached networks by name.
+    pub networks: BTreeMap<String, ContainerEndpoint>,
+    pub restart: RestartPolicy,
+    pub resources: Resources,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEndpoint {
+    pub ipv4_address: Option<Ipv4Addr>,
+    pub aliases: Vec<String>,
+}
+
+impl DockerClient {
+    /// Creates the container (not started) and joins all its networks; returns its id.
+    pub async fn create_container(&self, spec: &ContainerSpec) -> Result<String> {
+        let options = CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(options), spec.create_body())
+            .await
+            .map_err(self.error(ObjectRef::container(&spec.name)))?;
+        for attachment in spec.networks.iter().skip(1) {
+            if let Err(error) = self.connect_network(&created.id, attachment).await {
+                // Leave nothing half-made behind: the caller sees the create as failed.
+                let _ = self.remove_container(&created.id, true).await;
+                return Err(error);
+            }
+        }
+        Ok(created.id)
+    }
+
+    /// Starts the container. A taken host port is [`DockerError::PortAllocated`]; the
+    /// container then stays `created`, and the caller decides whether to remove it.
+    pub async fn start_container(&self, name: &str) -> Result<()> {
+        self.docker
+            .start_container(name, None::<StartContainerOptions>)
+            .await
+            .map_err(self.error(ObjectRef::container(name)))
+    }
+
+    /// Sends the stop signal, then kills after `timeout`. Stopping a stopped container is fine.
+    pub async fn stop_container(&self, name: &str, timeout: Duration) -> Result<()> {
+        let options = StopContainerOptions {
+            t: Some(i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX)),
+            ..Default::default()
+        };
+        self.docker
+            .stop_container(name, Some(options))
+            .await
+            .map_err(self.error(ObjectRef::container(name)))
+    }
+
+    /// Removes the container with its anonymous volumes; `force` kills it first if it runs.
+    pub async fn remove_container(&self, name: &str, force: bool) -> Result<()> {
+        let options = RemoveContainerOptions {
+            force,
+            v: true,
+            link: false,
+        };
+        self.docker
+            .remove_container(name, Some(options))
+            .await
+            .map_err(self.error(ObjectRef::container(name)))
+    }
+
+    /// Renames a container, running or not; a taken name is [`DockerError::Conflict`].
+    pub async fn rename_container(&self, name: &str, new_name: &str) -> Result<()> {
+        let options = RenameContainerOptions {
+            name: new_name.to_string(),
+        };
+        self.docker
+            .rename_container(name, options)
+            .await
+            .map_err(|error| match error {
+                // The conflict is about the new name, the rest about the container being renamed.
+                bollard::errors::Error::DockerResponseServerError { status_code: 409, .. } => {
+                    self.error(ObjectRef::container(new_name))(error)
+                }
+                error => self.error(ObjectRef::container(name))(error),
+            })
+    }
+
+    /// Changes limits (and the restart policy) of a container in place, running or not.
+    /// Docker reads an absent value as "unchanged", so a limit can be changed but not lifted
+    /// this way: lifting one means recreating the container.
+    pub async fn update_container(
+        &self,
+        name: &str,
+        resources: &Resources,
+        restart: RestartPolicy,
+    ) -> Result<()> {
+        let update = ContainerUpdateBody {
+            memory: resources.memory_limit,
+            memory_swap: resources.memory_swap(),
+            memory_reservation: resources.memory_reservation,
+            nano_cpus: resources.nano_cpus(),
+            cpu_shares: resources.cpu_shares,
+            restart_policy: Some(restart.docker_policy()),
+            ..Default::default()
+        };
+        self.docker
+            .update_container(name, update)
+            .await
+            .map_err(self.error(ObjectRef::container(name)))
+    }
+
+    pub async fn inspect_container(&self, name: &str) -> Result<ContainerInfo> {
+        let inspected = self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+            .map_err(self.error(ObjectRef::container(name)))?;
+        Ok(container_info(inspected))
+    }
+
+    /// All containers carrying the label, stopped ones included, in one request.
+    pub async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerSummary>> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filter.to_filters()),
+            ..Default::default()
+        };
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(self.error(ObjectRef::container(format!(
+                "label {}={}",
+                filter.key, filter.value
+            ))))?;
+        Ok(containers
+            .into_iter()
+            .map(|container| ContainerSummary {
+                id: container.id.unwrap_or_default(),
+                name: container
+                    .names
+                    .and_then(|names| names.into_iter().next())
+                    .map(|name| name.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
+                image: container.image.unwrap_or_default(),
+                status: summary_status(container.state),
+                labels: labels::from_hash_map(container.labels),
+            })
+            .collect())
+    }
+}
+
+fn container_info(inspected: ContainerInspectResponse) -> ContainerInfo {
+    let config = inspected.config.unwrap_or_default();
+    let host = inspected.host_config.unwrap_or_default();
+    let state = inspected.state.unwrap_or_default();
+    let health = state.health.unwrap_or_default();
+    let networks = inspected
+        .network_settings
+        .and_then(|settings| settings.networks)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(network, endpoint)| {
+            let ipv4_address = endpoint.ip_address.and_then(|address| address.parse().ok());
+            (
+                network,
+                ContainerEndpoint {
+                    ipv4_address,
+                    aliases: endpoint.aliases.unwrap_or_default(),
+                },
+            )
+        })
+        .collect();
+    ContainerInfo {
+        id: inspected.id.unwrap_or_default(),
+        name: inspected
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        image: config.image.unwrap_or_default(),
+        image_id: inspected.image.unwrap_or_default(),
+        command: config.cmd,
+        entrypoint: config.entrypoint,
+        labels: labels::from_hash_map(config.labels),
+        env: config
+            .env
+            .unwrap_or_default()
+            .into_iter()
+            .map(|pair| match pair.split_once('=') {
+                Some((key, value)) => (key.to_string(), value.to_string()),
+                None => (pair, String::new()),
+            })
+            .collect(),
+        user: config.user.filter(|user| !user.is_empty()),
+        workdir: config.working_dir.filter(|workdir| !workdir.is_empty()),
+        stop_signal: config.stop_signal.filter(|signal| !signal.is_empty()),
+        stop_timeout: config
+            .stop_timeout
+            .and_then(|seconds| u64::try_from(seconds).ok())
+            .map(Duration::from_secs),
+        ports: PortBinding::from_port_map(host.port_bindings.unwrap_or_default()),
+        mounts: host
+            .mounts
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Mount::from_docker)
+            .collect(),
+        init: host.init.unwrap_or_default(),
+        read_only: host.readonly_rootfs.unwrap_or_default(),
+        status: inspect_status(state.status),
+        exit_code: state.exit_code,
+        health: match health.status {
+            Some(HealthStatusEnum::STARTING) => Some(HealthStatus::Starting),
+            Some(HealthStatusEnum::HEALTHY) => Some(HealthStatus::Healthy),
+            Some(HealthStatusEnum::UNHEALTHY) => Some(HealthStatus::Unhealthy),
+            _ => None,
+        },
+        last_health_output: health
+            .log
+            .and_then(|log| log.into_iter().last())
+            .and_then(|result| result.output)
+            .map(|output| output.trim_end().to_string()),
+        networks,
+        restart: RestartPolicy::from_docker(host.restart_policy.as_ref()),
+        resources: Resources {
+            // The daemon reports "no limit" as 0.
+            memory_limit: host.memory.filter(|memory| *memory > 0),
+            memory_reservation: host.memory_reservation.filter(|memory| *memory > 0),
+            cpus: host
+                .nano_cpus
+                .filter(|nanos| *nanos > 0)
+                .map(|nanos| nanos as f64 / 1e9),
+            cpu_shares: host.cpu_shares.filter(|shares| *shares > 0),
+        },
+    }
+}
+
+fn inspect_status(status: Option<ContainerStateStatusEnum>) -> ContainerStatus {
+    match status {
+        // `stopping` is newer than API 1.41; the process still runs until it ends.
+        Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::STOPPING) => {
+            ContainerStatus::Running
+        }
+        Some(ContainerStateStatusEnum::PAUSED) => ContainerStatus::Paused,
+        Some(ContainerStateStatusEnum::RESTARTING) => ContainerStatus::Restarting,
+        Some(ContainerStateStatusEnum::REMOVING) => ContainerStatus::Removing,
+        Some(ContainerStateStatusEnum::EXITED) => ContainerStatus::Exited,
+        Some(ContainerStateStatusEnum::DEAD) => ContainerStatus::Dead,
+        Some(ContainerStateStatusEnum::CREATED | ContainerStateStatusEnum::EMPTY) | None => {
+            ContainerStatus::Created
+        }
+    }
+}
+
+fn summary_status(state: Option<ContainerSummaryStateEnum>) -> ContainerStatus {
+    match state {
+        Some(ContainerSummaryStateEnum::RUNNING | ContainerSummaryStateEnum::STOPPING) => {
+            ContainerStatus::Running
+        }
+        Some(ContainerSummaryStateEnum::PAUSED) => ContainerStatus::Paused,
+        Some(ContainerSummaryStateEnum::RESTARTING) => ContainerStatus::Restarting,
+        Some(ContainerSummaryStateEnum::REMOVING) => ContainerStatus::Removing,
+        Some(ContainerSummaryStateEnum::EXITED) => ContainerStatus::Exited,
+        Some(ContainerSummaryStateEnum::DEAD) => ContainerStatus::Dead,
+        Some(ContainerSummaryStateEnum::CREATED | ContainerSummaryStateEnum::EMPTY) | None => {
+            ContainerStatus::Created
+        }
+    }
+}

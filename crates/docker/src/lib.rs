@@ -1,0 +1,35 @@
+//! The thin async Docker client the providers call.
+//!
+//! Typed specs go in ([`NetworkSpec`], [`VolumeSpec`], [`ContainerSpec`], [`BuildSpec`]); every
+//! failure comes out as a [`DockerError`] naming the object it was about, with the daemon's
+//! causes sorted into the cases a user acts on (daemon down, not found, name taken, in use, port
+//! taken, bad parameter, timeout). Requests speak Engine API 1.41 ([`API_VERSION`]), so the
+//! crate behaves the same on Docker Engine 20.10 and on newer engines.
+//!
+//! Nothing here decides what should exist: planning and the order of calls belong to the
+//! providers above.
+
+mod archive;
+mod build_context;
+mod client;
+mod container;
+mod container_spec;
+mod dockerignore;
+mod error;
+mod health;
+mod image;
+mod labels;
+mod network;
+mod volume;
+
+pub use archive::ContainerFile;
+pub use client::{API_VERSION, DockerClient, EngineVersion};
+pub use container::{ContainerEndpoint, ContainerInfo, ContainerStatus, ContainerSummary, HealthStatus};
+pub use container_spec::{
+    ContainerSpec, HealthTest, Healthcheck, Mount, PortBinding, Protocol, Resources, RestartPolicy,
+};
+pub use error::{DockerError, ObjectKind, ObjectRef, Result};
+pub use image::{BuildSpec, ImageInfo};
+pub use labels::{LabelFilter, Labels};
+pub use network::{AttachedContainer, NetworkAttachment, NetworkInfo, NetworkSpec, NetworkSummary, Subnet};
+pub use volume::{VolumeInfo, VolumeSpec};
