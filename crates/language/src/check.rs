@@ -440,7 +440,7 @@ fn secret(resource: &Resource, stack_dir: &Path, problems: &mut Vec<Diagnostic>)
         Some(rest) => std::env::var_os("HOME")
             .map(|home| Path::new(&home).join(rest))
             .unwrap_or_default(),
-        None => resource.dir.join(path),
+        None => crate::load::normalize(&resource.dir.join(path)),
     };
     let inside = |dir: &Path| {
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());

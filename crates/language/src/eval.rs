@@ -11,7 +11,7 @@ use stack_diagnostics::{Diagnostic, Span};
 use crate::decl::{ResourceDecl, Unit, VariableDecl, VariableType};
 use crate::load::Loader;
 use crate::model::{Condition, Dependency};
-use crate::schema::Schema;
+use crate::schema::{Field, Schema, Shape};
 use crate::suggest::did_you_mean;
 use crate::template::{Expr, Part, Template};
 use crate::variables::{check_rules, coerce, type_name};
@@ -113,9 +113,11 @@ impl<'a> Evaluator<'a> {
             for (name, variable) in &module.variables {
                 match call.arguments.get(name) {
                     Some((_, value)) => {
-                        if variable.sensitive
-                            && let Data::Str(_) = value.data
-                        {
+                        let literal = matches!(
+                            value.data,
+                            Data::Str(_) | Data::Int(_) | Data::Float(_) | Data::Bool(_)
+                        );
+                        if variable.sensitive && literal {
                             self.diagnostics.push(
                                 Diagnostic::error(
                                     "stack::literal_secret",
@@ -214,12 +216,17 @@ impl<'a> Evaluator<'a> {
 
     /// An output of an instance, evaluated.
     pub fn output(&mut self, instance: usize, name: &str) -> Option<Value> {
+        self.output_with_dependencies(instance, name)
+            .map(|(value, _)| value)
+    }
+
+    fn output_with_dependencies(&mut self, instance: usize, name: &str) -> Option<(Value, Vec<Dependency>)> {
         let value = self.instances[instance].unit.outputs.get(name)?.value.clone();
         let cell = Cell::Output(instance, name.to_owned());
         self.cell(cell, value.span, |this, dependencies| {
             this.value(instance, &value, dependencies)
         })
-        .map(|evaluated| evaluated.value)
+        .map(|evaluated| (evaluated.value, evaluated.dependencies))
     }
 
     /// Evaluates a cell once; a cell met again while it is evaluated is a cycle.
@@ -349,6 +356,9 @@ impl<'a> Evaluator<'a> {
 
     /// A reference written as text: the object's name, for kinds that have one in text.
     pub(crate) fn ref_text(&mut self, address: &Address, span: Span) -> Option<String> {
+        if let Some(name) = self.external_name(address) {
+            return Some(name);
+        }
         if self
             .schema
             .kind(address.kind)
@@ -366,6 +376,16 @@ impl<'a> Evaluator<'a> {
         self.diagnostics
             .push(diagnostic.primary(span, "used as text here"));
         None
+    }
+
+    /// The existing object an `external` resource stands for.
+    fn external_name(&self, address: &Address) -> Option<String> {
+        let instance = self
+            .instances
+            .iter()
+            .find(|instance| instance.path == address.module)?;
+        let declaration = instance.resources.get(&(address.kind, address.name.clone()))?;
+        declaration.fields.get("external")?.as_str().map(str::to_owned)
     }
 
     fn expr(&mut self, instance: usize, expr: &Expr, dependencies: &mut Vec<Dependency>) -> Value {
@@ -405,7 +425,7 @@ impl<'a> Evaluator<'a> {
                     return unknown;
                 };
                 let outputs: Vec<String> = self.instances[child].unit.outputs.keys().cloned().collect();
-                let Some(value) = self.output(child, output) else {
+                let Some((value, output_dependencies)) = self.output_with_dependencies(child, output) else {
                     self.diagnostics.push(
                         Diagnostic::error(
                             "stack::unknown_reference",
@@ -420,13 +440,13 @@ impl<'a> Evaluator<'a> {
                     );
                     return unknown;
                 };
-                // An output's references are the caller's too: it depends on what the module exposes.
-                value.walk(&mut |inner| {
-                    if let Data::Ref(target) = &inner.data {
-                        dependencies.push(Dependency::reference(target.clone(), expr.span));
-                    }
-                });
-                self.descend(value, rest, expr)
+                // What an output refers to, the caller depends on, at the place it reads the output.
+                dependencies.extend(
+                    output_dependencies
+                        .into_iter()
+                        .map(|dependency| Dependency::reference(dependency.target, expr.span)),
+                );
+                self.descend(Some(value), None, rest, expr)
             }
             [kind, name, rest @ ..] if self.schema.kind(kind).is_some() => {
                 let Some(kind) = self.schema.kind(kind) else {
@@ -459,42 +479,22 @@ impl<'a> Evaluator<'a> {
                 let [field, rest @ ..] = rest else {
                     return Value::new(Data::Ref(address), expr.span);
                 };
-                let value = match self.field(instance, kind.name, name, field) {
-                    Some((value, _)) => value,
-                    None => match kind.field(field) {
-                        Some(schema_field) => match schema_field.default {
-                            Some(default) => default_value(default, expr.span),
-                            None => {
-                                self.diagnostics.push(
-                                    Diagnostic::error(
-                                        "stack::unknown_reference",
-                                        format!("{address} does not set `{field}`"),
-                                    )
-                                    .primary(expr.span, "no value to refer to")
-                                    .help(format!("set `{field}` on {address}, or refer to something else")),
-                                );
-                                return unknown;
-                            }
-                        },
-                        None => {
-                            let names: Vec<&str> = kind.all_fields().map(|f| f.name).collect();
-                            self.diagnostics.push(
-                                Diagnostic::error(
-                                    "stack::unknown_reference",
-                                    format!("a {} has no field `{field}`", kind.name),
-                                )
-                                .primary(expr.span, "unknown field")
-                                .help(did_you_mean(
-                                    field,
-                                    "field",
-                                    names.iter().copied(),
-                                )),
-                            );
-                            return unknown;
-                        }
-                    },
+                let Some(schema_field) = kind.field(field) else {
+                    let names: Vec<&str> = kind.all_fields().map(|f| f.name).collect();
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            "stack::unknown_reference",
+                            format!("a {} has no field `{field}`", kind.name),
+                        )
+                        .primary(expr.span, "unknown field")
+                        .help(did_you_mean(field, "field", names.iter().copied())),
+                    );
+                    return unknown;
                 };
-                self.descend(value, rest, expr)
+                let value = self
+                    .field(instance, kind.name, name, field)
+                    .map(|(value, _)| value);
+                self.descend(value, Some(schema_field), rest, expr)
             }
             _ => {
                 self.diagnostics.push(
@@ -510,29 +510,44 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Follows `path` into the blocks of `value`.
-    fn descend(&mut self, value: Value, path: &[&str], expr: &Expr) -> Value {
-        let mut current = value;
+    /// Follows `path` into the blocks of `value`; what is not set reads as the
+    /// schema's default, where `field` (the schema of `value`) has one.
+    fn descend(
+        &mut self,
+        value: Option<Value>,
+        field: Option<&'static Field>,
+        path: &[&str],
+        expr: &Expr,
+    ) -> Value {
+        let default = |field: Option<&'static Field>| {
+            field.and_then(|f| f.default).map(|d| default_value(d, expr.span))
+        };
+        let mut current = value.or_else(|| default(field));
+        let mut schema = field;
         for key in path {
-            if current.is_unknown() {
-                return current;
-            }
-            let next = current.get(key).cloned();
-            match next {
-                Some(next) => current = next,
-                None => {
-                    self.diagnostics.push(
-                        Diagnostic::error(
-                            "stack::unknown_reference",
-                            format!("`{}` has no `{key}`", expr.text()),
-                        )
-                        .primary(expr.span, "nothing at this path"),
-                    );
-                    return Value::new(Data::Unknown, expr.span);
+            match &current {
+                Some(value) if value.is_unknown() => break,
+                Some(value) => {
+                    schema = match schema.map(|field| &field.shape) {
+                        Some(Shape::Block(fields)) => fields.iter().find(|child| child.name == *key),
+                        _ => None,
+                    };
+                    current = value.get(key).cloned().or_else(|| default(schema));
                 }
+                None => break,
             }
         }
-        current
+        current.unwrap_or_else(|| {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    "stack::unknown_reference",
+                    format!("`{}` is not set", expr.text()),
+                )
+                .primary(expr.span, "no value to refer to")
+                .help("set it where it is declared, or refer to something else"),
+            );
+            Value::new(Data::Unknown, expr.span)
+        })
     }
 
     fn variable(

@@ -154,6 +154,12 @@ fn evaluate(
     options: &Options,
 ) -> Option<Stack> {
     let name = stack_name(unit, path, options);
+    if !valid_name(&name) {
+        loader.diagnostics.push(
+            stack_diagnostics::Diagnostic::error("stack::invalid_name", format!("`{name}` is not a valid stack name"))
+                .help("stack names use lowercase letters, digits, `-` and `_`: they prefix every object on the daemon"),
+        );
+    }
     let (resources, overlay_problems) = match environment {
         Some(environment) => overlay::apply(unit, environment),
         None => (unit.resources.clone(), Vec::new()),

@@ -223,11 +223,21 @@ impl<'a> Loader<'a> {
     }
 }
 
-/// Removes `.` components, so paths read as the user would write them.
-fn normalize(path: &Path) -> PathBuf {
-    path.components()
-        .filter(|part| *part != std::path::Component::CurDir)
-        .collect()
+/// Resolves `.` and `..` without touching the file system, so paths read as
+/// the user would write them and compare as the places they name.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut clean = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(clean.components().next_back(), Some(Component::Normal(_))) => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    clean
 }
 
 /// A path as the user would write it: relative to the working directory when inside it.

@@ -723,6 +723,23 @@ impl Lowerer<'_> {
                 }
             }
         }
+        if let Some(value) = &default {
+            // Checked once here, for stacks and modules alike.
+            self.diagnostics.extend(crate::variables::check_rules_of(
+                &name, sensitive, &rules, value, value.span,
+            ));
+            if let VariableType::Resource(kind) = ty {
+                self.error(
+                    Diagnostic::error(
+                        "stack::invalid_value",
+                        format!("a variable of type {kind} has no default"),
+                    )
+                    .primary(value.span, "a resource is passed by the caller")
+                    .help("remove the default: callers name the resource in their `use` block"),
+                );
+                default = None;
+            }
+        }
         let declaration = VariableDecl {
             name: name.clone(),
             name_span,

@@ -104,26 +104,32 @@ pub fn type_name(ty: VariableType) -> &'static str {
 
 /// Checks a variable's validation rules; `origin` says where the value came from.
 pub fn check_rules(variable: &VariableDecl, value: &Value, origin: Span) -> Vec<Diagnostic> {
-    let shown = if variable.sensitive {
+    check_rules_of(&variable.name, variable.sensitive, &variable.rules, value, origin)
+}
+
+pub(crate) fn check_rules_of(
+    name: &str,
+    sensitive: bool,
+    rules: &[Rule],
+    value: &Value,
+    origin: Span,
+) -> Vec<Diagnostic> {
+    let shown = if sensitive {
         "(sensitive)".to_owned()
     } else {
         value.to_string()
     };
     let fail = |rule_span: Span, problem: String| {
-        let mut diagnostic = Diagnostic::error(
+        Diagnostic::error(
             "stack::variable_invalid",
-            format!("variable `{}` is {shown}, which {problem}", variable.name),
+            format!("variable `{name}` is {shown}, which {problem}"),
         )
         .primary(origin, "value given here")
-        .secondary(rule_span, "rule declared here");
-        if origin == variable.name_span {
-            diagnostic.labels.truncate(1);
-            diagnostic.labels[0].message = "rule declared below".to_owned();
-        }
-        diagnostic.help(format!("give `{}` a value the rule accepts", variable.name))
+        .secondary(rule_span, "rule declared here")
+        .help(format!("give `{name}` a value the rule accepts"))
     };
     let mut problems = Vec::new();
-    for rule in &variable.rules {
+    for rule in rules {
         match rule {
             Rule::Min(min, span) => {
                 if value.as_float().is_some_and(|number| number < *min) {
@@ -251,10 +257,7 @@ pub(crate) fn bind_root(
                 }
             },
             None => match &variable.default {
-                Some(default) => {
-                    problems.extend(check_rules(variable, default, default.span));
-                    default.clone()
-                }
+                Some(default) => default.clone(),
                 None => {
                     if require_values {
                         let what = variable
