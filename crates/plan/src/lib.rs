@@ -1,0 +1,126 @@
+//! The plan: what applying a stack will do, decided before anything is touched.
+//!
+//! For each resource one [`Action`] with the [`Reason`]s for it, and every
+//! changed field with its old and new value and its [`Effect`]. Renderers
+//! (terminal, JSON, markdown) read the same plan and never recompute it.
+
+mod diff;
+mod render;
+
+use serde::Serialize;
+use stack_language::Address;
+use stack_language::schema::Effect;
+use stack_provider::{Drift, Setting};
+
+pub use diff::diff;
+pub use render::{human, markdown};
+
+/// What happens to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    NoChange,
+    Create,
+    Update,
+    Replace,
+    Delete,
+    /// An external object: only read, to check it exists.
+    Read,
+}
+
+impl Action {
+    pub fn changes_something(self) -> bool {
+        !matches!(self, Action::NoChange | Action::Read)
+    }
+}
+
+/// Why a resource gets its action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Reason {
+    /// Declared, and not on the daemon.
+    NotFound,
+    /// Fields changed in the files.
+    Changed,
+    /// A changed field cannot be updated in place.
+    ForcesReplacement { field: String },
+    /// On the daemon, but no longer in the files.
+    RemovedFromFiles,
+    /// Changed on the daemon by hand; the apply repairs it.
+    Drift,
+    /// Declared `external`: created outside the stack.
+    External,
+    /// Asked for by `stack destroy`.
+    Destroy,
+}
+
+/// One changed field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<Setting>,
+    pub after: Option<Setting>,
+    pub effect: Effect,
+}
+
+/// The plan of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourcePlan {
+    pub address: Address,
+    pub kind: String,
+    pub action: Action,
+    pub reasons: Vec<Reason>,
+    pub changes: Vec<FieldChange>,
+    pub drift: Vec<Drift>,
+}
+
+/// The plan of a stack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The format of this document; bumped on incompatible changes.
+    pub format_version: u32,
+    pub stack: String,
+    pub environment: Option<String>,
+    /// Resources in the order they will be worked on (dependencies first; deletions last).
+    pub resources: Vec<ResourcePlan>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+impl Plan {
+    pub fn new(stack: String, environment: Option<String>, resources: Vec<ResourcePlan>) -> Plan {
+        let mut summary = Summary::default();
+        for resource in &resources {
+            match resource.action {
+                Action::Create => summary.create += 1,
+                Action::Update => summary.update += 1,
+                Action::Replace => summary.replace += 1,
+                Action::Delete => summary.delete += 1,
+                Action::NoChange | Action::Read => summary.unchanged += 1,
+            }
+        }
+        Plan {
+            format_version: 1,
+            stack,
+            environment,
+            resources,
+            summary,
+        }
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.resources.iter().any(|resource| resource.action.changes_something())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}

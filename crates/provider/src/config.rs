@@ -1,0 +1,161 @@
+//! The configuration of a resource, as the plan compares it.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use stack_language::schema::KindSchema;
+use stack_language::{Address, Data, Resource, Value};
+
+/// Field name to setting, in the order of the schema.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config(pub IndexMap<String, Setting>);
+
+/// One field's value: plain JSON, or a hash standing for a sensitive value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Setting {
+    Sensitive { sensitive: String },
+    Plain(serde_json::Value),
+}
+
+impl Setting {
+    /// A sensitive value, kept only as a hash so changes are seen but the value never is.
+    pub fn sensitive(value: &[u8]) -> Setting {
+        Setting::Sensitive {
+            sensitive: hash(value),
+        }
+    }
+
+    pub fn is_sensitive(&self) -> bool {
+        matches!(self, Setting::Sensitive { .. })
+    }
+
+    /// How the plan shows it: `(sensitive)` for sensitive values.
+    pub fn display(&self) -> String {
+        match self {
+            Setting::Sensitive { .. } => "(sensitive)".to_owned(),
+            Setting::Plain(serde_json::Value::String(text)) => format!("{text:?}"),
+            Setting::Plain(value) => value.to_string(),
+        }
+    }
+
+    pub fn as_json(&self) -> Option<&serde_json::Value> {
+        match self {
+            Setting::Plain(value) => Some(value),
+            Setting::Sensitive { .. } => None,
+        }
+    }
+}
+
+/// A short, stable hash of some bytes, as `sha256:` and 16 hex digits.
+pub fn hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    format!("sha256:{}", hex::encode(&digest[..8]))
+}
+
+impl Config {
+    /// The configuration of `resource`: every field it sets, and the schema's
+    /// default for those it does not, with references replaced by `reference`
+    /// (how the referenced resource reads: a name, a tag) and sensitive values
+    /// hashed.
+    pub fn from_resource(resource: &Resource, reference: impl Fn(&Address) -> Option<String>) -> Config {
+        let mut fields = IndexMap::new();
+        for field in resource.kind.all_fields() {
+            let setting = match resource.fields.get(field.name) {
+                Some(value) => setting(value, &reference),
+                None => match field.default {
+                    Some(default) => Setting::Plain(default_json(default)),
+                    None => continue,
+                },
+            };
+            fields.insert(field.name.to_owned(), setting);
+        }
+        Config(fields)
+    }
+
+    pub fn get(&self, field: &str) -> Option<&Setting> {
+        self.0.get(field)
+    }
+
+    /// A hash of the whole configuration.
+    pub fn hash(&self) -> String {
+        hash(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a configuration a label kept; an unreadable one reads as empty,
+    /// so every field shows as changed and the object is brought in line.
+    pub fn from_json(text: &str) -> Config {
+        serde_json::from_str(text).unwrap_or_default()
+    }
+
+    /// The fields of `kind` that differ between two configurations.
+    pub fn differing<'a>(&'a self, other: &'a Config, kind: &KindSchema) -> Vec<&'a str> {
+        let mut names: Vec<&str> = kind.all_fields().map(|field| field.name).collect();
+        for name in self.0.keys().chain(other.0.keys()) {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        names.into_iter().filter(|name| self.0.get(*name) != other.0.get(*name)).collect()
+    }
+}
+
+fn setting(value: &Value, reference: &impl Fn(&Address) -> Option<String>) -> Setting {
+    if value.contains_sensitive() {
+        return Setting::sensitive(json(value, reference).to_string().as_bytes());
+    }
+    Setting::Plain(json(value, reference))
+}
+
+fn json(value: &Value, reference: &impl Fn(&Address) -> Option<String>) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match &value.data {
+        Data::Null | Data::Unknown | Data::Template(_) => Json::Null,
+        Data::Bool(flag) => Json::Bool(*flag),
+        Data::Int(number) => Json::from(*number),
+        Data::Float(number) => serde_json::Number::from_f64(*number).map_or(Json::Null, Json::Number),
+        Data::Str(text) => Json::String(text.clone()),
+        Data::List(items) => Json::Array(items.iter().map(|item| json(item, reference)).collect()),
+        Data::Map(map) => Json::Object(map.iter().map(|(key, item)| (key.clone(), json(item, reference))).collect()),
+        Data::Ref(address) => Json::String(reference(address).unwrap_or_else(|| address.to_string())),
+    }
+}
+
+fn default_json(default: &str) -> serde_json::Value {
+    match default {
+        "#true" => serde_json::Value::Bool(true),
+        "#false" => serde_json::Value::Bool(false),
+        _ => serde_json::from_str::<serde_json::Number>(default)
+            .map(serde_json::Value::Number)
+            .unwrap_or_else(|_| serde_json::Value::String(default.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_settings_serialize_as_hashes_only() {
+        let setting = Setting::sensitive(b"hunter2");
+        let text = serde_json::to_string(&setting).unwrap_or_default();
+        assert!(!text.contains("hunter2"));
+        assert!(text.contains("sha256:"));
+        assert_eq!(setting.display(), "(sensitive)");
+        let back: Setting = serde_json::from_str(&text).unwrap_or(Setting::Plain(serde_json::Value::Null));
+        assert_eq!(back, setting);
+    }
+
+    #[test]
+    fn configs_round_trip_through_labels() {
+        let mut config = Config::default();
+        config.0.insert("replicas".to_owned(), Setting::Plain(serde_json::json!(3)));
+        config.0.insert("env".to_owned(), Setting::Plain(serde_json::json!({"A": "1"})));
+        assert_eq!(Config::from_json(&config.to_json()), config);
+        assert_eq!(Config::from_json("not json"), Config::default());
+    }
+}
