@@ -32,6 +32,16 @@ impl Evaluator<'_> {
             fields.insert(field_name.clone(), value);
         }
         let address = self.address(instance, kind, name);
+        if let Some(itself) = dependencies
+            .iter()
+            .find(|dependency| dependency.target == address && dependency.condition != Condition::Exists)
+        {
+            self.diagnostics.push(
+                Diagnostic::error("stack::dependency_cycle", format!("{address} depends on itself"))
+                    .primary(itself.span, "names the resource it is in")
+                    .help("remove this depends-on"),
+            );
+        }
         // A resource may read its own fields; that is no edge.
         dependencies.retain(|dependency| dependency.target != address);
         Some(Resource {
