@@ -351,6 +351,7 @@ impl Lowerer<'_> {
     ) -> IndexMap<String, Value> {
         let mut fields: IndexMap<String, Value> = IndexMap::new();
         let mut first_spans: IndexMap<&str, Span> = IndexMap::new();
+        let mut present: Vec<&str> = Vec::new();
         for child in node.children().map(KdlDocument::nodes).unwrap_or_default() {
             let field_name = child.name().value();
             let Some(field) = set.field(field_name) else {
@@ -358,6 +359,8 @@ impl Lowerer<'_> {
                 continue;
             };
             let span = self.ident_span(child.name());
+            // Written, even if wrongly: not also "missing".
+            present.push(field.name);
             let Some(value) = self.lower_field(child, field, check_required) else {
                 continue;
             };
@@ -389,7 +392,7 @@ impl Lowerer<'_> {
         if check_required {
             let missing: Vec<&str> = set
                 .fields()
-                .filter(|f| f.required && !fields.contains_key(f.name))
+                .filter(|f| f.required && !present.contains(&f.name))
                 .map(|f| f.name)
                 .collect();
             for name in missing {

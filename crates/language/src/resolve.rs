@@ -133,7 +133,10 @@ impl Evaluator<'_> {
             }
             (Shape::Record { arg, props, children }, Data::Map(map)) => {
                 // A record with a `condition` (depends-on) asks for it, or for its default.
-                let declared_default = props.iter().find(|prop| prop.name == "condition").and_then(|prop| prop.default);
+                let declared_default = props
+                    .iter()
+                    .find(|prop| prop.name == "condition")
+                    .and_then(|prop| prop.default);
                 let condition = map
                     .get("condition")
                     .and_then(Value::as_str)

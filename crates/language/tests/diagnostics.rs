@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use stack_language::{Inputs, load};
+
 use stack_diagnostics::{RenderOptions, Sources, render};
 use stack_language::{Options, schema, validate};
 
@@ -31,4 +33,45 @@ fn valid_stacks_validate() {
         let (rendered, has_errors) = check(path);
         assert!(!has_errors, "{} should validate:\n{rendered}", path.display());
     });
+}
+
+/// What plan and apply add: every variable needs a value, and `--env` must name an overlay.
+#[test]
+fn plan_requires_values_and_a_declared_environment() {
+    let path = Path::new("tests/fixtures/plan/stack.kdl");
+    let render_with = |options: &Options| {
+        let mut sources = Sources::new();
+        let loaded = load(path, options, &schema::builtin(), &mut sources);
+        assert!(loaded.stack.is_none());
+        render(&loaded.diagnostics, &sources, RenderOptions::plain())
+    };
+    let required = Options {
+        require_values: true,
+        inputs: Inputs::default(),
+        ..Options::default()
+    };
+    insta::assert_snapshot!("variable_unset", render_with(&required));
+    let unknown_environment = Options {
+        environment: Some("prod".to_owned()),
+        ..Options::default()
+    };
+    insta::assert_snapshot!("unknown_environment", render_with(&unknown_environment));
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("file_too_large");
+    std::fs::create_dir_all(&dir).expect("a directory for the test");
+    let service = "service \"s\" {\n    image \"x\"\n}\n";
+    std::fs::write(
+        dir.join("stack.kdl"),
+        service.repeat(9 * 1024 * 1024 / service.len()),
+    )
+    .expect("a big file");
+    let mut sources = Sources::new();
+    let validated = validate(&dir, &Options::default(), &schema::builtin(), &mut sources);
+    let only_errors: Vec<_> = validated.diagnostics.iter().collect();
+    let rendered = render(only_errors, &sources, RenderOptions::plain());
+    let rendered = rendered.replace(&dir.display().to_string(), "[dir]");
+    insta::assert_snapshot!(rendered);
 }
