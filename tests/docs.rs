@@ -13,14 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use stack_diagnostics::{Diagnostic, RenderOptions, Severity, Sources, render};
-use stack_graph::ResourceGraph;
-use stack_language::Options;
+use stack_diagnostics::{Diagnostic, RenderOptions, Sources, render};
 use stack_language::schema::{self, Effect, Field, Repeat, Shape, Type};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::{errors, indented, relative, report, root, validate};
 
 // ---------------------------------------------------------------------------
 // Markdown: files, code blocks, headings, tables
@@ -50,10 +47,6 @@ fn markdown_under(dir: &Path, files: &mut Vec<PathBuf>) {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
-}
-
-fn relative(path: &Path) -> String {
-    path.strip_prefix(root()).unwrap_or(path).display().to_string()
 }
 
 /// A fenced code block.
@@ -213,49 +206,16 @@ fn cells(line: &str) -> Vec<String> {
 // ---------------------------------------------------------------------------
 // Validating stacks
 
-/// Checks the stack at `path` as `stack validate` does: the base and every
-/// environment, then the dependency graph of each for cycles.
-fn validate(path: &Path) -> (Vec<Diagnostic>, Sources) {
-    let mut sources = Sources::new();
-    let validated = stack_language::validate(path, &Options::default(), &schema::builtin(), &mut sources);
-    let mut diagnostics = validated.diagnostics.into_vec();
-    for stack in &validated.stacks {
-        if let Err(cycles) = ResourceGraph::build(stack) {
-            diagnostics.extend(cycles);
-        }
-    }
-    (diagnostics, sources)
-}
-
 /// Writes `block` as the `stack.kdl` of a new directory and validates it.
 fn validate_block(block: &Block) -> (Vec<Diagnostic>, Sources) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(dir.path().join("stack.kdl"), &block.text).expect("writing stack.kdl");
-    validate(dir.path())
-}
-
-fn errors(diagnostics: &[Diagnostic]) -> Vec<&Diagnostic> {
-    diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect()
+    let (_, diagnostics, sources) = validate(dir.path());
+    (diagnostics, sources)
 }
 
 fn rendered(diagnostics: &[&Diagnostic], sources: &Sources) -> String {
     render(diagnostics.iter().copied(), sources, RenderOptions::plain())
-}
-
-fn indented(text: &str) -> String {
-    text.lines().map(|line| format!("    {line}\n")).collect()
-}
-
-fn report(failures: &[String]) {
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 fn kdl_blocks() -> Vec<Block> {

@@ -12,17 +12,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use kdl::{KdlDocument, KdlNode, KdlValue};
-use stack_diagnostics::{Diagnostic, RenderOptions, Severity, Sources, render};
-use stack_graph::ResourceGraph;
-use stack_language::{Options, schema};
+use stack_diagnostics::{RenderOptions, Sources, render};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn relative(path: &Path) -> String {
-    path.strip_prefix(root()).unwrap_or(path).display().to_string()
-}
+mod common;
+use common::{errors, indented, relative, report, root, validate};
 
 fn subdirectories(dir: &Path) -> Vec<PathBuf> {
     let entries =
@@ -36,39 +29,14 @@ fn subdirectories(dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// Checks the stack at `path` as `stack validate` does: the base and every
-/// environment, then the dependency graph of each for cycles. Returns the
-/// errors, rendered, or `None` when there is none.
+/// The errors `stack validate` would report for `path`, rendered, or `None`.
 fn validation_errors(path: &Path) -> Option<String> {
-    let mut sources = Sources::new();
-    let validated = stack_language::validate(path, &Options::default(), &schema::builtin(), &mut sources);
-    let mut diagnostics = validated.diagnostics.into_vec();
-    for stack in &validated.stacks {
-        if let Err(cycles) = ResourceGraph::build(stack) {
-            diagnostics.extend(cycles);
-        }
-    }
-    let errors: Vec<&Diagnostic> = diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    if validated.stacks.is_empty() && errors.is_empty() {
+    let (evaluated, diagnostics, sources) = validate(path);
+    let errors = errors(&diagnostics);
+    if !evaluated && errors.is_empty() {
         return Some("nothing was evaluated".to_owned());
     }
     (!errors.is_empty()).then(|| render(errors, &sources, RenderOptions::plain()))
-}
-
-fn indented(text: &str) -> String {
-    text.lines().map(|line| format!("    {line}\n")).collect()
-}
-
-fn report(failures: &[String]) {
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 #[test]
