@@ -100,13 +100,6 @@ impl Template {
         &self.parts
     }
 
-    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
-        self.parts.iter().filter_map(|part| match part {
-            Part::Expr(expr) => Some(expr),
-            Part::Text(_) => None,
-        })
-    }
-
     /// The single expression, when the whole string is one `${...}`: its value
     /// then keeps its type (a number stays a number, a reference a reference).
     pub fn sole_expr(&self) -> Option<&Expr> {
@@ -165,7 +158,14 @@ mod tests {
             .flatten()
             .expect("a template");
         assert_eq!(template.parts().len(), 3);
-        let exprs: Vec<String> = template.exprs().map(Expr::text).collect();
+        let exprs: Vec<String> = template
+            .parts()
+            .iter()
+            .filter_map(|part| match part {
+                Part::Expr(expr) => Some(expr.text()),
+                Part::Text(_) => None,
+            })
+            .collect();
         assert_eq!(exprs, ["service.cache"]);
         assert!(template.sole_expr().is_none());
     }

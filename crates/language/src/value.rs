@@ -117,16 +117,6 @@ impl Value {
                 _ => false,
             }
     }
-
-    /// Visits this value and every value inside it.
-    pub fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Value)) {
-        visit(self);
-        match &self.data {
-            Data::List(items) => items.iter().for_each(|item| item.walk(visit)),
-            Data::Map(map) => map.values().for_each(|item| item.walk(visit)),
-            _ => {}
-        }
-    }
 }
 
 /// Renders a value as it would be written in a stack file; sensitive values as `(sensitive)`.
