@@ -1,4 +1,5 @@
-//! The build context: the folder packed as a tar in memory, less what `.dockerignore` excludes.
+//! The build context: the folder, less what `.dockerignore` excludes, listed (to hash it) or
+//! packed as a tar in memory (to send it).
 
 use std::fs;
 use std::io;
@@ -13,23 +14,39 @@ pub struct ContextError {
     pub source: io::Error,
 }
 
-/// Packs `context` into a tar. `dockerfile` (relative to the context) is always included, as
-/// the Docker CLI does, since the daemon needs it even when `.dockerignore` names it.
-pub fn pack(context: &Path, dockerfile: &str) -> Result<Vec<u8>, ContextError> {
-    let at = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ContextError { path, source }
-    };
+impl std::fmt::Display for ContextError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot read {}: {}", self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for ContextError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// One path of a build context, as the daemon receives it.
+#[derive(Debug, Clone)]
+pub struct ContextEntry {
+    /// Relative to the context, `/`-separated.
+    pub name: String,
+    /// Where it is on disk.
+    pub path: PathBuf,
+    /// Not following symlinks: a link is sent as a link.
+    pub file_type: fs::FileType,
+}
+
+/// Every path of `context` the daemon receives, less what `.dockerignore` excludes, in the
+/// order they are packed. `dockerfile` (relative to the context) is always included, as the
+/// Docker CLI does, since the daemon needs it even when `.dockerignore` names it.
+pub fn entries(context: &Path, dockerfile: &str) -> Result<Vec<ContextEntry>, ContextError> {
     let ignore = match fs::read_to_string(context.join(".dockerignore")) {
         Ok(text) => DockerIgnore::parse(&text),
         Err(error) if error.kind() == io::ErrorKind::NotFound => DockerIgnore::default(),
         Err(error) => return Err(at(&context.join(".dockerignore"))(error)),
     };
-    let mut builder = tar::Builder::new(Vec::new());
-    // Fixed times and owners: the same files give the same tar, and the build cache holds.
-    builder.mode(tar::HeaderMode::Deterministic);
-    builder.follow_symlinks(false);
-
+    let mut found = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(folder) = pending.pop() {
         let mut entries: Vec<_> = fs::read_dir(context.join(&folder))
@@ -40,18 +57,40 @@ pub fn pack(context: &Path, dockerfile: &str) -> Result<Vec<u8>, ContextError> {
             let relative = folder.join(entry.file_name());
             let name = relative.to_string_lossy().replace('\\', "/");
             let excluded = ignore.excludes(&name) && name != dockerfile;
-            let is_dir = entry.file_type().map_err(at(&entry.path()))?.is_dir();
-            if is_dir && (!excluded || ignore.has_exceptions()) {
-                pending.push(relative.clone());
+            let file_type = entry.file_type().map_err(at(&entry.path()))?;
+            if file_type.is_dir() && (!excluded || ignore.has_exceptions()) {
+                pending.push(relative);
             }
             if !excluded {
-                builder
-                    .append_path_with_name(entry.path(), &relative)
-                    .map_err(at(&entry.path()))?;
+                found.push(ContextEntry {
+                    name,
+                    path: entry.path(),
+                    file_type,
+                });
             }
         }
     }
+    Ok(found)
+}
+
+/// Packs `context` into a tar: the [`entries`], with fixed times and owners.
+pub fn pack(context: &Path, dockerfile: &str) -> Result<Vec<u8>, ContextError> {
+    let mut builder = tar::Builder::new(Vec::new());
+    // Fixed times and owners: the same files give the same tar, and the build cache holds.
+    builder.mode(tar::HeaderMode::Deterministic);
+    builder.follow_symlinks(false);
+    for entry in entries(context, dockerfile)? {
+        builder
+            .append_path_with_name(&entry.path, &entry.name)
+            .map_err(at(&entry.path))?;
+    }
     builder.into_inner().map_err(at(context))
+}
+
+/// Attaches the path an I/O error was about.
+fn at(path: &Path) -> impl FnOnce(io::Error) -> ContextError {
+    let path = path.to_path_buf();
+    move |source| ContextError { path, source }
 }
 
 #[cfg(test)]
@@ -91,6 +130,33 @@ mod tests {
             names(&archive),
             [".dockerignore", "Dockerfile", "README.md", "src", "src/main.rs"]
         );
+    }
+
+    #[test]
+    fn lists_what_it_packs_in_the_same_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("b/c")).unwrap();
+        fs::write(root.join("Dockerfile"), "FROM scratch\n").unwrap();
+        fs::write(root.join("b/c/d.txt"), "d\n").unwrap();
+        fs::write(root.join("a.txt"), "a\n").unwrap();
+        fs::write(root.join("skipped.log"), "log\n").unwrap();
+        fs::write(root.join(".dockerignore"), "*.log\n").unwrap();
+
+        let listed: Vec<String> = entries(root, "Dockerfile")
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.name)
+            .collect();
+        let archive = pack(root, "Dockerfile").unwrap();
+        let packed: Vec<String> = tar::Archive::new(&archive[..])
+            .entries()
+            .unwrap()
+            .map(|entry| entry.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(listed, packed);
+        assert!(!listed.contains(&"skipped.log".to_string()), "{listed:?}");
+        assert!(listed.contains(&"b/c/d.txt".to_string()), "{listed:?}");
     }
 
     #[test]

@@ -82,7 +82,10 @@ pub struct ContainerInfo {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerEndpoint {
+    /// The address the container has, fixed or given by the daemon.
     pub ipv4_address: Option<Ipv4Addr>,
+    /// The address it was given at attach time, when it was fixed.
+    pub fixed_ipv4_address: Option<Ipv4Addr>,
     pub aliases: Vec<String>,
 }
 
@@ -236,10 +239,15 @@ fn container_info(inspected: ContainerInspectResponse) -> ContainerInfo {
         .into_iter()
         .map(|(network, endpoint)| {
             let ipv4_address = endpoint.ip_address.and_then(|address| address.parse().ok());
+            let fixed_ipv4_address = endpoint
+                .ipam_config
+                .and_then(|ipam| ipam.ipv4_address)
+                .and_then(|address| address.parse().ok());
             (
                 network,
                 ContainerEndpoint {
                     ipv4_address,
+                    fixed_ipv4_address,
                     aliases: endpoint.aliases.unwrap_or_default(),
                 },
             )

@@ -32,6 +32,11 @@ pub struct ContainerSpec {
     pub resources: Resources,
     pub user: Option<String>,
     pub workdir: Option<String>,
+    /// The host name the container sees for itself; Docker's default (the short id) when `None`.
+    pub hostname: Option<String>,
+    /// Linux capabilities added to and dropped from Docker's default set.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
     /// Runs Docker's init as PID 1: it forwards signals and reaps zombies, so a process that
     /// does not handle SIGTERM itself still stops at once.
     pub init: bool,
@@ -157,6 +162,7 @@ impl ContainerSpec {
             ),
             user: self.user.clone(),
             working_dir: self.workdir.clone(),
+            hostname: self.hostname.clone(),
             stop_signal: self.stop_signal.clone(),
             stop_timeout: self.stop_timeout.map(|timeout| timeout.as_secs() as i64),
             healthcheck: self.healthcheck.as_ref().map(Healthcheck::config),
@@ -196,6 +202,8 @@ impl ContainerSpec {
             cpu_shares: self.resources.cpu_shares,
             init: Some(self.init),
             readonly_rootfs: Some(self.read_only),
+            cap_add: (!self.cap_add.is_empty()).then(|| self.cap_add.clone()),
+            cap_drop: (!self.cap_drop.is_empty()).then(|| self.cap_drop.clone()),
             ..Default::default()
         }
     }
@@ -420,6 +428,8 @@ mod tests {
                 ..Default::default()
             },
             stop_timeout: Some(Duration::from_secs(3)),
+            hostname: Some("api-host".into()),
+            cap_add: vec!["NET_ADMIN".into()],
             healthcheck: Some(Healthcheck {
                 test: HealthTest::Exec(vec!["/probe".into()]),
                 interval: Some(Duration::from_secs(1)),
@@ -433,6 +443,7 @@ mod tests {
         assert_eq!(body.env, Some(vec!["A=1".to_string()]));
         assert_eq!(body.exposed_ports, Some(vec!["8080/tcp".to_string()]));
         assert_eq!(body.stop_timeout, Some(3));
+        assert_eq!(body.hostname.as_deref(), Some("api-host"));
         let health = body.healthcheck.unwrap();
         assert_eq!(health.test, Some(vec!["CMD".to_string(), "/probe".to_string()]));
         assert_eq!(health.interval, Some(1_000_000_000));
@@ -443,6 +454,8 @@ mod tests {
         assert_eq!(host.memory_swap, Some(64 << 20));
         assert_eq!(host.nano_cpus, Some(500_000_000));
         assert_eq!(host.restart_policy.unwrap().maximum_retry_count, Some(3));
+        assert_eq!(host.cap_add, Some(vec!["NET_ADMIN".to_string()]));
+        assert_eq!(host.cap_drop, None);
 
         let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
         assert_eq!(endpoints.len(), 1, "API 1.41 takes one network at create");

@@ -23,6 +23,7 @@ mod network;
 mod volume;
 
 pub use archive::ContainerFile;
+pub use build_context::{ContextEntry, ContextError, entries as context_entries};
 pub use client::{API_VERSION, DockerClient, EngineVersion};
 pub use container::{ContainerEndpoint, ContainerInfo, ContainerStatus, ContainerSummary, HealthStatus};
 pub use container_spec::{
