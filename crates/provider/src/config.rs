@@ -100,7 +100,10 @@ impl Config {
                 names.push(name);
             }
         }
-        names.into_iter().filter(|name| self.0.get(*name) != other.0.get(*name)).collect()
+        names
+            .into_iter()
+            .filter(|name| self.0.get(*name) != other.0.get(*name))
+            .collect()
     }
 }
 
@@ -120,7 +123,11 @@ fn json(value: &Value, reference: &impl Fn(&Address) -> Option<String>) -> serde
         Data::Float(number) => serde_json::Number::from_f64(*number).map_or(Json::Null, Json::Number),
         Data::Str(text) => Json::String(text.clone()),
         Data::List(items) => Json::Array(items.iter().map(|item| json(item, reference)).collect()),
-        Data::Map(map) => Json::Object(map.iter().map(|(key, item)| (key.clone(), json(item, reference))).collect()),
+        Data::Map(map) => Json::Object(
+            map.iter()
+                .map(|(key, item)| (key.clone(), json(item, reference)))
+                .collect(),
+        ),
         Data::Ref(address) => Json::String(reference(address).unwrap_or_else(|| address.to_string())),
     }
 }
@@ -153,8 +160,12 @@ mod tests {
     #[test]
     fn configs_round_trip_through_labels() {
         let mut config = Config::default();
-        config.0.insert("replicas".to_owned(), Setting::Plain(serde_json::json!(3)));
-        config.0.insert("env".to_owned(), Setting::Plain(serde_json::json!({"A": "1"})));
+        config
+            .0
+            .insert("replicas".to_owned(), Setting::Plain(serde_json::json!(3)));
+        config
+            .0
+            .insert("env".to_owned(), Setting::Plain(serde_json::json!({"A": "1"})));
         assert_eq!(Config::from_json(&config.to_json()), config);
         assert_eq!(Config::from_json("not json"), Config::default());
     }

@@ -12,6 +12,7 @@
 mod config;
 mod error;
 pub mod labels;
+pub mod lock;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -131,7 +132,12 @@ pub trait Provider: Send + Sync {
     async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError>;
 
     /// Waits until the object has reached `condition`; by default it has once it exists.
-    async fn wait(&self, _scope: &Scope, _desired: &Desired, _condition: Condition) -> Result<(), ProviderError> {
+    async fn wait(
+        &self,
+        _scope: &Scope,
+        _desired: &Desired,
+        _condition: Condition,
+    ) -> Result<(), ProviderError> {
         Ok(())
     }
 }
@@ -148,7 +154,9 @@ impl Providers {
     }
 
     pub fn get(&self, kind: &str) -> Option<&Arc<dyn Provider>> {
-        self.providers.iter().find(|provider| provider.schema().name == kind)
+        self.providers
+            .iter()
+            .find(|provider| provider.schema().name == kind)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {

@@ -1,0 +1,46 @@
+//! The lock that keeps two applies (or destroys) of one stack from interleaving.
+//!
+//! It lives where the state lives, on the backend, so every client of the
+//! same daemon sees it. A backend implements [`StackLock`] with one atomic
+//! operation (create a uniquely named object); who holds it, and whether a
+//! holder is gone, is decided above.
+
+use async_trait::async_trait;
+
+use crate::ProviderError;
+
+/// Who holds a stack's lock, as the lock records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    /// When the lock was taken, in seconds since the Unix epoch.
+    pub since: u64,
+    /// What the holder is doing: `apply`, `destroy`.
+    pub operation: String,
+}
+
+/// Why a lock could not be taken.
+#[derive(Debug, Clone)]
+pub enum LockError {
+    /// Someone else holds it. `token` identifies that very lock (to take
+    /// over a stale one), `hint` says how to remove it on this backend.
+    Held {
+        holder: Holder,
+        token: String,
+        hint: String,
+    },
+    Failed(ProviderError),
+}
+
+#[async_trait]
+pub trait StackLock: Send + Sync {
+    /// Takes the lock of `stack` for `holder` in one atomic step and returns
+    /// its token, or says who holds it.
+    async fn try_lock(&self, stack: &str, holder: &Holder) -> Result<String, LockError>;
+
+    /// Removes the lock with this token; a lock already gone is fine, and a
+    /// lock taken anew by someone else (another token) is left alone.
+    async fn unlock(&self, stack: &str, token: &str) -> Result<(), ProviderError>;
+}
