@@ -1,0 +1,150 @@
+//! A stack's lock on the Docker daemon: a container named after the stack.
+//!
+//! The daemon creates a container name at most once, atomically, so "create
+//! the container `stack-lock.<stack>`" is a test-and-set every client of the
+//! daemon sees. The container is never started; its labels say who holds the
+//! lock. Creating a container needs an image: an empty one is imported from a
+//! tar the first time (nothing can be pulled).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use stack_docker::{ContainerSpec, DockerClient, DockerError, LabelFilter, Labels};
+use stack_provider::ProviderError;
+use stack_provider::lock::{Holder, LockError, StackLock};
+
+use crate::common::error;
+
+/// The image lock containers are made of: an empty file system.
+const IMAGE: &str = "stack-lock:1";
+/// An empty tar archive: two zero blocks of 512 bytes end it.
+const EMPTY_TAR: [u8; 1024] = [0; 1024];
+/// The label of that image, to find copies left untagged by concurrent imports.
+const IMAGE_LABEL: &str = "dev.stack.lock-image";
+
+/// The label naming the stack a lock is for; it is not `dev.stack.stack`, so
+/// no provider ever reads a lock as an object of the stack.
+const LOCK: &str = "dev.stack.lock";
+const USER: &str = "dev.stack.lock.user";
+const HOST: &str = "dev.stack.lock.host";
+const PID: &str = "dev.stack.lock.pid";
+const SINCE: &str = "dev.stack.lock.since";
+const OPERATION: &str = "dev.stack.lock.operation";
+
+pub struct DockerLock {
+    docker: Arc<DockerClient>,
+}
+
+impl DockerLock {
+    pub fn new(docker: Arc<DockerClient>) -> DockerLock {
+        DockerLock { docker }
+    }
+
+    async fn holder(&self, stack: &str, name: &str) -> Result<Option<(Holder, String)>, LockError> {
+        let info = match self.docker.inspect_container(name).await {
+            Ok(info) => info,
+            // Released between our create and this inspect.
+            Err(DockerError::NotFound { .. }) => return Ok(None),
+            Err(failure) => return Err(LockError::Failed(error(failure))),
+        };
+        if info.labels.get(LOCK).map(String::as_str) != Some(stack) {
+            return Err(LockError::Failed(
+                ProviderError::new(format!(
+                    "a container named `{name}` exists, but stack did not make it: it cannot lock stack `{stack}`"
+                ))
+                .with_hint(format!("rename or remove that container (`docker rm {name}`)")),
+            ));
+        }
+        let label = |key: &str| info.labels.get(key).cloned().unwrap_or_default();
+        let holder = Holder {
+            user: label(USER),
+            host: label(HOST),
+            pid: label(PID).parse().unwrap_or(0),
+            since: label(SINCE).parse().unwrap_or(0),
+            operation: label(OPERATION),
+        };
+        Ok(Some((holder, info.id)))
+    }
+}
+
+impl DockerLock {
+    /// Imports the lock image. Two clients importing at once leave one copy
+    /// untagged: it is removed unless a lock container still uses it.
+    async fn import_image(&self) -> Result<(), ProviderError> {
+        let labels = Labels::from([(IMAGE_LABEL.to_owned(), "1".to_owned())]);
+        self.docker
+            .import_image(EMPTY_TAR.to_vec(), IMAGE, &labels)
+            .await
+            .map_err(error)?;
+        let copies = self
+            .docker
+            .list_images(&LabelFilter::new(IMAGE_LABEL, "1"))
+            .await
+            .map_err(error)?;
+        for untagged in copies.iter().filter(|image| image.tags.is_empty()) {
+            let _ = self.docker.remove_image(&untagged.id, false).await;
+        }
+        Ok(())
+    }
+}
+
+fn container_name(stack: &str) -> String {
+    // Stack names have no dots, so no object of any stack is named like this.
+    format!("stack-lock.{stack}")
+}
+
+fn labels(stack: &str, holder: &Holder) -> Labels {
+    Labels::from([
+        (LOCK.to_owned(), stack.to_owned()),
+        (USER.to_owned(), holder.user.clone()),
+        (HOST.to_owned(), holder.host.clone()),
+        (PID.to_owned(), holder.pid.to_string()),
+        (SINCE.to_owned(), holder.since.to_string()),
+        (OPERATION.to_owned(), holder.operation.clone()),
+    ])
+}
+
+#[async_trait]
+impl StackLock for DockerLock {
+    async fn try_lock(&self, stack: &str, holder: &Holder) -> Result<String, LockError> {
+        let name = container_name(stack);
+        let spec = ContainerSpec {
+            name: name.clone(),
+            image: IMAGE.to_owned(),
+            // Never run; the daemon only asks that there be a command.
+            command: Some(vec!["lock".to_owned()]),
+            labels: labels(stack, holder),
+            ..ContainerSpec::default()
+        };
+        // A few rounds: the image may be missing, or the holder may release between two calls.
+        for _ in 0..3 {
+            match self.docker.create_container(&spec).await {
+                Ok(id) => return Ok(id),
+                Err(DockerError::NotFound { .. }) => self.import_image().await.map_err(LockError::Failed)?,
+                Err(DockerError::Conflict { .. }) => {
+                    if let Some((holder, token)) = self.holder(stack, &name).await? {
+                        return Err(LockError::Held {
+                            holder,
+                            token,
+                            hint: format!(
+                                "wait for it to finish; if it was stopped for good, remove the lock with `docker rm {name}`"
+                            ),
+                        });
+                    }
+                }
+                Err(failure) => return Err(LockError::Failed(error(failure))),
+            }
+        }
+        Err(LockError::Failed(ProviderError::new(format!(
+            "could not take the lock of stack `{stack}` (container `{name}`): it kept changing hands"
+        ))))
+    }
+
+    async fn unlock(&self, _stack: &str, token: &str) -> Result<(), ProviderError> {
+        // By id: a lock taken anew since has another id and stays.
+        match self.docker.remove_container(token, true).await {
+            Ok(()) | Err(DockerError::NotFound { .. }) => Ok(()),
+            Err(failure) => Err(error(failure)),
+        }
+    }
+}

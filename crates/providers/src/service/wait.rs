@@ -1,0 +1,325 @@
+//! Waiting until every replica of a service has reached a condition: started, healthy, or
+//! completed (a one-shot job that exited with 0).
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use stack_docker::{ContainerInfo, ContainerStatus, DockerClient, HealthStatus, RestartPolicy};
+use stack_language::{Address, Condition};
+use stack_provider::ProviderError;
+use tokio::time::Instant;
+
+use super::config::DEFAULT_NETWORK;
+use super::host_check;
+use super::live::status_word;
+use super::spec::{Check, Probe, ServiceSpec};
+use crate::common;
+
+/// Inspect is cheap; this keeps a wait within a fraction of a probe interval.
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Waits for every container in `names` (the service's replicas) to reach `condition`, for at
+/// most `timeout`; the error names the service, the replica, the probe and its last output.
+pub async fn all(
+    docker: &DockerClient,
+    address: &Address,
+    spec: &ServiceSpec,
+    names: &[String],
+    condition: Condition,
+    timeout: Duration,
+) -> Result<(), ProviderError> {
+    let give_up_at = Instant::now() + timeout;
+    let waits = names.iter().map(|name| {
+        let replica = Waiter {
+            docker,
+            address,
+            spec,
+            name,
+            give_up_at,
+            timeout,
+        };
+        async move { replica.wait(condition).await }
+    });
+    join_all(waits).await.into_iter().collect()
+}
+
+struct Waiter<'a> {
+    docker: &'a DockerClient,
+    address: &'a Address,
+    spec: &'a ServiceSpec,
+    name: &'a str,
+    give_up_at: Instant,
+    timeout: Duration,
+}
+
+/// What a wait saw last, for the message when it gives up.
+struct Seen {
+    state: String,
+    output: Option<String>,
+}
+
+impl Waiter<'_> {
+    async fn wait(&self, condition: Condition) -> Result<(), ProviderError> {
+        match (condition, &self.spec.probe) {
+            (Condition::Exists, _) => Ok(()),
+            (Condition::Healthy, Some(probe)) if matches!(probe.check, Check::Exec(_)) => {
+                self.docker_healthy(probe).await
+            }
+            (Condition::Healthy, Some(probe)) => self.host_healthy(probe).await,
+            (Condition::Completed, _) => self.completed().await,
+            (Condition::Started | Condition::Healthy, _) => self.started(condition).await,
+        }
+    }
+
+    /// Running, or already finished with 0 as a one-shot job may be by now.
+    async fn started(&self, condition: Condition) -> Result<(), ProviderError> {
+        loop {
+            let info = self.inspect().await?;
+            match info.status {
+                ContainerStatus::Running => return Ok(()),
+                ContainerStatus::Exited if info.exit_code == Some(0) && !restarts(&info) => return Ok(()),
+                _ if stopped_for_good(&info) => return Err(self.stopped(&info, condition).await),
+                _ => {}
+            }
+            let seen = Seen {
+                state: info_state(&info),
+                output: None,
+            };
+            self.pause(condition, seen, POLL_INTERVAL).await?;
+        }
+    }
+
+    async fn completed(&self) -> Result<(), ProviderError> {
+        loop {
+            let info = self.inspect().await?;
+            match (info.status, info.exit_code) {
+                (ContainerStatus::Exited, Some(0)) => return Ok(()),
+                (ContainerStatus::Exited | ContainerStatus::Dead, _) => {
+                    return Err(self.stopped(&info, Condition::Completed).await);
+                }
+                _ => {}
+            }
+            let seen = Seen {
+                state: info_state(&info),
+                output: None,
+            };
+            self.pause(Condition::Completed, seen, POLL_INTERVAL).await?;
+        }
+    }
+
+    /// Docker runs an `exec` probe; its health status says when the replica is healthy.
+    async fn docker_healthy(&self, probe: &Probe) -> Result<(), ProviderError> {
+        loop {
+            let info = self.inspect().await?;
+            if matches!(info.status, ContainerStatus::Exited | ContainerStatus::Dead) {
+                return Err(self.stopped(&info, Condition::Healthy).await);
+            }
+            match info.health {
+                Some(HealthStatus::Healthy) => return Ok(()),
+                Some(HealthStatus::Unhealthy) => {
+                    let output = info.last_health_output.as_deref().unwrap_or("nothing");
+                    return Err(self.unhealthy(probe, output, None).await);
+                }
+                _ => {}
+            }
+            let seen = Seen {
+                state: info_state(&info),
+                output: info.last_health_output.clone(),
+            };
+            self.pause(Condition::Healthy, seen, POLL_INTERVAL).await?;
+        }
+    }
+
+    /// Checks an `http` or `tcp` probe from the host, as Docker would run it: a pass makes the
+    /// replica healthy; `retries` failures in a row after `start-period` make it unhealthy.
+    async fn host_healthy(&self, probe: &Probe) -> Result<(), ProviderError> {
+        let started = Instant::now();
+        let mut failures = 0;
+        let own_names = self.own_names();
+        loop {
+            let info = self.inspect().await?;
+            if matches!(info.status, ContainerStatus::Exited | ContainerStatus::Dead) {
+                return Err(self.stopped(&info, Condition::Healthy).await);
+            }
+            let mut output = None;
+            if info.status == ContainerStatus::Running {
+                let Some(address) = self.first_address(&info) else {
+                    return Err(ProviderError::new(format!(
+                        "{}: replica `{}` has no IPv4 address to check its probe `{}` against",
+                        self.address, self.name, probe.check
+                    ))
+                    .with_hint("http and tcp probes are checked from the host: give the service a network, or use an exec probe"));
+                };
+                let result = match host_check::target(&probe.check, address, &own_names).await {
+                    Ok(target) => host_check::run(&target, probe.timeout).await,
+                    Err(problem) => return Err(self.unhealthy(probe, &problem, None).await),
+                };
+                match result {
+                    Ok(()) => return Ok(()),
+                    Err(said) => {
+                        if started.elapsed() >= probe.start_period {
+                            failures += 1;
+                        }
+                        if failures >= probe.retries.max(1) {
+                            return Err(self.unhealthy(probe, &said, Some(failures)).await);
+                        }
+                        output = Some(said);
+                    }
+                }
+            }
+            let seen = Seen {
+                state: info_state(&info),
+                output,
+            };
+            self.pause(Condition::Healthy, seen, probe.interval.max(POLL_INTERVAL))
+                .await?;
+        }
+    }
+
+    /// The service's host name and aliases, which mean the container itself in a probe.
+    fn own_names(&self) -> Vec<String> {
+        let mut names = vec![self.spec.host_name.clone()];
+        for attachment in &self.spec.networks {
+            names.extend(attachment.aliases.iter().cloned());
+        }
+        names
+    }
+
+    /// The replica's address on its first network (Docker's default one when it has none).
+    fn first_address(&self, info: &ContainerInfo) -> Option<Ipv4Addr> {
+        let first = self
+            .spec
+            .networks
+            .first()
+            .map_or(DEFAULT_NETWORK, |attachment| attachment.network.as_str());
+        info.networks
+            .get(first)
+            .and_then(|endpoint| endpoint.ipv4_address)
+            .or_else(|| info.networks.values().find_map(|endpoint| endpoint.ipv4_address))
+    }
+
+    async fn inspect(&self) -> Result<ContainerInfo, ProviderError> {
+        match self.docker.inspect_container(self.name).await {
+            Ok(info) => Ok(info),
+            Err(error) if error.is_not_found() => Err(ProviderError::new(format!(
+                "{}: replica `{}` is gone: it was removed while stack waited for it",
+                self.address, self.name
+            ))
+            .with_hint("apply again to create it")),
+            Err(error) => Err(common::error(error)),
+        }
+    }
+
+    /// Sleeps `interval`, or fails when the deadline has passed.
+    async fn pause(&self, condition: Condition, seen: Seen, interval: Duration) -> Result<(), ProviderError> {
+        if Instant::now() >= self.give_up_at {
+            let mut message = format!(
+                "{} did not become {} within {}s: replica `{}` is {}",
+                self.address,
+                goal(condition),
+                self.timeout.as_secs_f32(),
+                self.name,
+                seen.state
+            );
+            if let (Some(probe), Some(output)) = (&self.spec.probe, seen.output) {
+                message.push_str(&format!("; its probe `{}` said: {output}", probe.check));
+            }
+            message.push_str(&self.logs().await);
+            return Err(ProviderError::new(message).with_hint(format!(
+                "see `docker logs {}`; if it only needs longer, raise the readiness timeout",
+                self.name
+            )));
+        }
+        tokio::time::sleep(interval.min(self.give_up_at.saturating_duration_since(Instant::now()))).await;
+        Ok(())
+    }
+
+    async fn stopped(&self, info: &ContainerInfo, condition: Condition) -> ProviderError {
+        let exit = info
+            .exit_code
+            .map_or_else(String::new, |code| format!(" with code {code}"));
+        let message = format!(
+            "{} did not become {}: replica `{}` stopped{exit}{}",
+            self.address,
+            goal(condition),
+            self.name,
+            self.logs().await
+        );
+        let hint = match condition {
+            Condition::Completed => format!("see `docker logs {}`", self.name),
+            _ => format!(
+                "see `docker logs {}`; a one-shot job is waited for with condition=\"completed\"",
+                self.name
+            ),
+        };
+        ProviderError::new(message).with_hint(hint)
+    }
+
+    async fn unhealthy(&self, probe: &Probe, output: &str, failures: Option<u32>) -> ProviderError {
+        let times = failures.map_or_else(String::new, |count| format!(" {count} times in a row"));
+        let message = format!(
+            "{} is not healthy: replica `{}` failed its probe `{}`{times}; the last check said: {output}{}",
+            self.address,
+            self.name,
+            probe.check,
+            self.logs().await
+        );
+        let hint = match probe.check {
+            Check::Exec(_) => format!(
+                "check the probe and the service's logs (`docker logs {}`)",
+                self.name
+            ),
+            _ => format!(
+                "http and tcp probes are checked from the host against the container's address; \
+                 check the probe and the service's logs (`docker logs {}`)",
+                self.name
+            ),
+        };
+        ProviderError::new(message).with_hint(hint)
+    }
+
+    /// The container's last log lines, to append to a message; nothing when there are none.
+    async fn logs(&self) -> String {
+        match self.docker.logs_tail(self.name, 5).await {
+            Ok(lines) if !lines.is_empty() => format!("\nits last log lines:\n  {}", lines.join("\n  ")),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Exited and not coming back: its restart policy does not restart it.
+fn stopped_for_good(info: &ContainerInfo) -> bool {
+    match info.status {
+        ContainerStatus::Dead => true,
+        ContainerStatus::Exited => !restarts(info),
+        _ => false,
+    }
+}
+
+fn restarts(info: &ContainerInfo) -> bool {
+    match info.restart {
+        RestartPolicy::No => false,
+        RestartPolicy::OnFailure { .. } => info.exit_code != Some(0),
+        RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+    }
+}
+
+fn info_state(info: &ContainerInfo) -> String {
+    let health = match info.health {
+        Some(HealthStatus::Starting) => ", its health check starting",
+        Some(HealthStatus::Unhealthy) => ", unhealthy",
+        _ => "",
+    };
+    let status = status_word(info.status);
+    format!("{status}{health}")
+}
+
+fn goal(condition: Condition) -> &'static str {
+    match condition {
+        Condition::Exists => "present",
+        Condition::Started => "started",
+        Condition::Healthy => "healthy",
+        Condition::Completed => "complete",
+    }
+}
