@@ -1,0 +1,307 @@
+//! Carrying out a plan: the graph walked in parallel, then the deletions.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use stack_graph::ResourceGraph;
+use stack_language::{Address, Condition};
+use stack_plan::{Action, ResourcePlan};
+use stack_provider::{Live, ProviderError, Providers, Scope};
+use tokio::sync::OnceCell;
+
+use crate::walk::{Step, Stop, walk};
+use crate::{Entry, Outcome, Prepared, Progress, Report};
+
+/// How many resources are worked on at once. The daemon creates a handful of
+/// containers a second whatever the client; more at once only queues there.
+const PARALLELISM: usize = 32;
+
+/// Carries out `prepared`: every resource starts once its dependencies are
+/// done (and, where its `depends-on` asks, started, healthy or completed);
+/// deletions come last, users first. A failure skips what depends on it while
+/// unrelated branches finish. Ctrl-C stops starting new work and lets running
+/// steps finish; the next apply completes the rest.
+pub async fn apply(
+    providers: &Providers,
+    scope: &Scope,
+    prepared: &Prepared,
+    graph: &ResourceGraph,
+    progress: &dyn Progress,
+) -> Report {
+    let ctrl_c = async {
+        // Without a signal handler there is nothing to wait for.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    apply_until(providers, scope, prepared, graph, progress, ctrl_c).await
+}
+
+/// [`apply`], stopped by `stop` instead of Ctrl-C.
+pub async fn apply_until(
+    providers: &Providers,
+    scope: &Scope,
+    prepared: &Prepared,
+    graph: &ResourceGraph,
+    progress: &dyn Progress,
+    stop: impl Future<Output = ()> + Send,
+) -> Report {
+    let mut stop = Stop::new(async {
+        stop.await;
+        progress.interrupted();
+    });
+    let mut entries = Forward::new(providers, scope, prepared, graph, progress)
+        .run(&mut stop)
+        .await;
+    entries.extend(delete(providers, scope, prepared, progress, &mut stop).await);
+    Report {
+        entries,
+        interrupted: stop.fired(),
+    }
+}
+
+/// The walk over the declared resources: create, update, replace.
+struct Forward<'a> {
+    providers: &'a Providers,
+    scope: &'a Scope,
+    prepared: &'a Prepared,
+    graph: &'a ResourceGraph,
+    progress: &'a dyn Progress,
+    nodes: Vec<&'a Address>,
+    plans: HashMap<&'a Address, &'a ResourcePlan>,
+    /// One wait per dependency and condition, however many dependents ask.
+    waits: HashMap<(&'a Address, Condition), OnceCell<Result<(), ProviderError>>>,
+    elapsed: Mutex<Vec<Option<Duration>>>,
+}
+
+impl<'a> Forward<'a> {
+    fn new(
+        providers: &'a Providers,
+        scope: &'a Scope,
+        prepared: &'a Prepared,
+        graph: &'a ResourceGraph,
+        progress: &'a dyn Progress,
+    ) -> Forward<'a> {
+        let nodes: Vec<&Address> = graph.resources().collect();
+        let plans: HashMap<&Address, &ResourcePlan> = prepared
+            .plan
+            .resources
+            .iter()
+            .filter(|planned| planned.action != Action::Delete)
+            .map(|planned| (&planned.address, planned))
+            .collect();
+        let mut waits = HashMap::new();
+        for node in &nodes {
+            if plans
+                .get(node)
+                .is_some_and(|planned| planned.action.changes_something())
+            {
+                for (dependency, need) in graph.dependencies(node) {
+                    if need.condition != Condition::Exists {
+                        waits.insert((dependency, need.condition), OnceCell::new());
+                    }
+                }
+            }
+        }
+        let elapsed = Mutex::new(vec![None; nodes.len()]);
+        Forward {
+            providers,
+            scope,
+            prepared,
+            graph,
+            progress,
+            nodes,
+            plans,
+            waits,
+            elapsed,
+        }
+    }
+
+    async fn run(self, stop: &mut Stop<'_>) -> Vec<Entry> {
+        let index: HashMap<&Address, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| (*node, i))
+            .collect();
+        let needs: Vec<Vec<usize>> = self
+            .nodes
+            .iter()
+            .map(|node| {
+                self.graph
+                    .dependencies(node)
+                    .iter()
+                    .filter_map(|(dependency, _)| index.get(*dependency).copied())
+                    .collect()
+            })
+            .collect();
+        let steps = walk(&needs, PARALLELISM, stop, |i| self.step(i)).await;
+        let elapsed = self
+            .elapsed
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = Vec::new();
+        for (i, step) in steps.into_iter().enumerate() {
+            let Some(planned) = self
+                .plans
+                .get(self.nodes[i])
+                .filter(|planned| planned.action.changes_something())
+            else {
+                continue;
+            };
+            entries.push(Entry {
+                address: self.nodes[i].clone(),
+                action: planned.action,
+                outcome: outcome(step, |upstream| self.nodes[upstream].clone()),
+                elapsed: elapsed[i],
+            });
+        }
+        entries
+    }
+
+    async fn step(&self, i: usize) -> Result<(), ProviderError> {
+        let address = self.nodes[i];
+        let Some(planned) = self
+            .plans
+            .get(address)
+            .filter(|planned| planned.action.changes_something())
+        else {
+            return Ok(());
+        };
+        for (dependency, need) in self.graph.dependencies(address) {
+            if need.condition != Condition::Exists {
+                self.progress.waiting(address, dependency, need.condition);
+                self.wait(dependency, need.condition).await?;
+            }
+        }
+        let action = planned.action;
+        self.progress.started(address, action);
+        let started = Instant::now();
+        let result = self.change(address, action).await;
+        let elapsed = started.elapsed();
+        if let Ok(mut times) = self.elapsed.lock() {
+            times[i] = Some(elapsed);
+        }
+        self.progress
+            .finished(address, action, &step_outcome(&result), elapsed);
+        result
+    }
+
+    async fn change(&self, address: &Address, action: Action) -> Result<(), ProviderError> {
+        let desired = self
+            .prepared
+            .desired
+            .get(address)
+            .ok_or_else(|| ProviderError::new(format!("{address}: no desired state was planned")))?;
+        let provider = self.providers.get(desired.kind.name).ok_or_else(|| {
+            ProviderError::new(format!("{address}: no provider for `{}`", desired.kind.name))
+        })?;
+        let live = || {
+            self.prepared
+                .live
+                .get(address)
+                .ok_or_else(|| ProviderError::new(format!("{address}: not found on the daemon any more")))
+        };
+        match action {
+            Action::Create => provider.create(self.scope, desired).await,
+            Action::Update => provider.update(self.scope, desired, live()?).await,
+            Action::Replace => provider.replace(self.scope, desired, live()?).await,
+            Action::Delete | Action::NoChange | Action::Read => Ok(()),
+        }
+    }
+
+    /// Waits, once for all dependents, until `dependency` has reached `condition`.
+    async fn wait(&self, dependency: &Address, condition: Condition) -> Result<(), ProviderError> {
+        let Some(cell) = self.waits.get(&(dependency, condition)) else {
+            return Ok(());
+        };
+        cell.get_or_init(|| async {
+            let desired =
+                self.prepared.desired.get(dependency).ok_or_else(|| {
+                    ProviderError::new(format!("{dependency}: no desired state was planned"))
+                })?;
+            let provider = self.providers.get(desired.kind.name).ok_or_else(|| {
+                ProviderError::new(format!("{dependency}: no provider for `{}`", desired.kind.name))
+            })?;
+            provider
+                .wait(self.scope, desired, condition)
+                .await
+                .map_err(|error| ProviderError {
+                    message: format!(
+                        "{dependency} did not become {}: {}",
+                        condition.as_str(),
+                        error.message
+                    ),
+                    hint: error.hint,
+                })
+        })
+        .await
+        .clone()
+    }
+}
+
+/// The deletions, after everything else: an object goes once all its users are gone.
+async fn delete(
+    providers: &Providers,
+    scope: &Scope,
+    prepared: &Prepared,
+    progress: &dyn Progress,
+    stop: &mut Stop<'_>,
+) -> Vec<Entry> {
+    let elapsed = Mutex::new(vec![None; prepared.deletions.len()]);
+    let step = |i: usize| {
+        let elapsed = &elapsed;
+        async move {
+            let object: &Live = &prepared.deletions[i];
+            progress.started(&object.address, Action::Delete);
+            let started = Instant::now();
+            let result = match providers.get(object.kind) {
+                Some(provider) => provider.delete(scope, object).await,
+                None => Err(ProviderError::new(format!(
+                    "{}: no provider for `{}`",
+                    object.address, object.kind
+                ))),
+            };
+            let took = started.elapsed();
+            if let Ok(mut times) = elapsed.lock() {
+                times[i] = Some(took);
+            }
+            progress.finished(&object.address, Action::Delete, &step_outcome(&result), took);
+            result
+        }
+    };
+    let steps = walk(&prepared.deletion_needs, PARALLELISM, stop, step).await;
+    let elapsed = elapsed
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, step)| Entry {
+            address: prepared.deletions[i].address.clone(),
+            action: Action::Delete,
+            outcome: outcome(step, |upstream| prepared.deletions[upstream].address.clone()),
+            elapsed: elapsed[i],
+        })
+        .collect()
+}
+
+fn outcome(step: Step, address_of: impl Fn(usize) -> Address) -> Outcome {
+    match step {
+        Step::Done => Outcome::Done,
+        Step::Failed(error) => Outcome::Failed(error),
+        Step::Skipped { upstream } => Outcome::Skipped {
+            upstream: address_of(upstream),
+        },
+        Step::NotStarted => Outcome::NotStarted,
+    }
+}
+
+fn step_outcome(result: &Result<(), ProviderError>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(error) => Outcome::Failed(error.clone()),
+    }
+}

@@ -1,0 +1,409 @@
+//! Planning: what each resource should be, what is live, and the difference,
+//! decided before anything is touched.
+
+use std::collections::HashSet;
+
+use futures_util::future::join_all;
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+use stack_diagnostics::{Diagnostic, Diagnostics};
+use stack_graph::ResourceGraph;
+use stack_language::{Address, Data, Resource, Stack};
+use stack_plan::{Action, Plan, Reason, ResourcePlan, diff};
+use stack_provider::{Config, Desired, Live, ProviderError, Providers, Resolve, Scope, Setting};
+
+use crate::order::deletion_order;
+
+/// A plan with everything needed to carry it out.
+#[derive(Debug)]
+pub struct Prepared {
+    pub plan: Plan,
+    /// Objects of the stack that would go but are kept (their kind is kept
+    /// unless asked, like volumes): never deleted by this plan.
+    pub kept: Vec<Live>,
+    pub(crate) desired: IndexMap<Address, Desired>,
+    /// Every live object of the stack, by address.
+    pub(crate) live: IndexMap<Address, Live>,
+    /// The objects to delete, users first, and for each the deletions that go before it.
+    pub(crate) deletions: Vec<Live>,
+    pub(crate) deletion_needs: Vec<Vec<usize>>,
+}
+
+impl Prepared {
+    /// A hash of the live state the plan was made against: the objects, their
+    /// recorded configuration and their drift. A saved plan is applied only
+    /// while this is unchanged.
+    pub fn live_fingerprint(&self) -> String {
+        let mut objects: Vec<serde_json::Value> = self
+            .live
+            .values()
+            .map(|live| serde_json::json!([live.address.to_string(), live.name, live.config, live.drift]))
+            .collect();
+        objects.sort_by_key(ToString::to_string);
+        fingerprint(&serde_json::Value::Array(objects))
+    }
+
+    /// A hash of what the files ask for (sensitive values only as their hashes).
+    pub fn desired_fingerprint(&self) -> String {
+        let resources: Vec<serde_json::Value> = self
+            .desired
+            .values()
+            .map(|desired| {
+                serde_json::json!([
+                    desired.address.to_string(),
+                    desired.name,
+                    desired.config,
+                    desired.external
+                ])
+            })
+            .collect();
+        fingerprint(&serde_json::Value::Array(resources))
+    }
+}
+
+fn fingerprint(value: &serde_json::Value) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(value.to_string().as_bytes()))
+    )
+}
+
+/// Plans `stack` against the live state: each declared resource's action in
+/// graph order (dependencies first), then the deletion of the stack's objects
+/// that left the files (users first). Objects of the kinds in `keep` are never
+/// deleted: they are listed in [`Prepared::kept`] instead.
+pub async fn plan(
+    providers: &Providers,
+    scope: &Scope,
+    stack: &Stack,
+    graph: &ResourceGraph,
+    keep: &[&str],
+) -> Result<Prepared, Diagnostics> {
+    let mut diagnostics = Diagnostics::new();
+    diagnostics.extend(
+        stack
+            .resources
+            .values()
+            .filter(|resource| providers.get(resource.kind.name).is_none())
+            .map(no_provider),
+    );
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    let (desired, live) = tokio::join!(
+        desired_states(providers, scope, stack, graph),
+        read_live(providers, scope)
+    );
+    let (desired, problems) = desired;
+    diagnostics.extend(problems);
+    let live = live.unwrap_or_else(|problems| {
+        diagnostics.extend(problems.into_vec());
+        Vec::new()
+    });
+    diagnostics.extend(check_external(providers, scope, stack, &desired).await);
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+
+    let live = by_address(live);
+    let mut resources = Vec::new();
+    for address in graph.layers().into_iter().flatten() {
+        let (Some(desired), Some(resource)) = (desired.get(address), stack.resources.get(address)) else {
+            continue;
+        };
+        let Some(planned) = diff(Some(desired), live.get(address)) else {
+            continue;
+        };
+        if planned.action == Action::Replace
+            && (prevents_destroy(&desired.config) || declares_prevent_destroy(resource))
+        {
+            diagnostics.push(replace_prevented(resource, &planned));
+        }
+        resources.push(planned);
+    }
+
+    let (gone, kept): (Vec<Live>, Vec<Live>) = live
+        .values()
+        .filter(|object| !stack.resources.contains_key(&object.address))
+        .cloned()
+        .partition(|object| !keep.contains(&object.kind));
+    let (deletions, deletion_needs) = deletion_order(gone, None);
+    for object in &deletions {
+        if prevents_destroy(&object.config) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "stack::prevent_destroy",
+                    format!("`{}` is no longer in the files, but it has `prevent-destroy #true`", object.address),
+                )
+                .help(
+                    "put it back into the files; to delete it, set `prevent-destroy #false` on it and apply first, then remove it",
+                ),
+            );
+        }
+        resources.extend(diff(None, Some(object)));
+    }
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    Ok(Prepared {
+        plan: Plan::new(stack.name.clone(), stack.environment.clone(), resources),
+        kept,
+        desired,
+        live,
+        deletions,
+        deletion_needs,
+    })
+}
+
+/// Plans the deletion of every object of the stack, users first; objects of
+/// the kinds in `keep` stay. One resource with `prevent-destroy #true` (live or
+/// in the files) fails the whole destroy, before anything is removed.
+pub async fn destroy(
+    providers: &Providers,
+    scope: &Scope,
+    stack: &Stack,
+    graph: &ResourceGraph,
+    keep: &[&str],
+) -> Result<Prepared, Diagnostics> {
+    let live = by_address(read_live(providers, scope).await?);
+    let (gone, kept): (Vec<Live>, Vec<Live>) = live
+        .values()
+        .cloned()
+        .partition(|object| !keep.contains(&object.kind));
+    let (deletions, deletion_needs) = deletion_order(gone, Some(graph));
+    let mut diagnostics = Diagnostics::new();
+    for object in &deletions {
+        let declared = stack.resources.get(&object.address);
+        if prevents_destroy(&object.config) || declared.is_some_and(declares_prevent_destroy) {
+            let mut diagnostic = Diagnostic::error(
+                "stack::prevent_destroy",
+                format!(
+                    "`{}` has `prevent-destroy #true`: nothing was destroyed",
+                    object.address
+                ),
+            )
+            .help("set `prevent-destroy #false` on it and apply first if it really should go");
+            if let Some(resource) = declared {
+                diagnostic = diagnostic.primary(resource.span, "protected here");
+            }
+            diagnostics.push(diagnostic);
+        }
+    }
+    if diagnostics.has_errors() {
+        return Err(diagnostics);
+    }
+    let resources = deletions
+        .iter()
+        .map(|object| ResourcePlan {
+            address: object.address.clone(),
+            kind: object.kind.to_owned(),
+            action: Action::Delete,
+            reasons: vec![Reason::Destroy],
+            changes: Vec::new(),
+            drift: Vec::new(),
+        })
+        .collect();
+    Ok(Prepared {
+        plan: Plan::new(stack.name.clone(), stack.environment.clone(), resources),
+        kept,
+        desired: IndexMap::new(),
+        live,
+        deletions,
+        deletion_needs,
+    })
+}
+
+/// Every object of the stack, read from every provider at once (one read per kind).
+pub async fn read_live(providers: &Providers, scope: &Scope) -> Result<Vec<Live>, Diagnostics> {
+    let reads = join_all(
+        providers
+            .iter()
+            .map(|provider| async move { (provider.schema().name, provider.read(scope).await) }),
+    )
+    .await;
+    let mut live = Vec::new();
+    let mut diagnostics = Diagnostics::new();
+    for (kind, read) in reads {
+        match read {
+            Ok(objects) => live.extend(objects),
+            Err(error) => diagnostics.push(with_hint(
+                Diagnostic::error(
+                    "stack::provider",
+                    format!(
+                        "cannot read the {kind} objects of stack `{}`: {}",
+                        scope.stack, error.message
+                    ),
+                ),
+                &error,
+            )),
+        }
+    }
+    if diagnostics.has_errors() {
+        Err(diagnostics)
+    } else {
+        Ok(live)
+    }
+}
+
+/// The desired state of every resource, a graph layer at a time: all of a
+/// layer at once, each seeing the desired states of its dependencies. A
+/// resource whose dependency failed is left out (that failure is reported).
+async fn desired_states(
+    providers: &Providers,
+    scope: &Scope,
+    stack: &Stack,
+    graph: &ResourceGraph,
+) -> (IndexMap<Address, Desired>, Vec<Diagnostic>) {
+    let mut desired: IndexMap<Address, Desired> = IndexMap::new();
+    let mut problems = Vec::new();
+    let mut missing: HashSet<Address> = HashSet::new();
+    for layer in graph.layers() {
+        let mut ready = Vec::new();
+        for address in layer {
+            let blocked = graph
+                .dependencies(address)
+                .iter()
+                .any(|(dependency, _)| missing.contains(*dependency));
+            match stack.resources.get(address) {
+                Some(resource) if !blocked => ready.push(resource),
+                _ => {
+                    missing.insert(address.clone());
+                }
+            }
+        }
+        let resolved = Resolved(&desired);
+        let results = join_all(ready.iter().map(|resource| {
+            let resolved = &resolved;
+            async move {
+                match providers.get(resource.kind.name) {
+                    Some(provider) => provider.desired(scope, resource, resolved).await,
+                    None => Err(no_provider(resource)),
+                }
+            }
+        }))
+        .await;
+        for (resource, result) in ready.into_iter().zip(results) {
+            match result {
+                Ok(state) => {
+                    desired.insert(resource.address.clone(), state);
+                }
+                Err(problem) => {
+                    problems.push(problem);
+                    missing.insert(resource.address.clone());
+                }
+            }
+        }
+    }
+    (desired, problems)
+}
+
+struct Resolved<'a>(&'a IndexMap<Address, Desired>);
+
+impl Resolve for Resolved<'_> {
+    fn desired(&self, address: &Address) -> Option<&Desired> {
+        self.0.get(address)
+    }
+}
+
+/// Checks that every external object exists, all at once.
+async fn check_external(
+    providers: &Providers,
+    scope: &Scope,
+    stack: &Stack,
+    desired: &IndexMap<Address, Desired>,
+) -> Vec<Diagnostic> {
+    let checks = desired
+        .values()
+        .filter(|state| state.external)
+        .filter_map(|state| {
+            let provider = providers.get(state.kind.name)?;
+            Some(async move { (state, provider.read_external(scope, state).await) })
+        });
+    join_all(checks)
+        .await
+        .into_iter()
+        .filter_map(|(state, result)| {
+            let error = result.err()?;
+            Some(provider_failure(
+                &state.address,
+                stack.resources.get(&state.address),
+                &error,
+            ))
+        })
+        .collect()
+}
+
+/// A provider's failure as a diagnostic naming the resource, with the provider's hint as help.
+pub(crate) fn provider_failure(
+    address: &Address,
+    resource: Option<&Resource>,
+    error: &ProviderError,
+) -> Diagnostic {
+    let mut diagnostic = Diagnostic::error("stack::provider", format!("{address}: {}", error.message));
+    if let Some(resource) = resource {
+        diagnostic = diagnostic.primary(resource.span, "declared here");
+    }
+    with_hint(diagnostic, error)
+}
+
+fn with_hint(diagnostic: Diagnostic, error: &ProviderError) -> Diagnostic {
+    match &error.hint {
+        Some(hint) => diagnostic.help(hint.clone()),
+        None => diagnostic,
+    }
+}
+
+fn no_provider(resource: &Resource) -> Diagnostic {
+    Diagnostic::error(
+        "stack::no_provider",
+        format!(
+            "no provider for `{}` resources on this backend",
+            resource.kind.name
+        ),
+    )
+    .primary(resource.span, format!("`{}` cannot be planned", resource.address))
+    .help("this backend cannot create this kind of resource yet")
+}
+
+fn replace_prevented(resource: &Resource, planned: &ResourcePlan) -> Diagnostic {
+    let fields: Vec<&str> = planned
+        .reasons
+        .iter()
+        .filter_map(|reason| match reason {
+            Reason::ForcesReplacement { field } => Some(field.as_str()),
+            _ => None,
+        })
+        .collect();
+    Diagnostic::error(
+        "stack::prevent_destroy",
+        format!(
+            "`{}` must be replaced (`{}` cannot change in place), but it has `prevent-destroy #true`",
+            resource.address,
+            fields.join("`, `")
+        ),
+    )
+    .primary(resource.span, "protected from deletion")
+    .help("undo the change, or set `prevent-destroy #false` if replacing it is really meant")
+}
+
+/// Whether a configuration asks never to delete its object.
+fn prevents_destroy(config: &Config) -> bool {
+    config.get("prevent-destroy").and_then(Setting::as_json) == Some(&serde_json::Value::Bool(true))
+}
+
+/// Whether the files ask never to delete `resource` (a provider may leave
+/// the field out of the configuration it compares).
+fn declares_prevent_destroy(resource: &Resource) -> bool {
+    resource
+        .field("prevent-destroy")
+        .is_some_and(|value| value.data == Data::Bool(true))
+}
+
+/// Live objects by address; should a provider report one address twice, the first counts.
+fn by_address(live: Vec<Live>) -> IndexMap<Address, Live> {
+    let mut objects = IndexMap::new();
+    for object in live {
+        objects.entry(object.address.clone()).or_insert(object);
+    }
+    objects
+}

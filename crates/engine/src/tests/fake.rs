@@ -1,0 +1,256 @@
+//! A provider that keeps its objects in memory and logs every call, with a
+//! delay per call so that overlaps show.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use stack_diagnostics::{Diagnostic, Sources};
+use stack_graph::ResourceGraph;
+use stack_language::schema::{self, KindSchema};
+use stack_language::{Address, Condition, Options, Resource, Stack};
+use stack_provider::{Config, Desired, Live, Provider, ProviderError, Providers, Resolve, Scope};
+
+/// What every fake provider shares: the "daemon".
+pub struct World {
+    pub objects: Mutex<IndexMap<Address, Live>>,
+    /// `(what, address, when it started, when it ended)` for every call that changed something.
+    pub calls: Mutex<Vec<Call>>,
+    /// Addresses whose create, update or replace fails.
+    pub failing: Mutex<HashSet<String>>,
+    /// Addresses whose wait fails.
+    pub unhealthy: Mutex<HashSet<String>>,
+    pub delay: Duration,
+    epoch: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub what: &'static str,
+    pub address: String,
+    pub start: Duration,
+    pub end: Duration,
+}
+
+impl World {
+    pub fn new(delay: Duration) -> Arc<World> {
+        Arc::new(World {
+            objects: Mutex::new(IndexMap::new()),
+            calls: Mutex::new(Vec::new()),
+            failing: Mutex::new(HashSet::new()),
+            unhealthy: Mutex::new(HashSet::new()),
+            delay,
+            epoch: Instant::now(),
+        })
+    }
+
+    /// A provider for each built-in kind, all on this world.
+    pub fn providers(self: &Arc<World>) -> Providers {
+        Providers::new(
+            schema::builtin()
+                .kinds()
+                .map(|kind| {
+                    Arc::new(Fake {
+                        kind,
+                        world: Arc::clone(self),
+                    }) as Arc<dyn Provider>
+                })
+                .collect(),
+        )
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The calls as `what address`, in the order they started.
+    pub fn log(&self) -> Vec<String> {
+        let mut calls = self.calls();
+        calls.sort_by_key(|call| call.start);
+        calls
+            .iter()
+            .map(|call| format!("{} {}", call.what, call.address))
+            .collect()
+    }
+
+    pub fn call(&self, what: &str, address: &str) -> Call {
+        self.calls()
+            .into_iter()
+            .find(|call| call.what == what && call.address == address)
+            .unwrap_or_else(|| panic!("no {what} of {address} in {:?}", self.log()))
+    }
+
+    pub fn addresses(&self) -> Vec<String> {
+        self.objects
+            .lock()
+            .unwrap()
+            .keys()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    async fn record<T>(&self, what: &'static str, address: &Address, work: impl FnOnce() -> T) -> T {
+        let start = self.epoch.elapsed();
+        tokio::time::sleep(self.delay).await;
+        let result = work();
+        self.calls.lock().unwrap().push(Call {
+            what,
+            address: address.to_string(),
+            start,
+            end: self.epoch.elapsed(),
+        });
+        result
+    }
+
+    fn fails(&self, address: &Address) -> Result<(), ProviderError> {
+        if self.failing.lock().unwrap().contains(&address.to_string()) {
+            return Err(ProviderError::new(format!("{address} exploded")).with_hint("try again"));
+        }
+        Ok(())
+    }
+
+    fn store(&self, desired: &Desired) {
+        self.objects.lock().unwrap().insert(
+            desired.address.clone(),
+            Live {
+                address: desired.address.clone(),
+                kind: desired.kind.name,
+                name: desired.name.clone(),
+                config: desired.config.clone(),
+                drift: Vec::new(),
+                state: "running".to_owned(),
+                healthy: Some(true),
+            },
+        );
+    }
+}
+
+struct Fake {
+    kind: &'static KindSchema,
+    world: Arc<World>,
+}
+
+#[async_trait]
+impl Provider for Fake {
+    fn schema(&self) -> &'static KindSchema {
+        self.kind
+    }
+
+    async fn desired(
+        &self,
+        scope: &Scope,
+        resource: &Resource,
+        resolve: &dyn Resolve,
+    ) -> Result<Desired, Diagnostic> {
+        let config = Config::from_resource(resource, |address| {
+            resolve.desired(address).map(|desired| desired.name.clone())
+        });
+        Ok(Desired {
+            address: resource.address.clone(),
+            kind: self.kind,
+            name: format!("{}_{}", scope.stack, resource.address.path_name()),
+            config,
+            outputs: IndexMap::new(),
+            external: resource.field("external").is_some(),
+            payload: None,
+        })
+    }
+
+    async fn read(&self, _scope: &Scope) -> Result<Vec<Live>, ProviderError> {
+        let objects = self.world.objects.lock().unwrap();
+        Ok(objects
+            .values()
+            .filter(|live| live.kind == self.kind.name)
+            .cloned()
+            .collect())
+    }
+
+    async fn create(&self, _scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
+        self.world
+            .record("create", &desired.address, || {
+                self.world.fails(&desired.address)?;
+                self.world.store(desired);
+                Ok(())
+            })
+            .await
+    }
+
+    async fn update(&self, _scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
+        self.world
+            .record("update", &desired.address, || {
+                self.world.fails(&desired.address)?;
+                self.world.store(desired);
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delete(&self, _scope: &Scope, live: &Live) -> Result<(), ProviderError> {
+        self.world
+            .record("delete", &live.address, || {
+                self.world.fails(&live.address)?;
+                self.world.objects.lock().unwrap().shift_remove(&live.address);
+                Ok(())
+            })
+            .await
+    }
+
+    async fn wait(
+        &self,
+        _scope: &Scope,
+        desired: &Desired,
+        condition: Condition,
+    ) -> Result<(), ProviderError> {
+        let what = match condition {
+            Condition::Healthy => "wait-healthy",
+            Condition::Completed => "wait-completed",
+            Condition::Started | Condition::Exists => "wait-started",
+        };
+        self.world
+            .record(what, &desired.address, || {
+                if self
+                    .world
+                    .unhealthy
+                    .lock()
+                    .unwrap()
+                    .contains(&desired.address.to_string())
+                {
+                    return Err(
+                        ProviderError::new("its health check failed 3 times").with_hint("see its logs")
+                    );
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// Loads a stack written in KDL, with its graph.
+pub fn load(kdl: &str) -> (Stack, ResourceGraph) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("stack.kdl"), kdl).unwrap();
+    let options = Options {
+        require_values: true,
+        stack_name: Some("shop".to_owned()),
+        ..Options::default()
+    };
+    let loaded = stack_language::load(
+        Path::new(dir.path()),
+        &options,
+        &schema::builtin(),
+        &mut Sources::new(),
+    );
+    let stack = loaded.stack.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+    let graph = ResourceGraph::build(&stack).unwrap();
+    (stack, graph)
+}
+
+pub fn scope() -> Scope {
+    Scope {
+        stack: "shop".to_owned(),
+        ready_timeout: Duration::from_secs(5),
+    }
+}

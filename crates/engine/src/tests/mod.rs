@@ -1,0 +1,362 @@
+//! The engine against an in-memory provider: planning, the parallel walk,
+//! failures, waits, deletions and destroy.
+
+mod fake;
+
+use std::time::Duration;
+
+use fake::{World, load, scope};
+use stack_plan::{Action, Reason};
+use stack_provider::ProviderError;
+
+use crate::{Outcome, Report, Silent, apply, apply_until, destroy, plan};
+
+const SHOP: &str = r#"
+network "backend"
+service "db" {
+    image "postgres"
+    network "backend"
+    probe {
+        exec "pg_isready"
+    }
+}
+service "api" {
+    image "api"
+    network "backend"
+    depends-on "db" condition="healthy"
+}
+service "worker" {
+    image "worker"
+}
+"#;
+
+fn actions(prepared: &crate::Prepared) -> Vec<(String, Action)> {
+    prepared
+        .plan
+        .resources
+        .iter()
+        .map(|resource| (resource.address.to_string(), resource.action))
+        .collect()
+}
+
+fn outcomes(report: &Report) -> Vec<(String, Outcome)> {
+    report
+        .entries
+        .iter()
+        .map(|entry| (entry.address.to_string(), entry.outcome.clone()))
+        .collect()
+}
+
+async fn apply_stack(world: &std::sync::Arc<World>, kdl: &str) -> Report {
+    let (stack, graph) = load(kdl);
+    let providers = world.providers();
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    apply(&providers, &scope(), &prepared, &graph, &Silent).await
+}
+
+#[tokio::test]
+async fn plans_every_resource_in_graph_order_then_nothing_once_applied() {
+    let world = World::new(Duration::ZERO);
+    let providers = world.providers();
+    let (stack, graph) = load(SHOP);
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    assert_eq!(
+        actions(&prepared),
+        [
+            ("network.backend".to_owned(), Action::Create),
+            ("service.worker".to_owned(), Action::Create),
+            ("service.db".to_owned(), Action::Create),
+            ("service.api".to_owned(), Action::Create),
+        ]
+    );
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(report.done().count(), 4);
+
+    let again = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    assert!(!again.plan.has_changes(), "{:?}", again.plan);
+    assert_eq!(again.live_fingerprint(), prepared_fingerprint_after(&world).await);
+}
+
+/// The live fingerprint of a fresh plan of SHOP against the world as it is.
+async fn prepared_fingerprint_after(world: &std::sync::Arc<World>) -> String {
+    let (stack, graph) = load(SHOP);
+    plan(&world.providers(), &scope(), &stack, &graph, &[])
+        .await
+        .unwrap()
+        .live_fingerprint()
+}
+
+#[tokio::test]
+async fn independent_resources_overlap_and_dependents_wait_for_them() {
+    let world = World::new(Duration::from_millis(60));
+    let report = apply_stack(&world, SHOP).await;
+    assert!(report.succeeded(), "{report:?}");
+    let network = world.call("create", "network.backend");
+    let worker = world.call("create", "service.worker");
+    let db = world.call("create", "service.db");
+    let healthy = world.call("wait-healthy", "service.db");
+    let api = world.call("create", "service.api");
+    assert!(
+        worker.start < network.end,
+        "worker and network overlap: {:?}",
+        world.calls()
+    );
+    assert!(db.start >= network.end, "db needs the network");
+    assert!(
+        healthy.start >= db.end && api.start >= healthy.end,
+        "api waits until db is healthy"
+    );
+    assert!(worker.end < api.start, "the worker did not wait for anything");
+}
+
+#[tokio::test]
+async fn a_failure_skips_its_dependents_and_lets_unrelated_branches_finish() {
+    let world = World::new(Duration::from_millis(5));
+    world.failing.lock().unwrap().insert("service.db".to_owned());
+    let report = apply_stack(&world, SHOP).await;
+    assert_eq!(
+        outcomes(&report),
+        [
+            ("network.backend".to_owned(), Outcome::Done),
+            (
+                "service.db".to_owned(),
+                Outcome::Failed(ProviderError::new("service.db exploded").with_hint("try again"))
+            ),
+            (
+                "service.api".to_owned(),
+                Outcome::Skipped {
+                    upstream: stack_language::Address::new(&[], "service", "db")
+                }
+            ),
+            ("service.worker".to_owned(), Outcome::Done),
+        ]
+    );
+    assert!(!report.succeeded());
+    assert_eq!(world.addresses(), ["network.backend", "service.worker"]);
+}
+
+#[tokio::test]
+async fn a_failed_wait_fails_the_dependent_with_the_reason() {
+    let world = World::new(Duration::ZERO);
+    world.unhealthy.lock().unwrap().insert("service.db".to_owned());
+    let report = apply_stack(&world, SHOP).await;
+    let api = report
+        .entries
+        .iter()
+        .find(|entry| entry.address.to_string() == "service.api")
+        .unwrap();
+    assert_eq!(
+        api.outcome,
+        Outcome::Failed(
+            ProviderError::new("service.db did not become healthy: its health check failed 3 times")
+                .with_hint("see its logs")
+        )
+    );
+    assert_eq!(report.failed().count(), 1);
+}
+
+#[tokio::test]
+async fn changes_update_in_place_or_replace_by_the_schema() {
+    let world = World::new(Duration::ZERO);
+    apply_stack(&world, SHOP).await;
+    let changed = SHOP
+        .replace("image \"worker\"", "image \"worker\"\n    replicas 3")
+        .replace("image \"postgres\"", "image \"postgres:16\"");
+    let (stack, graph) = load(&changed);
+    let prepared = plan(&world.providers(), &scope(), &stack, &graph, &[])
+        .await
+        .unwrap();
+    let action = |address: &str| {
+        prepared
+            .plan
+            .resources
+            .iter()
+            .find(|resource| resource.address.to_string() == address)
+            .map(|resource| (resource.action, resource.reasons.clone()))
+            .unwrap()
+    };
+    assert_eq!(action("service.worker"), (Action::Update, vec![Reason::Changed]));
+    assert_eq!(
+        action("service.db"),
+        (
+            Action::Replace,
+            vec![Reason::ForcesReplacement {
+                field: "image".to_owned()
+            }]
+        )
+    );
+    assert_eq!(action("service.api").0, Action::NoChange);
+}
+
+#[tokio::test]
+async fn objects_that_left_the_files_are_deleted_last_users_first() {
+    let world = World::new(Duration::from_millis(5));
+    apply_stack(&world, SHOP).await;
+    let remaining = "service \"worker\" {\n    image \"worker\"\n    replicas 2\n}\n";
+    let (stack, graph) = load(remaining);
+    let providers = world.providers();
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    assert_eq!(
+        actions(&prepared),
+        [
+            ("service.worker".to_owned(), Action::Update),
+            // api names db in its recorded `depends-on`: it goes first.
+            ("service.api".to_owned(), Action::Delete),
+            ("service.db".to_owned(), Action::Delete),
+            ("network.backend".to_owned(), Action::Delete),
+        ]
+    );
+    world.calls.lock().unwrap().clear();
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    assert!(report.succeeded(), "{report:?}");
+    let network = world.call("delete", "network.backend");
+    let update = world.call("update", "service.worker");
+    let api = world.call("delete", "service.api");
+    let db = world.call("delete", "service.db");
+    assert!(api.end <= db.start, "api goes before what it depends on");
+    assert!(db.end <= network.start, "db goes before its network");
+    assert!(api.start >= update.end, "deletions come last");
+    assert_eq!(world.addresses(), ["service.worker"]);
+}
+
+#[tokio::test]
+async fn prevent_destroy_fails_a_plan_that_would_delete_or_replace() {
+    let world = World::new(Duration::ZERO);
+    let protected = "network \"backend\" {\n    prevent-destroy #true\n}\n";
+    apply_stack(&world, protected).await;
+
+    let (stack, graph) = load("service \"worker\" {\n    image \"worker\"\n}\n");
+    let problems = plan(&world.providers(), &scope(), &stack, &graph, &[])
+        .await
+        .unwrap_err();
+    let messages: Vec<String> = problems.iter().map(|problem| problem.message.clone()).collect();
+    assert_eq!(
+        messages,
+        ["`network.backend` is no longer in the files, but it has `prevent-destroy #true`"]
+    );
+
+    let (stack, graph) = load("network \"backend\" {\n    internal #true\n    prevent-destroy #true\n}\n");
+    let problems = plan(&world.providers(), &scope(), &stack, &graph, &[])
+        .await
+        .unwrap_err();
+    let problem = problems.iter().next().unwrap();
+    assert_eq!(problem.code, "stack::prevent_destroy");
+    assert!(
+        problem
+            .message
+            .contains("`network.backend` must be replaced (`internal`"),
+        "{}",
+        problem.message
+    );
+    assert!(
+        world.calls().iter().all(|call| call.what == "create"),
+        "nothing was touched"
+    );
+}
+
+#[tokio::test]
+async fn destroy_deletes_users_first_keeps_kept_kinds_and_honours_prevent_destroy() {
+    let world = World::new(Duration::from_millis(5));
+    let kdl = format!("{SHOP}\nvolume \"data\"\n");
+    apply_stack(&world, &kdl).await;
+    let (stack, graph) = load(&kdl);
+    let providers = world.providers();
+    let prepared = destroy(&providers, &scope(), &stack, &graph, &["volume"])
+        .await
+        .unwrap();
+    assert_eq!(
+        prepared
+            .kept
+            .iter()
+            .map(|live| live.address.to_string())
+            .collect::<Vec<_>>(),
+        ["volume.data"]
+    );
+    assert!(
+        prepared
+            .plan
+            .resources
+            .iter()
+            .all(|resource| resource.reasons == [Reason::Destroy])
+    );
+    let order: Vec<String> = actions(&prepared)
+        .into_iter()
+        .map(|(address, _)| address)
+        .collect();
+    let position = |address: &str| order.iter().position(|item| item == address).unwrap();
+    assert!(position("service.api") < position("service.db"), "{order:?}");
+    assert!(position("service.db") < position("network.backend"), "{order:?}");
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(world.addresses(), ["volume.data"]);
+
+    let protected = "network \"backend\" {\n    prevent-destroy #true\n}\nservice \"worker\" {\n    image \"worker\"\n}\n";
+    apply_stack(&world, protected).await;
+    let (stack, graph) = load(protected);
+    let problems = destroy(&providers, &scope(), &stack, &graph, &[])
+        .await
+        .unwrap_err();
+    assert_eq!(problems.iter().next().unwrap().code, "stack::prevent_destroy");
+    assert_eq!(
+        world.addresses(),
+        ["network.backend", "service.worker"],
+        "nothing was removed"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_deletion_keeps_what_its_users_need() {
+    let world = World::new(Duration::ZERO);
+    apply_stack(&world, SHOP).await;
+    world.failing.lock().unwrap().insert("service.db".to_owned());
+    let (stack, graph) = load(SHOP);
+    let providers = world.providers();
+    let prepared = destroy(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    let network = report
+        .entries
+        .iter()
+        .find(|entry| entry.address.to_string() == "network.backend")
+        .unwrap();
+    assert!(
+        matches!(&network.outcome, Outcome::Skipped { upstream } if upstream.to_string() == "service.db")
+    );
+    assert_eq!(world.addresses(), ["network.backend", "service.db"]);
+}
+
+#[tokio::test]
+async fn an_interrupt_lets_running_work_finish_and_starts_nothing_new() {
+    let world = World::new(Duration::from_millis(80));
+    let (stack, graph) = load(SHOP);
+    let providers = world.providers();
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    let stop = tokio::time::sleep(Duration::from_millis(20));
+    let report = apply_until(&providers, &scope(), &prepared, &graph, &Silent, stop).await;
+    assert!(report.interrupted);
+    assert_eq!(
+        outcomes(&report),
+        [
+            ("network.backend".to_owned(), Outcome::Done),
+            ("service.db".to_owned(), Outcome::NotStarted),
+            ("service.api".to_owned(), Outcome::NotStarted),
+            ("service.worker".to_owned(), Outcome::Done),
+        ]
+    );
+    // The next apply completes the rest.
+    let rest = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    assert_eq!(rest.plan.summary.create, 2);
+}
+
+#[tokio::test]
+async fn a_change_on_the_daemon_changes_the_live_fingerprint() {
+    let world = World::new(Duration::ZERO);
+    apply_stack(&world, SHOP).await;
+    let before = prepared_fingerprint_after(&world).await;
+    world
+        .objects
+        .lock()
+        .unwrap()
+        .shift_remove(&stack_language::Address::new(&[], "service", "worker"));
+    assert_ne!(prepared_fingerprint_after(&world).await, before);
+}
