@@ -51,6 +51,55 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
         format: GraphFormat,
     },
+    /// Show what apply would change: each resource's action and changed fields
+    ///
+    /// Reads the live state from the Docker daemon and compares it with the
+    /// stack, field by field. Every variable needs a value.
+    /// Exits with 0 (with --detailed-exitcode: 0 no changes, 2 changes), 1 on errors.
+    Plan {
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        render: RenderArgs,
+        /// Exit with 2 when the plan has changes, 0 when it has none
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Save the plan to FILE, for `stack apply FILE` to carry out exactly
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Make the daemon match the stack: show the plan, confirm, carry it out
+    ///
+    /// PATH may also be a plan file saved by `stack plan --out`: it is carried
+    /// out exactly, without asking, and refused when the live state changed
+    /// since. Without a terminal to confirm on, apply needs --auto-approve.
+    /// Exits with 0 when everything was done, 1 otherwise.
+    Apply {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Remove every object of the stack from the daemon, users first
+    ///
+    /// Volumes stay unless --volumes is given. A resource with
+    /// `prevent-destroy #true` stops the whole destroy before anything is removed.
+    Destroy {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        auto_approve: bool,
+        /// Remove the stack's volumes, and the data in them, too
+        #[arg(long)]
+        volumes: bool,
+    },
+    /// Show each resource of the stack with its live state and health
+    Status {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
     /// Print a shell completion script
     ///
     /// For example: stack completions bash > /etc/bash_completion.d/stack
@@ -78,6 +127,30 @@ pub struct StackArgs {
     /// Use this stack name instead of the one in the files
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+}
+
+/// How a plan is printed.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Print the plan as JSON (the same as --format json)
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// How to print the plan: human, json (a stable document) or markdown (for a pull request)
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+}
+
+impl RenderArgs {
+    pub fn format(&self) -> PlanFormat {
+        if self.json { PlanFormat::Json } else { self.format }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

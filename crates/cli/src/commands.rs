@@ -1,4 +1,11 @@
-//! What each command does.
+//! What each command does. The commands that talk to the daemon have a
+//! module each.
+
+mod apply;
+mod destroy;
+mod load;
+mod plan;
+mod status;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +23,19 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
         Command::Validate { stack } => validate(&stack, output),
         Command::Fmt { check, paths } => fmt(&paths, check, output),
         Command::Graph { stack, format } => graph(&stack, format, output),
+        Command::Plan {
+            stack,
+            render,
+            detailed_exitcode,
+            out,
+        } => plan::run(&stack, &render, detailed_exitcode, out.as_deref(), output),
+        Command::Apply { stack, auto_approve } => apply::run(&stack, auto_approve, output),
+        Command::Destroy {
+            stack,
+            auto_approve,
+            volumes,
+        } => destroy::run(&stack, auto_approve, volumes, output),
+        Command::Status { stack } => status::run(&stack, output),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -2,7 +2,10 @@
 
 mod args;
 mod commands;
+mod daemon;
 mod output;
+mod plan_file;
+mod progress;
 
 use std::process::ExitCode;
 

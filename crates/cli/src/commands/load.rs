@@ -1,0 +1,37 @@
+//! Loading a stack, with its graph, for the commands that talk to the daemon.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use stack_diagnostics::{Diagnostics, Sources};
+use stack_graph::ResourceGraph;
+use stack_language::{Options, Stack, schema};
+
+use super::report;
+use crate::output::Output;
+
+pub(super) struct Loaded {
+    pub stack: Stack,
+    pub graph: ResourceGraph,
+    /// The files read, for diagnostics that point into them.
+    pub sources: Sources,
+}
+
+/// Loads the stack at `path`; on errors prints them and gives the exit code.
+pub(super) fn load(path: &Path, options: &Options, output: &Output) -> Result<Loaded, ExitCode> {
+    let mut sources = Sources::new();
+    let loaded = stack_language::load(path, options, &schema::builtin(), &mut sources);
+    let Some(stack) = loaded.stack else {
+        return Err(report(&loaded.diagnostics, &sources, output));
+    };
+    // Warnings.
+    output.diagnostics(&loaded.diagnostics, &sources);
+    match ResourceGraph::build(&stack) {
+        Ok(graph) => Ok(Loaded {
+            stack,
+            graph,
+            sources,
+        }),
+        Err(cycles) => Err(report(&Diagnostics::from(cycles), &sources, output)),
+    }
+}

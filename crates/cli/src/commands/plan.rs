@@ -1,0 +1,82 @@
+//! `stack plan`: what apply would change, and saving it for later.
+
+use std::process::ExitCode;
+
+use stack_engine::Prepared;
+
+use super::load::load;
+use super::{options, report};
+use crate::args::{PlanFormat, RenderArgs, StackArgs};
+use crate::daemon::Daemon;
+use crate::output::Output;
+use crate::plan_file::PlanFile;
+
+/// Kinds whose objects only `stack destroy --volumes` removes: their data outlives the files.
+pub(super) const KEPT_KINDS: &[&str] = &["volume"];
+
+pub(super) fn run(
+    stack: &StackArgs,
+    render: &RenderArgs,
+    detailed_exitcode: bool,
+    out: Option<&std::path::Path>,
+    output: &Output,
+) -> Result<ExitCode, String> {
+    let loaded = match load(&stack.path, &options(stack, true), output) {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    let daemon = Daemon::connect()?;
+    let scope = Daemon::scope(&loaded.stack);
+    let planned = daemon.runtime.block_on(stack_engine::plan(
+        &daemon.providers,
+        &scope,
+        &loaded.stack,
+        &loaded.graph,
+        KEPT_KINDS,
+    ));
+    let prepared = match planned {
+        Ok(prepared) => prepared,
+        Err(problems) => return Ok(report(&problems, &loaded.sources, output)),
+    };
+    print!("{}", rendered(&prepared, render.format()));
+    if let Some(out) = out {
+        PlanFile::new(stack, &prepared).write(out)?;
+        if render.format() == PlanFormat::Human {
+            println!(
+                "Saved the plan to {}: `stack apply {}` carries out exactly this plan.",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(if detailed_exitcode && prepared.plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The plan in `format`, with the objects kept though they left the files.
+pub(super) fn rendered(prepared: &Prepared, format: PlanFormat) -> String {
+    match format {
+        PlanFormat::Json => prepared.plan.to_json() + "\n",
+        PlanFormat::Markdown => {
+            stack_plan::markdown(&prepared.plan) + &kept(prepared, LEFT_THE_FILES, "- `", "`")
+        }
+        PlanFormat::Human => stack_plan::human(&prepared.plan) + &kept(prepared, LEFT_THE_FILES, "  = ", ""),
+    }
+}
+
+const LEFT_THE_FILES: &str = "Kept, though no longer in the files (`stack destroy --volumes` removes them):";
+
+/// The objects `prepared` keeps, under `heading`, one a line.
+pub(super) fn kept(prepared: &Prepared, heading: &str, before: &str, after: &str) -> String {
+    if prepared.kept.is_empty() {
+        return String::new();
+    }
+    let mut text = format!("\n{heading}\n");
+    for object in &prepared.kept {
+        text.push_str(&format!("{before}{}{after}\n", object.address));
+    }
+    text
+}

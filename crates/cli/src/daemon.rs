@@ -1,0 +1,92 @@
+//! The Docker daemon a command works against: the runtime, the providers and
+//! the stack's lock.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stack_docker::DockerClient;
+use stack_engine::describe_holder;
+use stack_language::Stack;
+use stack_provider::lock::LockError;
+use stack_provider::{ProviderError, Providers, Scope};
+use stack_providers::DockerLock;
+use tokio::runtime::Runtime;
+
+/// How long apply waits for a resource to become started, healthy or completed.
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct Daemon {
+    pub runtime: Runtime,
+    pub providers: Providers,
+    locks: DockerLock,
+}
+
+impl Daemon {
+    /// Connects to the daemon (`DOCKER_HOST` or the local socket); a daemon
+    /// that does not answer is an error saying how to start it.
+    pub fn connect() -> Result<Daemon, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+        let docker = runtime
+            .block_on(DockerClient::connect())
+            .map_err(|error| error.to_string())?;
+        Ok(Daemon {
+            locks: DockerLock::new(Arc::new(docker.clone())),
+            providers: stack_providers::builtin(docker),
+            runtime,
+        })
+    }
+
+    pub fn scope(stack: &Stack) -> Scope {
+        Scope {
+            stack: stack.name.clone(),
+            ready_timeout: READY_TIMEOUT,
+        }
+    }
+
+    /// Runs `work` holding the lock of `stack`, so that no other apply or
+    /// destroy of it interleaves; the lock is released whatever `work` returns.
+    pub async fn locked<T>(
+        &self,
+        stack: &str,
+        operation: &str,
+        work: impl Future<Output = T>,
+    ) -> Result<T, String> {
+        let lock = stack_engine::lock(&self.locks, stack, operation)
+            .await
+            .map_err(|error| match error {
+                LockError::Held { holder, hint, .. } => {
+                    format!(
+                        "stack `{stack}` is locked by {}\nhint: {hint}",
+                        describe_holder(&holder)
+                    )
+                }
+                LockError::Failed(error) => with_hint(&error),
+            })?;
+        if let Some(stale) = &lock.took_over {
+            eprintln!(
+                "warning: took over the lock of stack `{stack}` from {}: that process is gone",
+                describe_holder(stale)
+            );
+        }
+        let result = work.await;
+        if let Err(error) = lock.release().await {
+            eprintln!(
+                "warning: could not release the lock of stack `{stack}`: {}",
+                with_hint(&error)
+            );
+        }
+        Ok(result)
+    }
+}
+
+/// A provider's error with its hint on a line of its own.
+pub fn with_hint(error: &ProviderError) -> String {
+    match &error.hint {
+        Some(hint) => format!("{}\nhint: {hint}", error.message),
+        None => error.message.clone(),
+    }
+}

@@ -1,0 +1,517 @@
+//! `stack plan`, `apply`, `destroy` and `status` end to end, against the real
+//! Docker daemon. Each test works on a stack of its own (`--name
+//! stacktest-...`), destroyed when the test ends, pass or fail. Without a
+//! daemon these tests are skipped, except under `CI=true`, where they fail.
+
+// Test code may unwrap.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use stack_tests::{Outcome, Test};
+
+/// Objects a test makes by hand carry this label, with the test's stack name.
+const TEST_LABEL: &str = "dev.stack.test";
+
+fn stack() -> Test {
+    Test::new(env!("CARGO_BIN_EXE_stack"))
+}
+
+/// Whether a daemon answers; under `CI=true` a missing one fails the test.
+fn docker_available() -> bool {
+    let answers = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !answers && std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("CI=true and Docker is required, but `docker info` fails");
+    }
+    if !answers {
+        eprintln!("skipping: Docker is not reachable here");
+    }
+    answers
+}
+
+/// A stack directory with a unique stack name, destroyed on drop.
+struct LiveStack {
+    name: String,
+    dir: tempfile::TempDir,
+}
+
+impl LiveStack {
+    fn new() -> Option<LiveStack> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        if !docker_available() {
+            return None;
+        }
+        let name = format!(
+            "stacktest-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        Some(LiveStack {
+            name,
+            dir: tempfile::Builder::new().prefix("stack-live-").tempdir().unwrap(),
+        })
+    }
+
+    fn write(&self, path: &str, contents: impl AsRef<[u8]>) -> &LiveStack {
+        let full = self.dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+        self
+    }
+
+    fn path(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    /// `stack COMMAND DIR --name NAME ARGS...`
+    fn run(&self, command: &str, args: &[&str]) -> Outcome {
+        stack()
+            .args([command, &self.path(), "--name", &self.name])
+            .args(args.iter().copied())
+            .run()
+    }
+
+    /// The output with the stack's name (unique per run) as `[stack]`.
+    fn redact(&self, text: &str) -> String {
+        text.replace(&self.name, "[stack]")
+    }
+
+    /// Names of the stack's objects of one docker object type (`container`, `network`, ...).
+    fn objects(&self, kind: &str) -> Vec<String> {
+        let filter = format!("label=dev.stack.stack={}", self.name);
+        let args: Vec<&str> = match kind {
+            "container" => vec!["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+            "image" => vec![
+                "images",
+                "--filter",
+                &filter,
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+            ],
+            other => vec![other, "ls", "--filter", &filter, "--format", "{{.Name}}"],
+        };
+        docker(&args).lines().map(str::to_owned).collect()
+    }
+
+    fn nothing_left(&self) {
+        for kind in ["container", "network", "volume", "image"] {
+            assert_eq!(
+                self.objects(kind),
+                Vec::<String>::new(),
+                "{kind}s of {} left behind",
+                self.name
+            );
+        }
+    }
+}
+
+impl Drop for LiveStack {
+    fn drop(&mut self) {
+        let _ = stack()
+            .args([
+                "destroy",
+                &self.path(),
+                "--name",
+                &self.name,
+                "--auto-approve",
+                "--volumes",
+            ])
+            .run();
+        // Whatever destroy could not remove, and what the test made by hand.
+        for filter in [
+            format!("label=dev.stack.stack={}", self.name),
+            format!("label={TEST_LABEL}={}", self.name),
+        ] {
+            let ids = |args: &[&str]| -> Vec<String> { docker(args).lines().map(str::to_owned).collect() };
+            for id in ids(&["ps", "-aq", "--filter", &filter]) {
+                docker(&["rm", "-f", &id]);
+            }
+            for kind in ["network", "volume"] {
+                for id in ids(&[kind, "ls", "-q", "--filter", &filter]) {
+                    docker(&[kind, "rm", &id]);
+                }
+            }
+            for id in ids(&["images", "-q", "--filter", &filter]) {
+                docker(&["rmi", "-f", &id]);
+            }
+        }
+        docker(&["rm", "-f", &format!("stack-lock.{}", self.name)]);
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A /24 in 10.219.0.0/16 that no other test of this run uses.
+fn subnet() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let octet = (std::process::id() * 7 + NEXT.fetch_add(1, Ordering::SeqCst) * 13) % 250 + 1;
+    format!("10.219.{octet}.0/24")
+}
+
+const NETWORK_AND_VOLUME: &str = r#"
+network "backend" {
+    internal #true
+}
+volume "data" {
+    labels {
+        team "shop"
+    }
+}
+"#;
+
+#[test]
+fn a_daemon_that_does_not_answer_is_a_clear_error() {
+    let outcome = stack()
+        .file("stack.kdl", NETWORK_AND_VOLUME)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["plan"])
+        .run()
+        .status(1);
+    assert!(
+        outcome.stderr.contains("the Docker daemon is not reachable"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("hint: start it"), "{}", outcome.stderr);
+}
+
+#[test]
+fn plan_renders_creation_for_people_programs_and_pull_requests() {
+    let Some(live) = LiveStack::new() else { return };
+    live.write("stack.kdl", NETWORK_AND_VOLUME);
+    let human = live.run("plan", &[]).success();
+    insta::assert_snapshot!("plan_human", live.redact(&human.stdout));
+    let json = live.run("plan", &["--json"]).success();
+    insta::assert_snapshot!("plan_json", live.redact(&json.stdout));
+    let markdown = live.run("plan", &["--format", "markdown"]).success();
+    insta::assert_snapshot!("plan_markdown", live.redact(&markdown.stdout));
+    live.run("plan", &["--detailed-exitcode"]).status(2);
+}
+
+#[test]
+fn apply_creates_then_nothing_changes_and_destroy_leaves_nothing() {
+    let Some(live) = LiveStack::new() else { return };
+    live.write("stack.kdl", NETWORK_AND_VOLUME);
+    let applied = live.run("apply", &["--auto-approve"]).success();
+    assert!(
+        applied.stdout.contains("+ network.backend created ("),
+        "{}",
+        applied.stdout
+    );
+    assert!(
+        applied.stdout.contains("Apply complete: 2 done."),
+        "{}",
+        applied.stdout
+    );
+    assert_eq!(live.objects("network"), [format!("{}_backend", live.name)]);
+
+    live.run("plan", &["--detailed-exitcode"])
+        .success()
+        .stdout_contains("No changes: the daemon matches the stack.");
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("0 to create");
+
+    let status = live.run("status", &[]).success();
+    assert!(status.stdout.contains("network.backend"), "{}", status.stdout);
+    assert!(status.stdout.contains("volume.data"), "{}", status.stdout);
+
+    let destroyed = live.run("destroy", &["--auto-approve"]).success();
+    assert!(
+        destroyed.stdout.contains("- network.backend deleted"),
+        "{}",
+        destroyed.stdout
+    );
+    assert!(
+        destroyed.stdout.contains("Kept (pass --volumes"),
+        "{}",
+        destroyed.stdout
+    );
+    assert_eq!(live.objects("volume"), [format!("{}_data", live.name)]);
+    live.run("destroy", &["--auto-approve", "--volumes"])
+        .success()
+        .stdout_contains("- volume.data deleted");
+    live.nothing_left();
+}
+
+#[test]
+fn apply_and_destroy_refuse_without_a_terminal_to_confirm_on() {
+    let Some(live) = LiveStack::new() else { return };
+    live.write("stack.kdl", NETWORK_AND_VOLUME);
+    live.run("apply", &[])
+        .status(1)
+        .stderr_contains("refusing to apply without confirmation");
+    live.run("destroy", &[])
+        .status(1)
+        .stderr_contains("refusing to destroy without confirmation");
+    live.nothing_left();
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_and_refused_once_the_daemon_changed() {
+    let Some(live) = LiveStack::new() else { return };
+    live.write("stack.kdl", NETWORK_AND_VOLUME);
+    let plan_file = live.dir.path().join("changes.plan");
+    let plan_file = plan_file.to_str().unwrap();
+    live.run("plan", &["--out", plan_file]).success();
+    let saved = std::fs::read_to_string(plan_file).unwrap();
+    assert!(saved.contains("\"live_fingerprint\""), "{saved}");
+
+    // The daemon changes in between: the saved plan no longer holds.
+    live.run("apply", &["--auto-approve"]).success();
+    stack()
+        .args(["apply", plan_file])
+        .run()
+        .status(1)
+        .stderr_contains("changed since the plan");
+
+    // A fresh plan, applied as saved, without asking.
+    docker(&["network", "rm", &format!("{}_backend", live.name)]);
+    live.run("plan", &["--out", plan_file]).success();
+    stack()
+        .args(["apply", plan_file])
+        .run()
+        .success()
+        .stdout_contains("+ network.backend created");
+    live.run("plan", &["--detailed-exitcode"]).success();
+}
+
+#[test]
+fn a_held_lock_names_its_holder_and_a_dead_local_one_is_taken_over() {
+    use stack_provider::lock::{Holder, StackLock};
+
+    let Some(live) = LiveStack::new() else { return };
+    live.write("stack.kdl", NETWORK_AND_VOLUME);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(stack_docker::DockerClient::connect()).unwrap();
+    let locks = stack_providers::DockerLock::new(std::sync::Arc::new(client));
+    let holder = |host: &str, pid: u32| Holder {
+        user: "alice".to_owned(),
+        host: host.to_owned(),
+        pid,
+        since: 1_738_315_800,
+        operation: "apply".to_owned(),
+    };
+
+    let token = runtime
+        .block_on(locks.try_lock(&live.name, &holder("elsewhere", 4242)))
+        .unwrap();
+    let outcome = live.run("apply", &["--auto-approve"]).status(1);
+    assert!(
+        outcome
+            .stderr
+            .contains("is locked by alice on elsewhere (pid 4242, apply) since 2025-01-31 09:30:00 UTC"),
+        "{}",
+        outcome.stderr
+    );
+    live.run("destroy", &["--auto-approve"])
+        .status(1)
+        .stderr_contains("is locked by alice");
+    assert!(live.objects("network").is_empty(), "nothing was applied");
+    runtime.block_on(locks.unlock(&live.name, &token)).unwrap();
+
+    let this_host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    runtime
+        .block_on(locks.try_lock(&live.name, &holder(this_host.trim(), 999_999_999)))
+        .unwrap();
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stderr_contains("warning: took over the lock");
+}
+
+#[test]
+fn a_failure_in_one_branch_skips_its_dependents_and_the_rest_finishes() {
+    let Some(live) = LiveStack::new() else { return };
+    // A network made by hand takes the subnet the stack asks for.
+    let taken = subnet();
+    let blocker = format!("{}-blocker", live.name);
+    docker(&[
+        "network",
+        "create",
+        "--subnet",
+        &taken,
+        "--label",
+        &format!("{TEST_LABEL}={}", live.name),
+        &blocker,
+    ]);
+    live.write(
+        "stack.kdl",
+        format!(
+            r#"
+network "backend" {{
+    subnet "{taken}"
+}}
+service "api" {{
+    image "stacktest-never-built:1"
+    network "backend"
+}}
+volume "data"
+"#
+        ),
+    );
+    let outcome = live.run("apply", &["--auto-approve"]).status(1);
+    let stdout = &outcome.stdout;
+    assert!(
+        stdout.contains("Apply failed: 1 done, 1 failed, 1 skipped."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("failed   network.backend:"), "{stdout}");
+    assert!(
+        stdout.contains("skipped  service.api: network.backend failed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("+ volume.data created"), "{stdout}");
+    assert_eq!(live.objects("volume"), [format!("{}_data", live.name)]);
+}
+
+#[test]
+fn resources_removed_from_the_files_are_deleted_unless_protected() {
+    let Some(live) = LiveStack::new() else { return };
+    live.write("stack.kdl", "network \"front\"\nnetwork \"back\"\n");
+    live.run("apply", &["--auto-approve"]).success();
+    live.write("stack.kdl", "network \"front\"\n");
+    live.run("plan", &[])
+        .success()
+        .stdout_contains("- network.back  will be deleted (no longer in the files)");
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("- network.back deleted");
+    assert_eq!(live.objects("network"), [format!("{}_front", live.name)]);
+
+    live.write(
+        "stack.kdl",
+        "network \"front\" {\n    internal #true\n    prevent-destroy #true\n}\n",
+    );
+    live.run("plan", &[])
+        .status(1)
+        .stderr_contains("`network.front` must be replaced (`internal` cannot change in place)");
+    live.run("destroy", &["--auto-approve"])
+        .status(1)
+        .stderr_contains("`network.front` has `prevent-destroy #true`");
+    assert_eq!(live.objects("network"), [format!("{}_front", live.name)]);
+}
+
+/// The static `stack-demo` binary (an HTTP server with /health), built once per run.
+fn demo_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .current_dir(&workspace)
+            .args([
+                "rustc",
+                "--release",
+                "-p",
+                "stack-demo",
+                "--bin",
+                "stack-demo",
+                "--message-format=json",
+            ])
+            .args(["--", "-C", "target-feature=+crt-static"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| {
+                message["reason"] == "compiler-artifact" && message["target"]["name"] == "stack-demo"
+            })
+            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+            .unwrap()
+    })
+}
+
+fn shop(memory: &str, greeting: &str) -> String {
+    format!(
+        r#"
+network "backend"
+image "demo" {{
+    context "app"
+}}
+service "cache" {{
+    image "${{image.demo}}"
+    network "backend"
+    stop-grace-period "1s"
+    probe {{
+        http "http://127.0.0.1:8080/health"
+        interval "1s"
+    }}
+}}
+service "api" {{
+    image "${{image.demo}}"
+    network "backend"
+    stop-grace-period "1s"
+    depends-on "cache" condition="healthy"
+    env {{
+        GREETING "{greeting}"
+    }}
+    resources {{
+        memory "{memory}"
+    }}
+}}
+"#
+    )
+}
+
+#[test]
+fn services_are_health_gated_changed_in_place_or_replaced_and_repaired() {
+    let Some(live) = LiveStack::new() else { return };
+    live.write(
+        "app/Dockerfile",
+        "FROM scratch\nCOPY stack-demo /stack-demo\nENTRYPOINT [\"/stack-demo\"]\nCMD [\"serve\"]\n",
+    );
+    std::fs::copy(demo_binary(), live.dir.path().join("app/stack-demo")).unwrap();
+    live.write("stack.kdl", shop("64MiB", "hello"));
+
+    let applied = live.run("apply", &["--auto-approve"]).success();
+    let stdout = &applied.stdout;
+    let position = |line: &str| {
+        stdout
+            .find(line)
+            .unwrap_or_else(|| panic!("no {line:?} in {stdout}"))
+    };
+    assert!(
+        position("+ service.cache created") < position("+ service.api created"),
+        "{stdout}"
+    );
+    live.run("plan", &["--detailed-exitcode"]).success();
+
+    live.write("stack.kdl", shop("96MiB", "hello"));
+    let update = live.run("plan", &["--detailed-exitcode"]).status(2);
+    insta::assert_snapshot!("plan_update_in_place", live.redact(&update.stdout));
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("~ service.api updated");
+
+    live.write("stack.kdl", shop("96MiB", "bonjour"));
+    let replace = live.run("plan", &["--detailed-exitcode"]).status(2);
+    insta::assert_snapshot!("plan_replace", live.redact(&replace.stdout));
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("-/+ service.api replaced");
+    live.run("plan", &["--detailed-exitcode"]).success();
+
+    // A container removed by hand is drift the next apply repairs.
+    docker(&["rm", "-f", &format!("{}_cache-1", live.name)]);
+    live.run("plan", &["--detailed-exitcode"]).status(2);
+    live.run("apply", &["--auto-approve"]).success();
+    live.run("plan", &["--detailed-exitcode"]).success();
+
+    live.run("destroy", &["--auto-approve"]).success();
+    live.nothing_left();
+}
