@@ -9,7 +9,13 @@ use crate::{Action, FieldChange, Reason, ResourcePlan};
 /// `live` is `None` when it is not on the daemon.
 pub fn diff(desired: Option<&Desired>, live: Option<&Live>) -> Option<ResourcePlan> {
     match (desired, live) {
-        (Some(desired), _) if desired.external => Some(plan(desired, Action::Read, vec![Reason::External], Vec::new(), live)),
+        (Some(desired), _) if desired.external => Some(plan(
+            desired,
+            Action::Read,
+            vec![Reason::External],
+            Vec::new(),
+            live,
+        )),
         (Some(desired), None) => {
             let changes = desired
                 .config
@@ -22,7 +28,13 @@ pub fn diff(desired: Option<&Desired>, live: Option<&Live>) -> Option<ResourcePl
                     effect: Effect::Replace,
                 })
                 .collect();
-            Some(plan(desired, Action::Create, vec![Reason::NotFound], changes, None))
+            Some(plan(
+                desired,
+                Action::Create,
+                vec![Reason::NotFound],
+                changes,
+                None,
+            ))
         }
         (Some(desired), Some(live)) => {
             let changes: Vec<FieldChange> = desired
@@ -33,11 +45,17 @@ pub fn diff(desired: Option<&Desired>, live: Option<&Live>) -> Option<ResourcePl
                     field: field.to_owned(),
                     before: live.config.get(field).cloned(),
                     after: desired.config.get(field).cloned(),
-                    effect: desired.kind.field(field).map_or(Effect::Replace, |schema| schema.effect),
+                    effect: desired
+                        .kind
+                        .field(field)
+                        .map_or(Effect::Replace, |schema| schema.effect),
                 })
                 .collect();
             let mut reasons = Vec::new();
-            let forcing: Vec<&FieldChange> = changes.iter().filter(|change| change.effect == Effect::Replace).collect();
+            let forcing: Vec<&FieldChange> = changes
+                .iter()
+                .filter(|change| change.effect == Effect::Replace)
+                .collect();
             for change in &forcing {
                 reasons.push(Reason::ForcesReplacement {
                     field: change.field.clone(),
@@ -68,7 +86,13 @@ pub fn diff(desired: Option<&Desired>, live: Option<&Live>) -> Option<ResourcePl
     }
 }
 
-fn plan(desired: &Desired, action: Action, reasons: Vec<Reason>, changes: Vec<FieldChange>, live: Option<&Live>) -> ResourcePlan {
+fn plan(
+    desired: &Desired,
+    action: Action,
+    reasons: Vec<Reason>,
+    changes: Vec<FieldChange>,
+    live: Option<&Live>,
+) -> ResourcePlan {
     ResourcePlan {
         address: desired.address.clone(),
         kind: desired.kind.name.to_owned(),

@@ -117,7 +117,9 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.resources.iter().any(|resource| resource.action.changes_something())
+        self.resources
+            .iter()
+            .any(|resource| resource.action.changes_something())
     }
 
     pub fn to_json(&self) -> String {

@@ -10,15 +10,33 @@ use crate::{Action, FieldChange, Plan, Reason, ResourcePlan};
 /// The plan for a terminal: one block per resource that changes, then a summary line.
 pub fn human(plan: &Plan) -> String {
     let mut out = String::new();
-    let environment = plan.environment.as_deref().map(|name| format!(" ({name})")).unwrap_or_default();
+    let environment = plan
+        .environment
+        .as_deref()
+        .map(|name| format!(" ({name})"))
+        .unwrap_or_default();
     let _ = writeln!(out, "stack {}{environment}\n", plan.stack);
-    for resource in plan.resources.iter().filter(|resource| resource.action != Action::NoChange) {
-        let _ = writeln!(out, "  {} {}  {}", symbol(resource.action), resource.address, headline(resource));
+    for resource in plan
+        .resources
+        .iter()
+        .filter(|resource| resource.action != Action::NoChange)
+    {
+        let _ = writeln!(
+            out,
+            "  {} {}  {}",
+            symbol(resource.action),
+            resource.address,
+            headline(resource)
+        );
         for change in &resource.changes {
             field_change(&mut out, change, resource.action);
         }
         for drift in &resource.drift {
-            let _ = writeln!(out, "      ! {}: {} on the daemon, {} in the stack", drift.field, drift.actual, drift.expected);
+            let _ = writeln!(
+                out,
+                "      ! {}: {} on the daemon, {} in the stack",
+                drift.field, drift.actual, drift.expected
+            );
         }
     }
     if !plan.has_changes() {
@@ -31,10 +49,18 @@ pub fn human(plan: &Plan) -> String {
 /// The plan as a pull-request comment: a table of actions, field changes in a diff block.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
-    let environment = plan.environment.as_deref().map(|name| format!(" ({name})")).unwrap_or_default();
+    let environment = plan
+        .environment
+        .as_deref()
+        .map(|name| format!(" ({name})"))
+        .unwrap_or_default();
     let _ = writeln!(out, "#### `stack plan`: {}{environment}\n", plan.stack);
     let _ = writeln!(out, "{}\n", summary(plan));
-    let changing: Vec<&ResourcePlan> = plan.resources.iter().filter(|r| r.action.changes_something()).collect();
+    let changing: Vec<&ResourcePlan> = plan
+        .resources
+        .iter()
+        .filter(|r| r.action.changes_something())
+        .collect();
     if changing.is_empty() {
         return out;
     }
@@ -154,7 +180,10 @@ fn field_change(out: &mut String, change: &FieldChange, action: Action) {
 fn lines(setting: &Setting) -> Vec<String> {
     match setting.as_json() {
         Some(serde_json::Value::Array(items)) => items.iter().map(compact).collect(),
-        Some(serde_json::Value::Object(map)) => map.iter().map(|(key, value)| format!("{key} = {}", compact(value))).collect(),
+        Some(serde_json::Value::Object(map)) => map
+            .iter()
+            .map(|(key, value)| format!("{key} = {}", compact(value)))
+            .collect(),
         Some(value) => vec![compact(value)],
         None => vec![setting.display()],
     }

@@ -8,7 +8,12 @@ use stack_plan::{Action, Plan, Reason, diff, human, markdown};
 use stack_provider::{Config, Desired, Drift, Live, Setting};
 
 fn config(fields: &[(&str, serde_json::Value)]) -> Config {
-    Config(fields.iter().map(|(name, value)| ((*name).to_owned(), Setting::Plain(value.clone()))).collect())
+    Config(
+        fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), Setting::Plain(value.clone())))
+            .collect(),
+    )
 }
 
 fn desired(kind: &str, name: &str, config: Config) -> Desired {
@@ -63,7 +68,12 @@ fn in_place_fields_update_and_others_replace() {
     let want = desired("service", "api", api(3, "shop/api:v2"));
     let plan = diff(Some(&want), Some(&live(&want, api(2, "shop/api:v1")))).expect("a plan");
     assert_eq!(plan.action, Action::Replace);
-    assert_eq!(plan.reasons, [Reason::ForcesReplacement { field: "image".to_owned() }]);
+    assert_eq!(
+        plan.reasons,
+        [Reason::ForcesReplacement {
+            field: "image".to_owned()
+        }]
+    );
     assert_eq!(plan.changes.len(), 2);
 }
 
@@ -77,19 +87,31 @@ fn drift_is_repaired_and_removed_objects_deleted() {
         actual: "1 running".to_owned(),
     });
     let plan = diff(Some(&want), Some(&have)).expect("a plan");
-    assert_eq!((plan.action, plan.reasons.clone()), (Action::Update, vec![Reason::Drift]));
+    assert_eq!(
+        (plan.action, plan.reasons.clone()),
+        (Action::Update, vec![Reason::Drift])
+    );
 
     let plan = diff(None, Some(&have)).expect("a plan");
-    assert_eq!((plan.action, plan.reasons), (Action::Delete, vec![Reason::RemovedFromFiles]));
+    assert_eq!(
+        (plan.action, plan.reasons),
+        (Action::Delete, vec![Reason::RemovedFromFiles])
+    );
     assert!(diff(None, None).is_none());
 }
 
 #[test]
 fn sensitive_values_never_render() {
     let mut secret_env = api(2, "shop/api:v1");
-    secret_env.0.insert("env".to_owned(), Setting::sensitive(b"{\"TOKEN\":\"hunter2\"}"));
+    secret_env
+        .0
+        .insert("env".to_owned(), Setting::sensitive(b"{\"TOKEN\":\"hunter2\"}"));
     let want = desired("service", "api", secret_env);
-    let plan = Plan::new("shop".to_owned(), None, vec![diff(Some(&want), Some(&live(&want, api(2, "shop/api:v1")))).expect("a plan")]);
+    let plan = Plan::new(
+        "shop".to_owned(),
+        None,
+        vec![diff(Some(&want), Some(&live(&want, api(2, "shop/api:v1")))).expect("a plan")],
+    );
     for rendered in [human(&plan), markdown(&plan), plan.to_json()] {
         assert!(!rendered.contains("hunter2"), "{rendered}");
         assert!(rendered.contains("sensitive"), "{rendered}");
@@ -99,9 +121,20 @@ fn sensitive_values_never_render() {
 fn sample() -> Plan {
     let network = desired("network", "backend", config(&[("driver", json!("bridge"))]));
     let api_now = desired("service", "api", api(3, "shop/api:v2"));
-    let cache = desired("service", "cache", config(&[("image", json!("shop/cache")), ("replicas", json!(1))]));
-    let mut worker = desired("service", "worker", config(&[("command", json!(["work", "--queue", "default"]))]));
-    worker.config.0.insert("replicas".to_owned(), Setting::Plain(json!(2)));
+    let cache = desired(
+        "service",
+        "cache",
+        config(&[("image", json!("shop/cache")), ("replicas", json!(1))]),
+    );
+    let mut worker = desired(
+        "service",
+        "worker",
+        config(&[("command", json!(["work", "--queue", "default"]))]),
+    );
+    worker
+        .config
+        .0
+        .insert("replicas".to_owned(), Setting::Plain(json!(2)));
     let old_volume = desired("volume", "old", config(&[]));
     Plan::new(
         "shop".to_owned(),
@@ -112,7 +145,13 @@ fn sample() -> Plan {
             diff(Some(&cache), Some(&live(&cache, cache.config.clone()))),
             diff(
                 Some(&worker),
-                Some(&live(&worker, config(&[("command", json!(["work", "--queue", "low"])), ("replicas", json!(1))]))),
+                Some(&live(
+                    &worker,
+                    config(&[
+                        ("command", json!(["work", "--queue", "low"])),
+                        ("replicas", json!(1)),
+                    ]),
+                )),
             ),
             diff(None, Some(&live(&old_volume, config(&[])))),
         ]
