@@ -127,3 +127,50 @@ impl Outcome {
         std::fs::read_to_string(self.dir.path().join(path)).expect("a file the test wrote")
     }
 }
+
+/// What a test that needs Docker does when no daemon answers: under `CI=true`
+/// it fails (a suite that skips quietly there proves nothing); elsewhere it
+/// says so, and the caller skips.
+pub fn without_docker(reason: &dyn std::fmt::Display) {
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("CI=true and Docker is required: {reason}");
+    }
+    eprintln!("skipping: Docker is not reachable here ({reason})");
+}
+
+/// The `stack-demo` program built static (it runs in a `FROM scratch` image),
+/// once per test binary: `cargo rustc --release -p stack-demo -- -C target-feature=+crt-static`.
+pub fn demo_binary() -> &'static Path {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .current_dir(workspace)
+            .args([
+                "rustc",
+                "--release",
+                "-p",
+                "stack-demo",
+                "--bin",
+                "stack-demo",
+                "--message-format=json",
+            ])
+            .args(["--", "-C", "target-feature=+crt-static"])
+            .output()
+            .expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "building the static stack-demo failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| {
+                message["reason"] == "compiler-artifact" && message["target"]["name"] == "stack-demo"
+            })
+            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the stack-demo executable")
+    })
+}

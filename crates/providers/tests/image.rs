@@ -29,11 +29,8 @@ impl TestStack {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let client = match DockerClient::connect().await {
             Ok(client) => client,
-            Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-                panic!("CI=true and Docker is required: {error}")
-            }
             Err(error) => {
-                eprintln!("skipping: Docker is not reachable here ({error})");
+                stack_tests::without_docker(&error);
                 return None;
             }
         };

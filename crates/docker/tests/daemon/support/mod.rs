@@ -16,11 +16,8 @@ use stack_docker::DockerClient;
 pub async fn docker() -> Option<DockerClient> {
     match DockerClient::connect().await {
         Ok(client) => Some(client),
-        Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-            panic!("CI=true and Docker is required: {error}")
-        }
         Err(error) => {
-            eprintln!("skipping: Docker is not reachable here ({error})");
+            stack_tests::without_docker(&error);
             None
         }
     }
