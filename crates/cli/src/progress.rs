@@ -18,7 +18,10 @@ pub fn finished_line(address: &Address, action: Action, outcome: &Outcome, elaps
         Outcome::Failed(error) => format!(
             "! {address} failed to {} after {seconds:.1}s: {}",
             verb(action),
-            error.message
+            error
+                .message
+                .strip_prefix(&format!("{address}: "))
+                .unwrap_or(&error.message)
         ),
         _ => format!("{} {address} {} ({seconds:.1}s)", symbol(action), past(action)),
     }

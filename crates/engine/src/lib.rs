@@ -23,7 +23,7 @@ pub use apply::{apply, apply_until};
 pub use lock::{Locked, describe as describe_holder, lock};
 pub use prepare::{Prepared, destroy, plan, read_live};
 pub use progress::{Progress, Silent};
-pub use report::{Entry, Outcome, Report};
+pub use report::{Entry, Outcome, Report, failure_message};
 
 #[cfg(test)]
 mod tests;

@@ -339,7 +339,7 @@ pub(crate) fn provider_failure(
     resource: Option<&Resource>,
     error: &ProviderError,
 ) -> Diagnostic {
-    let mut diagnostic = Diagnostic::error("stack::provider", format!("{address}: {}", error.message));
+    let mut diagnostic = Diagnostic::error("stack::provider", crate::failure_message(address, error));
     if let Some(resource) = resource {
         diagnostic = diagnostic.primary(resource.span, "declared here");
     }

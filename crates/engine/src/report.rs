@@ -66,3 +66,14 @@ impl Report {
         self.entries.iter().all(|entry| entry.outcome == Outcome::Done)
     }
 }
+
+/// A provider's failure as one line that names the resource once: providers
+/// often name it already; when one does not, the address goes in front.
+pub fn failure_message(address: &stack_language::Address, error: &stack_provider::ProviderError) -> String {
+    let address = address.to_string();
+    if error.message.starts_with(&address) {
+        error.message.clone()
+    } else {
+        format!("{address}: {}", error.message)
+    }
+}

@@ -78,8 +78,22 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "\n<details><summary>Field changes</summary>\n\n```diff");
     for resource in &changing {
         let _ = writeln!(out, "{} {}", symbol(resource.action), resource.address);
+        let mut fields = String::new();
         for change in &resource.changes {
-            field_change(&mut out, change, resource.action);
+            field_change(&mut fields, change, resource.action);
+        }
+        // A diff block colors a line by its first character: move each line's sign there.
+        for line in fields.lines() {
+            let text = line.trim_start();
+            let indent = " ".repeat(line.len() - text.len());
+            match text.split_once(' ') {
+                Some((sign @ ("+" | "-"), rest)) => {
+                    let _ = writeln!(out, "{sign}{indent}{rest}");
+                }
+                _ => {
+                    let _ = writeln!(out, " {line}");
+                }
+            }
         }
     }
     let _ = writeln!(out, "```\n\n</details>");
