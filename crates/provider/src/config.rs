@@ -11,11 +11,30 @@ use stack_language::{Address, Data, Resource, Value};
 pub struct Config(pub IndexMap<String, Setting>);
 
 /// One field's value: plain JSON, or a hash standing for a sensitive value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Setting {
     Sensitive { sensitive: String },
     Plain(serde_json::Value),
+}
+
+/// Read back as sensitive only what `Setting::sensitive` writes: an object with the single
+/// key `sensitive` holding a hash. A map of the user's that happens to have a `sensitive`
+/// key stays plain.
+impl<'de> Deserialize<'de> for Setting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        if let serde_json::Value::Object(map) = &value
+            && map.len() == 1
+            && let Some(serde_json::Value::String(hash)) = map.get("sensitive")
+            && hash.starts_with("sha256:")
+        {
+            return Ok(Setting::Sensitive {
+                sensitive: hash.clone(),
+            });
+        }
+        Ok(Setting::Plain(value))
+    }
 }
 
 impl Setting {
@@ -168,5 +187,19 @@ mod tests {
             .insert("env".to_owned(), Setting::Plain(serde_json::json!({"A": "1"})));
         assert_eq!(Config::from_json(&config.to_json()), config);
         assert_eq!(Config::from_json("not json"), Config::default());
+    }
+
+    #[test]
+    fn a_map_with_a_sensitive_key_stays_plain() {
+        let labels = serde_json::json!({"sensitive": "yes", "team": "core"});
+        let mut config = Config::default();
+        config
+            .0
+            .insert("labels".to_owned(), Setting::Plain(labels.clone()));
+        config.0.insert(
+            "only".to_owned(),
+            Setting::Plain(serde_json::json!({"sensitive": "yes"})),
+        );
+        assert_eq!(Config::from_json(&config.to_json()), config);
     }
 }
