@@ -3,11 +3,16 @@
 //! Two kinds: mistakes kdl accepts silently (a bare `${`), and shapes that
 //! would make kdl's recursive parser overflow the stack or take quadratic time
 //! (deep nesting, block comments it reads one `*` at a time, stray `}`,
-//! chained `/-`). A file with one of the latter never reaches kdl.
+//! chained `/-`, and the tokens [`structure`] finds out of place: kdl recovers
+//! from most syntax errors by recursing, so a run of them overflows its
+//! stack). A file with one of the latter never reaches kdl.
+
+mod structure;
 
 use stack_diagnostics::{Diagnostic, FileId, Span};
 
 use crate::lexer::{Token, TokenKind, tokenize};
+use structure::Structure;
 
 /// The deepest nesting of children blocks, and of block comments.
 pub const MAX_NESTING: usize = 64;
@@ -38,11 +43,15 @@ pub(crate) fn check(file: FileId, text: &str) -> Findings {
     let mut chained_slashdash_seen = false;
     // A `/-` still waiting for the node, entry or block it comments out.
     let mut pending_slashdash: Option<Token> = None;
+    let mut structure = Structure::default();
+    // A bare `${` was reported on the current line.
+    let mut interpolation_on_line = false;
     for token in tokenize(text) {
         match token.kind {
             TokenKind::OpenBrace => {
                 if let Some(dollar) = previous.filter(|&atom| is_bare_interpolation(text, atom, token)) {
                     findings.report(bare_interpolation(file, text, dollar.end - 1));
+                    interpolation_on_line = true;
                 }
                 depth += 1;
                 if depth == MAX_NESTING + 1 {
@@ -76,7 +85,23 @@ pub(crate) fn check(file: FileId, text: &str) -> Findings {
         if !is_blank && token.kind != TokenKind::Slashdash {
             pending_slashdash = None;
         }
+        // The structural check runs after the others on each token, and only
+        // while nothing blocks the file: its first finding is the one that
+        // counts, and a stray `}` or a chained `/-` is reported above.
+        if !findings.unsafe_for_kdl
+            && let Some(problem) = structure.step(text, token)
+        {
+            findings.structural(file, text, &problem, interpolation_on_line);
+        }
+        if token.kind == TokenKind::Newline {
+            interpolation_on_line = false;
+        }
         previous = Some(token);
+    }
+    if !findings.unsafe_for_kdl
+        && let Some(problem) = structure.finish()
+    {
+        findings.structural(file, text, &problem, interpolation_on_line);
     }
     findings
 }
@@ -89,6 +114,24 @@ impl Findings {
     fn block(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
         self.unsafe_for_kdl = true;
+    }
+
+    /// A structural finding blocks the file. After a bare `${` on the same
+    /// line it goes unsaid: kdl reads the `${...}` as a children block, so
+    /// what follows it on its line is out of place for a reason the bare
+    /// interpolation diagnostic already gives.
+    fn structural(
+        &mut self,
+        file: FileId,
+        text: &str,
+        problem: &structure::Problem,
+        after_interpolation: bool,
+    ) {
+        if after_interpolation {
+            self.unsafe_for_kdl = true;
+        } else {
+            self.block(problem.diagnostic(file, text));
+        }
     }
 }
 
@@ -270,7 +313,10 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_reported_once() {
+        // The first `{`, with no node before it, is out of place too.
         let findings = check_text(&"{".repeat(100_000));
+        assert_eq!(codes(&findings), ["stack::syntax", "stack::nesting_too_deep"]);
+        let findings = check_text(&"a {".repeat(100_000));
         assert_eq!(codes(&findings), ["stack::nesting_too_deep"]);
     }
 

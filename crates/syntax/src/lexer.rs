@@ -128,7 +128,7 @@ fn lex_one(rest: &str, at_text_start: bool) -> (TokenKind, usize) {
 }
 
 /// The KDL v2 unicode-space table.
-fn is_unicode_space(c: char) -> bool {
+pub(crate) fn is_unicode_space(c: char) -> bool {
     matches!(
         c,
         '\t' | ' ' | '\u{00A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}'
@@ -144,7 +144,7 @@ pub fn is_newline(c: char) -> bool {
 }
 
 /// The length of the newline at the start of `rest`, 0 if there is none.
-fn newline_len(rest: &str) -> usize {
+pub(crate) fn newline_len(rest: &str) -> usize {
     if rest.starts_with("\r\n") {
         return 2;
     }
@@ -228,14 +228,32 @@ fn raw_string(rest: &str) -> Option<(TokenKind, usize)> {
 /// An identifier, number or keyword: everything up to the next delimiter.
 fn atom_len(rest: &str) -> usize {
     let bytes = rest.as_bytes();
-    rest.char_indices()
-        .skip(1)
-        .find(|&(index, c)| match c {
+    let mut chars = rest.char_indices().skip(1);
+    while let Some((index, c)) = chars.next() {
+        let ends = match c {
             '{' | '}' | '(' | ')' | ';' | '=' | '"' | '\\' => true,
             '/' => matches!(bytes.get(index + 1), Some(b'/' | b'*' | b'-')),
+            // The `#`s of a raw string: kdl reads `#true##"x"##`, in a
+            // node commented out with `/-`, as a keyword and a raw string.
+            '#' => {
+                let hashes = bytes[index..].iter().take_while(|&&b| b == b'#').count();
+                if bytes.get(index + hashes) == Some(&b'"') {
+                    true
+                } else {
+                    // The rest of the run, one byte each.
+                    if hashes > 1 {
+                        chars.nth(hashes - 2);
+                    }
+                    false
+                }
+            }
             _ => is_unicode_space(c) || is_newline(c),
-        })
-        .map_or(rest.len(), |(index, _)| index)
+        };
+        if ends {
+            return index;
+        }
+    }
+    rest.len()
 }
 
 #[cfg(test)]
@@ -322,6 +340,22 @@ mod tests {
                 (Atom, "c"),
             ]
         );
+    }
+
+    #[test]
+    fn an_atom_ends_where_a_raw_string_starts() {
+        assert_eq!(
+            kinds_and_texts("#true##\"x\"## a#b#\"y\"#"),
+            vec![
+                (Atom, "#true"),
+                (RawString, "##\"x\"##"),
+                (Whitespace, " "),
+                (Atom, "a#b"),
+                (RawString, "#\"y\"#"),
+            ]
+        );
+        assert_covers(&"#".repeat(10_000));
+        assert_covers(&format!("a{}", "#".repeat(10_000)));
     }
 
     #[test]

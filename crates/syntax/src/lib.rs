@@ -1,8 +1,9 @@
 //! Reading stack files: from bytes to a KDL v2 document with spans.
 //!
 //! kdl does the parsing; this crate turns its errors into `stack` diagnostics
-//! and makes the checks it does not (encoding, size, nesting, bare `${`),
-//! before kdl sees the text, so that no input can make it panic or hang.
+//! and makes the checks it does not (encoding, size, nesting, bare `${`, and
+//! a structural check of every token against KDL's grammar), before kdl sees
+//! the text, so that no input can make it panic, hang or overflow its stack.
 //! Its lexer is public: the formatter works on the same tokens.
 
 mod checks;

@@ -18,7 +18,9 @@ pub struct Parsed {
 /// Parses one file's text as KDL v2 (a leading byte order mark is accepted).
 ///
 /// The lexical checks run first; a file that could make kdl overflow its
-/// stack or take quadratic time (see `stack::nesting_too_deep`) never reaches it.
+/// stack or take quadratic time (see `stack::nesting_too_deep`), or that has
+/// a token out of place in KDL's grammar (kdl's error recovery recurses once
+/// per such token), never reaches it: its first problem is reported instead.
 pub fn parse(file: FileId, text: &str) -> Parsed {
     let findings = checks::check(file, text);
     let mut diagnostics = findings.diagnostics;
