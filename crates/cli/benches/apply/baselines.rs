@@ -93,10 +93,18 @@ pub fn docker_run(run: &str, image: &str, services: usize, parallelism: usize) -
     Ok(started.elapsed())
 }
 
-/// `docker-compose -p PROJECT -f FILE up -d`.
-pub fn compose_up(project: &str, file: &std::path::Path) -> Result<Duration, String> {
+/// `docker-compose -p PROJECT -f FILE up -d`. Compose v1 runs each service's
+/// containers as tasks nested in the service's task, in one pool of
+/// `COMPOSE_PARALLEL_LIMIT` (64) threads: with more services than that it can
+/// wait on itself forever (docker/compose#5864, #6705). A limit above twice
+/// the number of services leaves room for both levels.
+pub fn compose_up(project: &str, file: &std::path::Path, services: usize) -> Result<Duration, String> {
     let mut compose = Command::new("docker-compose");
-    compose.args(["-p", project, "-f"]).arg(file).args(["up", "-d"]);
+    compose
+        .env("COMPOSE_PARALLEL_LIMIT", (2 * services + 64).to_string())
+        .args(["-p", project, "-f"])
+        .arg(file)
+        .args(["up", "-d"]);
     crate::run(&mut compose)
 }
 

@@ -3,23 +3,30 @@
 //! For N = 30 and N = 100 services of one local image (each `stack-demo
 //! serve` on one user network, no probe), measures in the same run:
 //!
-//! 1. apply from nothing: `stack apply --auto-approve` against the same
-//!    containers made straight through the API (at several parallelisms, the
-//!    fastest counts), by parallel `docker run` and by `docker-compose up -d`;
-//! 2. a no-op `stack plan` against the reads it needs done directly, with the
-//!    number of API requests it makes (counted by a proxy on a unix socket),
-//!    and a no-op `docker-compose up -d` for comparison;
+//! 1. apply from nothing: `stack apply --auto-approve` (run first and last in
+//!    each round) against the same containers made straight through the API
+//!    (at several parallelisms), by parallel `docker run` and by
+//!    `docker-compose up -d`; each tool's fastest run counts, and stack is
+//!    compared with the fastest baseline;
+//! 2. a no-op `stack plan` against the reads it needs done directly (on a
+//!    connected client; and, to show what a process and its connection cost,
+//!    by a fresh process of this bench), with the number of API requests it
+//!    makes (counted by a proxy on a unix socket), and a no-op
+//!    `docker-compose up -d` for comparison;
 //! 3. the peak memory of `stack apply` (`/usr/bin/time -f %M`).
 //!
 //! Prints a table with each goal of issue 4 and whether it is met. Needs the
 //! daemon, `docker`, `docker-compose` (v1) and `/usr/bin/time`. Everything it
 //! makes is named `stackbench-<pid>-…` and removed between runs and at the end.
 //!
-//! Run with `cargo bench -p stack-cli --bench apply`; `STACKBENCH_SIZES=10,30`
-//! changes the sizes.
+//! Run with `cargo bench -p stack-cli --bench apply`. `STACKBENCH_SIZES=10,30`
+//! changes the sizes; `STACKBENCH_ROUNDS=3` repeats the applies from nothing
+//! (the daemon's pace varies by 10 % from run to run) and keeps each tool's
+//! fastest run.
 
 mod baselines;
 mod proxy;
+mod report;
 mod sweep;
 mod workload;
 
@@ -33,11 +40,12 @@ use stack_docker::DockerClient;
 use tokio::runtime::Runtime;
 
 use proxy::CountingProxy;
-use sweep::{Guard, sweep};
+use report::{Applies, Measured, NoopPlan};
+use sweep::{Guard, sweep, warn_stuck};
 
 const DEFAULT_SIZES: [usize; 2] = [30, 100];
 /// The parallelisms tried for the direct API baseline.
-const API_PARALLELISMS: [usize; 3] = [4, 8, 16];
+const API_PARALLELISMS: [usize; 4] = [4, 8, 16, 32];
 const DOCKER_RUN_PARALLELISM: usize = 8;
 /// Runs of each no-op measurement; the median counts.
 const PLAN_ROUNDS: usize = 7;
@@ -49,6 +57,9 @@ const APPLY_GOAL: f64 = 1.1;
 const PLAN_GOAL: f64 = 1.5;
 const MEMORY_GOAL_MB: f64 = 60.0;
 
+/// The argument that makes this bench a process that only does the reads.
+const READS_MODE: &str = "reads";
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Whether Ctrl-C was pressed: the bench stops at the next step and cleans up.
@@ -57,6 +68,12 @@ fn interrupted() -> bool {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [mode, stack, expected] = args.as_slice()
+        && mode == READS_MODE
+    {
+        return fresh_process_reads(stack, expected);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -80,7 +97,7 @@ fn main() -> ExitCode {
     drop(guard);
     match result {
         Ok(sizes) => {
-            print!("{}", summary(&sizes));
+            print!("{}", report::summary(&sizes, rounds()));
             ExitCode::SUCCESS
         }
         Err(problem) => {
@@ -90,48 +107,32 @@ fn main() -> ExitCode {
     }
 }
 
-/// What was measured at one size.
-struct Measured {
-    services: usize,
-    stack_apply: Duration,
-    stack_peak_kb: u64,
-    api: Vec<(usize, Duration)>,
-    docker_run: Duration,
-    compose_up: Duration,
-    stack_plan: Duration,
-    reads: Duration,
-    compose_noop: Duration,
-    /// The requests of one no-op `stack plan`, by `METHOD /path`.
-    plan_requests: BTreeMap<String, usize>,
-}
-
-impl Measured {
-    fn fastest_baseline(&self) -> (String, Duration) {
-        let mut all: Vec<(String, Duration)> = self
-            .api
-            .iter()
-            .map(|(parallelism, took)| (format!("API p={parallelism}"), *took))
-            .collect();
-        all.push((format!("docker run -P{DOCKER_RUN_PARALLELISM}"), self.docker_run));
-        all.push(("docker-compose".to_owned(), self.compose_up));
-        all.into_iter()
-            .min_by_key(|(_, took)| *took)
-            .unwrap_or_else(|| ("none".to_owned(), Duration::MAX))
-    }
-
-    fn plan_request_count(&self) -> usize {
-        self.plan_requests.values().sum()
-    }
-
-    /// The reads a no-op plan truly needs: a list per kind (containers,
-    /// networks, volumes, images) and an inspect per container.
-    fn needed_requests(&self) -> usize {
-        4 + self.services
+/// The reads of a no-op plan in a process of their own: started, connected
+/// (as `stack` connects), reading. Exits 0 when it found `expected` containers.
+fn fresh_process_reads(stack: &str, expected: &str) -> ExitCode {
+    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread().enable_all().build() else {
+        return ExitCode::FAILURE;
+    };
+    let inspected = runtime.block_on(async {
+        let client = DockerClient::connect().await.map_err(|error| error.to_string())?;
+        baselines::reads(&client, stack).await
+    });
+    match inspected {
+        Ok(inspected) if inspected.to_string() == expected => ExitCode::SUCCESS,
+        Ok(inspected) => {
+            eprintln!("found {inspected} containers, not {expected}");
+            ExitCode::FAILURE
+        }
+        Err(problem) => {
+            eprintln!("{problem}");
+            ExitCode::FAILURE
+        }
     }
 }
 
 struct Bench<'a> {
     runtime: &'a Runtime,
+    rounds: usize,
     client: DockerClient,
     stack: PathBuf,
     image: String,
@@ -153,6 +154,7 @@ fn bench(runtime: &Runtime, prefix: &str, guard: &mut Guard) -> Result<Vec<Measu
     let proxy = CountingProxy::start(&work.path().join("docker.sock"), Path::new(DAEMON_SOCKET))?;
     let bench = Bench {
         runtime,
+        rounds: rounds(),
         client,
         stack: PathBuf::from(env!("CARGO_BIN_EXE_stack")),
         image,
@@ -185,57 +187,25 @@ fn sizes() -> Result<Vec<usize>, String> {
         .map(|size| {
             size.trim()
                 .parse()
-                .map_err(|_| format!("STACKBENCH_SIZES: `{size}` is not a number"))
+                .ok()
+                .filter(|size| *size > 0)
+                .ok_or_else(|| format!("STACKBENCH_SIZES: `{size}` is not a positive number"))
         })
         .collect()
+}
+
+/// `STACKBENCH_ROUNDS`, 1 when unset or not a positive number.
+fn rounds() -> usize {
+    std::env::var("STACKBENCH_ROUNDS")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .filter(|rounds| *rounds > 0)
+        .unwrap_or(1)
 }
 
 impl Bench<'_> {
     fn size(&self, services: usize) -> Result<Measured, String> {
         eprintln!("\n== {services} services");
-        let (stack_apply, stack_peak_kb, stack_plan, plan_requests, reads) = self.stack_runs(services)?;
-        let mut api = Vec::new();
-        for parallelism in API_PARALLELISMS {
-            let run = self.run_name(&format!("api-p{parallelism:02}"), services);
-            let took = self.runtime.block_on(baselines::api_apply(
-                &self.client,
-                &run,
-                &self.image,
-                services,
-                parallelism,
-            ));
-            self.finish(&run)?;
-            let took = took?;
-            eprintln!("API, {parallelism} at once: {:.2} s", took.as_secs_f64());
-            api.push((parallelism, took));
-        }
-        let run = self.run_name("run", services);
-        let docker_run = baselines::docker_run(&run, &self.image, services, DOCKER_RUN_PARALLELISM);
-        self.finish(&run)?;
-        let docker_run = docker_run?;
-        eprintln!("docker run: {:.2} s", docker_run.as_secs_f64());
-        let (compose_up, compose_noop) = self.compose_runs(services)?;
-        Ok(Measured {
-            services,
-            stack_apply,
-            stack_peak_kb,
-            api,
-            docker_run,
-            compose_up,
-            stack_plan,
-            reads,
-            compose_noop,
-            plan_requests,
-        })
-    }
-
-    /// `stack apply` from nothing, then no-op plans: timed, counted, and the
-    /// same reads done directly.
-    #[allow(clippy::type_complexity)]
-    fn stack_runs(
-        &self,
-        services: usize,
-    ) -> Result<(Duration, u64, Duration, BTreeMap<String, usize>, Duration), String> {
         let name = self.run_name("stack", services);
         let dir = self.work.path().join(&name);
         std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
@@ -244,18 +214,71 @@ impl Bench<'_> {
             workload::stack_file(&name, &self.image, services),
         )
         .map_err(|error| error.to_string())?;
-        let measured = self.stack_measurements(&name, &dir, services);
-        self.finish(&name)?;
-        measured
+        let mut applies = Applies::default();
+        let mut stack_peak_kb = 0;
+        let mut noop = None;
+        let mut compose_noop = None;
+        for round in 1..=self.rounds {
+            if self.rounds > 1 {
+                eprintln!("-- round {round} of {}", self.rounds);
+            }
+            let first_round = round == 1;
+            // The no-op measurements need the stack applied: they come before its sweep.
+            let applied = self.stack_apply(&dir).and_then(|applied| {
+                if first_round {
+                    noop = Some(self.noop_plan(&name, &dir, services)?);
+                }
+                Ok(applied)
+            });
+            self.finish(&name)?;
+            let (took, peak_kb) = applied?;
+            applies.stack.push(took);
+            stack_peak_kb = stack_peak_kb.max(peak_kb);
+
+            for parallelism in API_PARALLELISMS {
+                let run = self.run_name(&format!("api-p{parallelism:02}"), services);
+                let took = self.runtime.block_on(baselines::api_apply(
+                    &self.client,
+                    &run,
+                    &self.image,
+                    services,
+                    parallelism,
+                ));
+                self.finish(&run)?;
+                let took = took?;
+                eprintln!("API, {parallelism} at once: {:.2} s", took.as_secs_f64());
+                applies.api.entry(parallelism).or_default().push(took);
+            }
+
+            let run = self.run_name("run", services);
+            let took = baselines::docker_run(&run, &self.image, services, DOCKER_RUN_PARALLELISM);
+            self.finish(&run)?;
+            let took = took?;
+            eprintln!("docker run: {:.2} s", took.as_secs_f64());
+            applies.docker_run.push(took);
+
+            let (took, idle) = self.compose_runs(services, first_round)?;
+            applies.compose.push(took);
+            compose_noop = compose_noop.or(idle);
+
+            let applied = self.stack_apply(&dir);
+            self.finish(&name)?;
+            let (took, peak_kb) = applied?;
+            applies.stack.push(took);
+            stack_peak_kb = stack_peak_kb.max(peak_kb);
+        }
+        Ok(Measured {
+            services,
+            applies,
+            stack_peak_kb,
+            noop: noop.ok_or("no round measured the no-op plan")?,
+            compose_noop: compose_noop.ok_or("no round measured the no-op docker-compose")?,
+        })
     }
 
-    #[allow(clippy::type_complexity)]
-    fn stack_measurements(
-        &self,
-        name: &str,
-        dir: &Path,
-        services: usize,
-    ) -> Result<(Duration, u64, Duration, BTreeMap<String, usize>, Duration), String> {
+    /// `stack apply --auto-approve` from nothing, under GNU time: how long
+    /// it took and its peak resident memory in KB.
+    fn stack_apply(&self, dir: &Path) -> Result<(Duration, u64), String> {
         let memory = self.work.path().join("memory");
         let mut apply = Command::new(TIME);
         apply
@@ -265,7 +288,7 @@ impl Bench<'_> {
             .arg("apply")
             .arg(dir)
             .arg("--auto-approve");
-        let applied = run(&mut apply)?;
+        let took = run(&mut apply)?;
         let peak_kb = std::fs::read_to_string(&memory)
             .map_err(|error| error.to_string())?
             .trim()
@@ -273,11 +296,16 @@ impl Bench<'_> {
             .map_err(|_| "cannot read the peak memory GNU time wrote".to_owned())?;
         eprintln!(
             "stack apply: {:.2} s, peak {:.1} MB",
-            applied.as_secs_f64(),
+            took.as_secs_f64(),
             kb_to_mb(peak_kb)
         );
         self.stop_if_interrupted()?;
+        Ok((took, peak_kb))
+    }
 
+    /// No-op plans of the applied stack: timed, their requests counted, and
+    /// the same reads done directly.
+    fn noop_plan(&self, name: &str, dir: &Path, services: usize) -> Result<NoopPlan, String> {
         let plan = || {
             let mut plan = Command::new(&self.stack);
             plan.arg("plan").arg(dir).arg("--detailed-exitcode");
@@ -305,22 +333,42 @@ impl Bench<'_> {
             }
             Ok(started.elapsed())
         })?;
-        eprintln!("direct reads: {:.1} ms", millis(reads));
-        Ok((applied, peak_kb, plan_time, requests, reads))
+        let this = std::env::current_exe().map_err(|error| error.to_string())?;
+        let fresh_process_reads = median(PLAN_ROUNDS, || {
+            let mut reads = Command::new(&this);
+            reads.args([READS_MODE, name, &services.to_string()]);
+            run(&mut reads)
+        })?;
+        eprintln!(
+            "direct reads: {:.1} ms on a connected client, {:.1} ms by a fresh process",
+            millis(reads),
+            millis(fresh_process_reads)
+        );
+        Ok(NoopPlan {
+            plan: plan_time,
+            requests,
+            reads,
+            fresh_process_reads,
+        })
     }
 
-    /// `docker-compose up -d` from nothing, then no-op.
-    fn compose_runs(&self, services: usize) -> Result<(Duration, Duration), String> {
+    /// `docker-compose up -d` from nothing, then, if `noop`, again with nothing to do.
+    fn compose_runs(&self, services: usize, noop: bool) -> Result<(Duration, Option<Duration>), String> {
         let project = self.run_name("compose", services);
         let file = self.work.path().join(format!("{project}.yml"));
         std::fs::write(&file, workload::compose_file(&self.image, services))
             .map_err(|error| error.to_string())?;
-        let measured = baselines::compose_up(&project, &file).and_then(|up| {
+        let measured = baselines::compose_up(&project, &file, services).and_then(|up| {
             eprintln!("docker-compose up -d: {:.2} s", up.as_secs_f64());
             self.stop_if_interrupted()?;
-            let noop = median(COMPOSE_NOOP_ROUNDS, || baselines::compose_up(&project, &file))?;
-            eprintln!("docker-compose up -d, no-op: {:.1} ms", millis(noop));
-            Ok((up, noop))
+            if !noop {
+                return Ok((up, None));
+            }
+            let idle = median(COMPOSE_NOOP_ROUNDS, || {
+                baselines::compose_up(&project, &file, services)
+            })?;
+            eprintln!("docker-compose up -d, no-op: {:.1} ms", millis(idle));
+            Ok((up, Some(idle)))
         });
         self.finish(&project)?;
         measured
@@ -333,7 +381,7 @@ impl Bench<'_> {
 
     /// Removes what the run made, then stops here if Ctrl-C was pressed.
     fn finish(&self, run: &str) -> Result<(), String> {
-        sweep(run)?;
+        warn_stuck(&sweep(run)?);
         self.stop_if_interrupted()
     }
 
@@ -389,186 +437,4 @@ fn millis(duration: Duration) -> f64 {
 
 fn kb_to_mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
-}
-
-fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "NOT MET" }
-}
-
-fn summary(sizes: &[Measured]) -> String {
-    let mut out = String::from("\n");
-    let line = |out: &mut String, label: &str, cells: Vec<String>, goal: &str| {
-        out.push_str(&format!("{label:<34}"));
-        for cell in cells {
-            out.push_str(&format!("{cell:>12}"));
-        }
-        out.push_str(&format!("  {goal}\n"));
-    };
-    let header: Vec<String> = sizes.iter().map(|size| format!("N={}", size.services)).collect();
-    line(&mut out, "", header, "");
-    out.push_str("apply from nothing\n");
-    line(
-        &mut out,
-        "  stack apply --auto-approve",
-        seconds(sizes, |size| size.stack_apply),
-        "",
-    );
-    for (i, parallelism) in API_PARALLELISMS.iter().enumerate() {
-        line(
-            &mut out,
-            &format!("  API direct, {parallelism} at once"),
-            seconds(sizes, |size| size.api[i].1),
-            "",
-        );
-    }
-    line(
-        &mut out,
-        &format!("  docker run, {DOCKER_RUN_PARALLELISM} at once"),
-        seconds(sizes, |size| size.docker_run),
-        "",
-    );
-    line(
-        &mut out,
-        "  docker-compose up -d",
-        seconds(sizes, |size| size.compose_up),
-        "",
-    );
-    line(
-        &mut out,
-        "  fastest baseline",
-        sizes.iter().map(|size| size.fastest_baseline().0).collect(),
-        "",
-    );
-    let apply_ratios: Vec<f64> = sizes
-        .iter()
-        .map(|size| ratio(size.stack_apply, size.fastest_baseline().1))
-        .collect();
-    line(
-        &mut out,
-        "  stack / fastest baseline",
-        apply_ratios.iter().map(|ratio| format!("{ratio:.2}x")).collect(),
-        &format!(
-            "goal <= {APPLY_GOAL}x: {}",
-            verdict(apply_ratios.iter().all(|ratio| *ratio <= APPLY_GOAL))
-        ),
-    );
-
-    out.push_str(&format!("no-op plan (median of {PLAN_ROUNDS})\n"));
-    line(
-        &mut out,
-        "  stack plan",
-        millis_cells(sizes, |size| size.stack_plan),
-        "",
-    );
-    line(
-        &mut out,
-        "  the same reads, directly",
-        millis_cells(sizes, |size| size.reads),
-        "",
-    );
-    let plan_ratios: Vec<f64> = sizes
-        .iter()
-        .map(|size| ratio(size.stack_plan, size.reads))
-        .collect();
-    line(
-        &mut out,
-        "  stack plan / direct reads",
-        plan_ratios.iter().map(|ratio| format!("{ratio:.2}x")).collect(),
-        &format!(
-            "goal <= {PLAN_GOAL}x: {}",
-            verdict(plan_ratios.iter().all(|ratio| *ratio <= PLAN_GOAL))
-        ),
-    );
-    line(
-        &mut out,
-        &format!("  docker-compose up -d (median of {COMPOSE_NOOP_ROUNDS})"),
-        millis_cells(sizes, |size| size.compose_noop),
-        "",
-    );
-    line(
-        &mut out,
-        "  docker-compose / direct reads",
-        sizes
-            .iter()
-            .map(|size| format!("{:.1}x", ratio(size.compose_noop, size.reads)))
-            .collect(),
-        "",
-    );
-    line(
-        &mut out,
-        "  API requests of stack plan",
-        sizes
-            .iter()
-            .map(|size| size.plan_request_count().to_string())
-            .collect(),
-        "",
-    );
-    line(
-        &mut out,
-        "  per-object reads needed",
-        sizes
-            .iter()
-            .map(|size| size.needed_requests().to_string())
-            .collect(),
-        "(a list per kind + an inspect per container)",
-    );
-    let extras: Vec<i64> = sizes
-        .iter()
-        .map(|size| size.plan_request_count() as i64 - size.needed_requests() as i64)
-        .collect();
-    let constant = extras.windows(2).all(|pair| pair[0] == pair[1]);
-    line(
-        &mut out,
-        "  requests beyond those",
-        extras.iter().map(ToString::to_string).collect(),
-        &format!("goal: not growing with N: {}", verdict(constant)),
-    );
-
-    out.push_str("peak memory\n");
-    let largest = sizes.iter().max_by_key(|size| size.services);
-    line(
-        &mut out,
-        "  stack apply",
-        sizes
-            .iter()
-            .map(|size| format!("{:.1} MB", kb_to_mb(size.stack_peak_kb)))
-            .collect(),
-        &match largest {
-            Some(size) => format!(
-                "goal < {MEMORY_GOAL_MB} MB at N={}: {}",
-                size.services,
-                verdict(kb_to_mb(size.stack_peak_kb) < MEMORY_GOAL_MB)
-            ),
-            None => String::new(),
-        },
-    );
-
-    for size in sizes {
-        out.push_str(&format!(
-            "\nrequests of one no-op `stack plan`, N={}:\n",
-            size.services
-        ));
-        for (request, count) in &size.plan_requests {
-            out.push_str(&format!("  {count:>5}  {request}\n"));
-        }
-    }
-    out
-}
-
-fn seconds(sizes: &[Measured], of: impl Fn(&Measured) -> Duration) -> Vec<String> {
-    sizes
-        .iter()
-        .map(|size| format!("{:.2} s", of(size).as_secs_f64()))
-        .collect()
-}
-
-fn millis_cells(sizes: &[Measured], of: impl Fn(&Measured) -> Duration) -> Vec<String> {
-    sizes
-        .iter()
-        .map(|size| format!("{:.1} ms", millis(of(size))))
-        .collect()
-}
-
-fn ratio(measured: Duration, baseline: Duration) -> f64 {
-    measured.as_secs_f64() / baseline.as_secs_f64()
 }

@@ -25,8 +25,14 @@ pub fn docker(args: &[&str]) -> Result<String, String> {
 /// Removes every container and network whose name starts with `prefix`, and
 /// stack's lock container of a stack so named. `prefix` names only what the
 /// bench made (it ends in the bench's pid and a dash).
-pub fn sweep(prefix: &str) -> Result<(), String> {
-    let mut last_problem = String::new();
+///
+/// Containers go one at a time: removing many at once from one network can
+/// leave the daemon counting an endpoint that no longer exists, and then the
+/// network cannot be removed until the daemon restarts (moby/moby#42119). A
+/// network stuck that way is returned, not an error: it is empty, and named
+/// so that it is plainly the bench's.
+pub fn sweep(prefix: &str) -> Result<Vec<String>, String> {
+    let mut stuck = Vec::new();
     for round in 0..10 {
         if round > 0 {
             std::thread::sleep(Duration::from_millis(500));
@@ -39,12 +45,9 @@ pub fn sweep(prefix: &str) -> Result<(), String> {
             "--filter",
             &format!("name=^/stack-lock\\.{prefix}"),
         ])?);
-        if !containers.is_empty() {
-            let mut args = vec!["rm", "-f", "-v"];
-            args.extend(containers.iter().map(String::as_str));
-            if let Err(problem) = docker(&args) {
-                last_problem = problem;
-            }
+        for container in &containers {
+            // Gone already is fine; anything else shows in the next round.
+            let _ = docker(&["rm", "-f", "-v", container]);
         }
         let networks: Vec<String> = lines(&docker(&[
             "network",
@@ -55,22 +58,21 @@ pub fn sweep(prefix: &str) -> Result<(), String> {
             &format!("name={prefix}"),
         ])?)
         .into_iter()
-        .filter(|name| name.starts_with(prefix))
+        .filter(|name| name.starts_with(prefix) && !stuck.contains(name))
         .collect();
-        if !networks.is_empty() {
-            let mut args = vec!["network", "rm"];
-            args.extend(networks.iter().map(String::as_str));
-            if let Err(problem) = docker(&args) {
-                last_problem = problem;
+        for network in &networks {
+            match docker(&["network", "rm", network]) {
+                Err(problem) if problem.contains("has active endpoints") && round >= 2 => {
+                    stuck.push(network.clone());
+                }
+                _ => {}
             }
         }
         if containers.is_empty() && networks.is_empty() {
-            return Ok(());
+            return Ok(stuck);
         }
     }
-    Err(format!(
-        "could not remove everything named {prefix}*: {last_problem}"
-    ))
+    Err(format!("could not remove everything named {prefix}*"))
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -90,13 +92,25 @@ pub struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Err(problem) = sweep(&self.prefix) {
-            eprintln!("warning: {problem}");
+        match sweep(&self.prefix) {
+            Ok(stuck) => warn_stuck(&stuck),
+            Err(problem) => eprintln!("warning: {problem}"),
         }
         if let Some(image) = &self.image
             && let Err(problem) = docker(&["image", "rm", "-f", image])
         {
             eprintln!("warning: {problem}");
         }
+    }
+}
+
+/// Says which networks the daemon would not remove, and why.
+pub fn warn_stuck(networks: &[String]) {
+    for network in networks {
+        eprintln!(
+            "warning: the daemon keeps a stale endpoint on the empty network {network}: \
+             it cannot be removed until the daemon restarts (moby/moby#42119); \
+             then `docker network rm {network}`"
+        );
     }
 }
