@@ -4,6 +4,11 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long a backend that failed a connect is tried after the others: a replica that died
+/// without being removed then costs one connect timeout per period, not every other client.
+const FAILURE_PENALTY: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct State {
@@ -12,6 +17,8 @@ struct State {
     active: BTreeMap<Ipv4Addr, usize>,
     /// Where the next attempt round starts, so consecutive connections take turns.
     next: usize,
+    /// Backends whose last connect failed, and until when they go to the back of a round.
+    failed: BTreeMap<Ipv4Addr, Instant>,
 }
 
 /// Shared by the accept loops, the forwarders and the control API; cheap to clone.
@@ -61,7 +68,7 @@ impl Backends {
     }
 
     /// The backends to try for one connection, in order: the whole set, starting one further
-    /// along than the previous round did.
+    /// along than the previous round did, those that failed lately last.
     pub fn attempt_order(&self) -> Vec<Ipv4Addr> {
         let mut state = self.lock();
         let count = state.current.len();
@@ -70,13 +77,27 @@ impl Backends {
         }
         let start = state.next % count;
         state.next = (start + 1) % count;
+        let now = Instant::now();
+        state.failed.retain(|_, until| *until > now);
         let (before, after) = state.current.split_at(start);
-        after.iter().chain(before).copied().collect()
+        let (mut order, failed): (Vec<Ipv4Addr>, Vec<Ipv4Addr>) = after
+            .iter()
+            .chain(before)
+            .partition(|ip| !state.failed.contains_key(ip));
+        order.extend(failed);
+        order
+    }
+
+    /// Records a failed connect to `ip`.
+    pub fn failed(&self, ip: Ipv4Addr) {
+        self.lock().failed.insert(ip, Instant::now() + FAILURE_PENALTY);
     }
 
     /// Counts a connection as open on `ip` until the returned guard is dropped.
     pub fn open(&self, ip: Ipv4Addr) -> Connection {
-        *self.lock().active.entry(ip).or_insert(0) += 1;
+        let mut state = self.lock();
+        state.failed.remove(&ip);
+        *state.active.entry(ip).or_insert(0) += 1;
         Connection {
             backends: self.clone(),
             ip,
@@ -169,6 +190,17 @@ mod tests {
         assert_eq!(backends.attempt_order(), [ip(4)]);
         backends.replace(Vec::new());
         assert!(backends.attempt_order().is_empty());
+    }
+
+    #[test]
+    fn a_backend_that_failed_is_tried_last_until_it_answers() {
+        let backends = Backends::new(vec![ip(1), ip(2), ip(3)]);
+        backends.failed(ip(1));
+        assert_eq!(backends.attempt_order(), [ip(2), ip(3), ip(1)]);
+        assert_eq!(backends.attempt_order(), [ip(2), ip(3), ip(1)]);
+        assert_eq!(backends.attempt_order(), [ip(3), ip(2), ip(1)]);
+        drop(backends.open(ip(1)));
+        assert_eq!(backends.attempt_order(), [ip(1), ip(2), ip(3)]);
     }
 
     #[test]

@@ -62,7 +62,10 @@ fn connect(port: u16, backends: &Backends, timeouts: Timeouts) -> Result<(TcpStr
             let address = SocketAddr::from((ip, port));
             match TcpStream::connect_timeout(&address, timeout) {
                 Ok(stream) => return Ok((stream, ip)),
-                Err(error) => last_error = format!("{address}: {error}"),
+                Err(error) => {
+                    backends.failed(ip);
+                    last_error = format!("{address}: {error}");
+                }
             }
         }
         first_round = false;

@@ -46,9 +46,15 @@ fn backends(second: bool) -> u16 {
     panic!("no port free on both 127.0.0.2 and 127.0.0.3");
 }
 
-fn unused_port() -> u16 {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1");
-    listener.local_addr().expect("its address").port()
+/// A port for the control API, other than the proxied `port`.
+fn control_port(port: u16) -> u16 {
+    loop {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1");
+        let control = listener.local_addr().expect("its address").port();
+        if control != port {
+            return control;
+        }
+    }
 }
 
 struct Proxy {
@@ -63,7 +69,7 @@ impl Proxy {
     }
 
     fn spawn(port: u16, extra: &[&str], stdout: Stdio) -> Proxy {
-        let control = unused_port();
+        let control = control_port(port);
         let child = Command::new(env!("CARGO_BIN_EXE_stack-proxy"))
             .args(["--bind", "127.0.0.1", "--listen", &port.to_string()])
             .args(["--control", &control.to_string(), "--connect-timeout-ms", "300"])
