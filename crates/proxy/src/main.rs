@@ -16,9 +16,11 @@
 //! Every port is bound on `--bind` (all interfaces by default). A connection accepted on
 //! listen port P is forwarded to `BACKEND:P`, the backend picked round-robin from the current
 //! set; a backend that refuses, is unreachable or does not answer within the connect timeout
-//! is skipped for the next, and for 2 s after tried only after the others. While the set is empty or every backend fails, the client is held
-//! open and the set is tried again every 50 ms until the hold time is over; only then is it
-//! closed. Bytes are copied both ways, a half-close passed on as one.
+//! is skipped for the next, and for 2 s after tried only after the others. While the set is
+//! empty or every backend fails, the client is held open and the set is tried again every
+//! 50 ms until the hold time is over; only then is it closed. Bytes are copied both ways, a
+//! half-close passed on as one. At most 4096 client connections are open at once; beyond
+//! that new ones are closed at once.
 //!
 //! The control API, HTTP/1.1, one request per connection, on the control port:
 //!
