@@ -5,6 +5,7 @@ mod apply;
 mod destroy;
 mod load;
 mod plan;
+mod revisions;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use stack_diagnostics::{Diagnostics, Sources};
 use stack_graph::{Format, ResourceGraph};
 use stack_language::{Inputs, Options, schema};
 
-use crate::args::{Cli, Command, GraphFormat, StackArgs};
+use crate::args::{Cli, Command, GraphFormat, RolloutAction, StackArgs};
 use crate::output::Output;
 
 pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
@@ -36,6 +37,21 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
             volumes,
         } => destroy::run(&stack, auto_approve, volumes, output),
         Command::Status { stack } => status::run(&stack, output),
+        Command::Rollback { service, stack } => {
+            revisions::operate(&service, &stack, stack_engine::Operation::RollBack, output)
+        }
+        Command::Rollout {
+            action,
+            service,
+            stack,
+        } => {
+            let operation = match action {
+                RolloutAction::Continue => stack_engine::Operation::Resume,
+                RolloutAction::Undo => stack_engine::Operation::RollBack,
+            };
+            revisions::operate(&service, &stack, operation, output)
+        }
+        Command::History { stack } => revisions::history(&stack, output),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
