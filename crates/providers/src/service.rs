@@ -9,13 +9,14 @@
 //! in place; the others replace the containers one at a time, stop-first. How the recorded
 //! configuration stays true after an in-place change, when labels cannot change: [`config`].
 
-mod config;
+// `config`, `live`, `spec` and `wait` are shared with jobs, whose container is made as a replica is.
+pub(crate) mod config;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod host_check;
-mod live;
-mod spec;
-mod wait;
+pub(crate) mod live;
+pub(crate) mod spec;
+pub(crate) mod wait;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -240,9 +241,7 @@ impl ServiceProvider {
         Ok(infos)
     }
 
-    /// Creates replica `number`, puts the secrets in, and starts it. A replica that fails
-    /// half-way is removed, so that no container is left that the next read would mistake for
-    /// a working one.
+    /// Creates replica `number`, puts the secrets in, and starts it.
     async fn create_replica(
         &self,
         scope: &Scope,
@@ -253,6 +252,20 @@ impl ServiceProvider {
         let name = replica_name(&desired.name, number);
         let mut labels = common::labels(scope, desired);
         labels.insert(REPLICA.to_owned(), number.to_string());
+        self.start_container(scope, desired, spec, name, labels).await
+    }
+
+    /// Creates the container `name` of `spec` with `labels`, puts the secrets in, and starts
+    /// it. One that fails half-way is removed, so that no container is left that the next read
+    /// would mistake for a working one.
+    pub(crate) async fn start_container(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        spec: &ServiceSpec,
+        name: String,
+        labels: stack_docker::Labels,
+    ) -> Result<(), ProviderError> {
         let container = spec.container(name.clone(), labels);
         match self.docker.create_container(&container).await {
             Ok(_) => {}
