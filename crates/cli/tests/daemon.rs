@@ -563,6 +563,13 @@ fn a_job_runs_before_its_dependents_once_and_again_when_changed() {
     assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &api]), api_id);
     live.run("plan", &["--detailed-exitcode"]).success();
 
+    // So does a new build of the image it runs, which has a new tag.
+    live.write("app/VERSION", "2\n");
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("-/+ job.migrate replaced");
+    live.run("plan", &["--detailed-exitcode"]).success();
+
     live.run("destroy", &["--auto-approve", "--volumes"]).success();
     live.nothing_left();
 }

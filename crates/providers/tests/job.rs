@@ -166,3 +166,24 @@ async fn a_run_over_its_timeout_is_stopped_and_fails() {
     assert_eq!(info.status, ContainerStatus::Exited, "stopped, not left running");
     assert!(!read_job(&stack).await.unwrap().drift.is_empty());
 }
+
+#[tokio::test]
+async fn a_new_value_of_a_secret_it_mounts_runs_the_job_again() {
+    let Some(stack) = TestStack::new().await else {
+        return;
+    };
+    let file = stack.outside_file("db-password.txt", "first");
+    let text = format!(
+        "secret \"db-password\" {{\n    from-file \"{file}\"\n}}\n{}",
+        job_stack("demo:1", r#"    secret "db-password""#)
+    );
+    let first = stack.desired(&text).await;
+    stack.outside_file("db-password.txt", "second");
+    let second = stack.desired(&text).await;
+    let (before, after) = (&migrate(&first).config, &migrate(&second).config);
+    assert_eq!(after.differing(before, migrate(&second).kind), ["secret"]);
+    assert!(
+        !after.to_json().contains("second"),
+        "no secret value in the configuration"
+    );
+}
