@@ -79,7 +79,7 @@ impl Waiter<'_> {
             match info.status {
                 ContainerStatus::Running => return Ok(()),
                 ContainerStatus::Exited if info.exit_code == Some(0) && !restarts(&info) => return Ok(()),
-                _ if stopped_for_good(&info) => return Err(self.stopped(&info, condition).await),
+                _ if crashed(&info) => return Err(self.stopped(&info, condition).await),
                 _ => {}
             }
             let seen = Seen {
@@ -112,7 +112,7 @@ impl Waiter<'_> {
     async fn docker_healthy(&self, probe: &Probe) -> Result<(), ProviderError> {
         loop {
             let info = self.inspect().await?;
-            if matches!(info.status, ContainerStatus::Exited | ContainerStatus::Dead) {
+            if crashed(&info) {
                 return Err(self.stopped(&info, Condition::Healthy).await);
             }
             match info.health {
@@ -139,7 +139,7 @@ impl Waiter<'_> {
         let own_names = self.own_names();
         loop {
             let info = self.inspect().await?;
-            if matches!(info.status, ContainerStatus::Exited | ContainerStatus::Dead) {
+            if crashed(&info) {
                 return Err(self.stopped(&info, Condition::Healthy).await);
             }
             let mut output = None;
@@ -239,8 +239,13 @@ impl Waiter<'_> {
         let exit = info
             .exit_code
             .map_or_else(String::new, |code| format!(" with code {code}"));
+        let stopped = if info.status == ContainerStatus::Restarting {
+            "keeps restarting: it exited"
+        } else {
+            "stopped"
+        };
         let message = format!(
-            "{} did not become {}: replica `{}` stopped{exit}{}",
+            "{} did not become {}: replica `{}` {stopped}{exit}{}",
             self.address,
             goal(condition),
             self.name,
@@ -288,13 +293,12 @@ impl Waiter<'_> {
     }
 }
 
-/// Exited and not coming back: its restart policy does not restart it.
-fn stopped_for_good(info: &ContainerInfo) -> bool {
-    match info.status {
-        ContainerStatus::Dead => true,
-        ContainerStatus::Exited => !restarts(info),
-        _ => false,
-    }
+/// Exited, or restarting after an exit: its process did not keep running.
+fn crashed(info: &ContainerInfo) -> bool {
+    matches!(
+        info.status,
+        ContainerStatus::Exited | ContainerStatus::Dead | ContainerStatus::Restarting
+    )
 }
 
 fn restarts(info: &ContainerInfo) -> bool {
@@ -321,5 +325,33 @@ fn goal(condition: Condition) -> &'static str {
         Condition::Started => "started",
         Condition::Healthy => "healthy",
         Condition::Completed => "complete",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stack_docker::ContainerStatus;
+    use stack_language::Address;
+
+    use super::crashed;
+    use crate::service::fixtures;
+
+    #[test]
+    fn a_replica_that_exited_or_restarts_after_an_exit_has_crashed() {
+        let (stack, _dir) = fixtures::load(
+            "stack \"shop\"\nservice \"api\" {\n    image \"demo:1\"\n}\n",
+            &[],
+        );
+        let (spec, config) = fixtures::desired(&stack, "api");
+        let mut info = fixtures::container("shop", &Address::new(&[], "service", "api"), &spec, &config, 1);
+        let mut crashed_when = |status| {
+            info.status = status;
+            crashed(&info)
+        };
+        assert!(!crashed_when(ContainerStatus::Running));
+        assert!(!crashed_when(ContainerStatus::Created));
+        assert!(crashed_when(ContainerStatus::Restarting));
+        assert!(crashed_when(ContainerStatus::Exited));
+        assert!(crashed_when(ContainerStatus::Dead));
     }
 }
