@@ -50,7 +50,9 @@ fn none_created(live: &LiveStack) {
 fn a_container_that_crashes_fails_the_apply_with_its_last_log_lines() {
     let crashing = service(
         "worker",
-        "    command \"job\" \"--exit\" \"3\" \"--message\" \"worker: cannot reach the queue\"\n",
+        // Without a restart policy it stays exited: Docker's restarts would make it running
+        // again now and then, and a check at such a moment would see it up.
+        "    command \"job\" \"--exit\" \"3\" \"--message\" \"worker: cannot reach the queue\"\n    restart \"no\"\n",
     );
     let Some(live) = live_with(&format!("{}{crashing}", service("api", ""))) else {
         return;
