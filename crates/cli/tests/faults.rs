@@ -48,30 +48,57 @@ fn none_created(live: &LiveStack) {
 
 #[test]
 fn a_container_that_crashes_fails_the_apply_with_its_last_log_lines() {
-    let crashing = service(
-        "worker",
-        // Without a restart policy it stays exited: Docker's restarts would make it running
-        // again now and then, and a check at such a moment would see it up.
-        "    command \"job\" \"--exit\" \"3\" \"--message\" \"worker: cannot reach the queue\"\n    restart \"no\"\n",
+    // One that Docker restarts (it may be running again when looked at), one that stays exited.
+    let crashing = format!(
+        "{}{}",
+        service(
+            "worker",
+            "    command \"job\" \"--exit\" \"3\" \"--message\" \"worker: cannot reach the queue\"\n",
+        ),
+        service(
+            "seed",
+            "    command \"job\" \"--exit\" \"4\" \"--message\" \"seed: no such table\"\n    restart \"no\"\n",
+        )
     );
     let Some(live) = live_with(&format!("{}{crashing}", service("api", ""))) else {
         return;
     };
     let outcome = live.run("apply", &["--auto-approve"]).status(1);
     let stdout = &outcome.stdout;
-    assert!(stdout.contains("failed   service.worker"), "{stdout}");
-    assert!(stdout.contains("worker: cannot reach the queue"), "{stdout}");
+    assert!(
+        stdout.contains("Apply failed: 2 done, 2 failed, 0 skipped."),
+        "{stdout}"
+    );
+    // The plan shows the messages as arguments: look for them among the log lines.
+    let logs = |service: &str, line: &str| {
+        let failed = format!("failed   service.{service}: ");
+        let message = &stdout[stdout.find(&failed).unwrap_or_else(|| panic!("{stdout}"))..];
+        let logs = &message[message
+            .find("its last log lines:")
+            .unwrap_or_else(|| panic!("{stdout}"))..];
+        assert!(
+            logs.lines().nth(1).is_some_and(|first| first.contains(line)),
+            "{stdout}"
+        );
+    };
+    logs("worker", "worker: cannot reach the queue");
+    logs("seed", "seed: no such table");
     assert!(stdout.contains("+ service.api created"), "{stdout}");
     none_created(&live);
 
     live.write(
         "stack.kdl",
-        format!("{IMAGE}{}{}", service("api", ""), service("worker", "")),
+        format!(
+            "{IMAGE}{}{}{}",
+            service("api", ""),
+            service("worker", ""),
+            service("seed", "")
+        ),
     );
     live.run("apply", &["--auto-approve"]).success();
     live.run("plan", &["--detailed-exitcode"]).success();
     let states: Vec<String> = live.containers().into_iter().map(|(_, state)| state).collect();
-    assert_eq!(states, ["running", "running"]);
+    assert_eq!(states, ["running", "running", "running"]);
 }
 
 #[test]

@@ -41,6 +41,8 @@ const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 pub struct ServiceProvider {
     docker: Arc<DockerClient>,
     kind: &'static KindSchema,
+    /// The containers this process created: one of them that Docker restarted has crashed.
+    created: wait::Created,
 }
 
 impl ServiceProvider {
@@ -48,6 +50,7 @@ impl ServiceProvider {
         ServiceProvider {
             docker,
             kind: common::builtin_kind("service"),
+            created: wait::Created::default(),
         }
     }
 }
@@ -166,6 +169,7 @@ impl Provider for ServiceProvider {
                     &name,
                     ready,
                     scope.ready_timeout,
+                    &self.created,
                 )
                 .await?;
             }
@@ -196,6 +200,7 @@ impl Provider for ServiceProvider {
             &names,
             condition,
             scope.ready_timeout,
+            &self.created,
         )
         .await
     }
@@ -255,7 +260,7 @@ impl ServiceProvider {
         labels.insert(REPLICA.to_owned(), number.to_string());
         let container = spec.container(name.clone(), labels);
         match self.docker.create_container(&container).await {
-            Ok(_) => {}
+            Ok(_) => self.created.insert(&name),
             Err(DockerError::Conflict { .. }) => {
                 return Err(self.clash(scope, &desired.address, &name).await);
             }
