@@ -114,9 +114,15 @@ fn a_host_port_held_outside_the_stack_is_named_and_nothing_is_left_half_made() {
     };
     let outcome = live.run("apply", &["--auto-approve"]).status(1);
     let stdout = &outcome.stdout;
-    assert!(stdout.contains("failed   service.web"), "{stdout}");
-    assert!(stdout.contains(&port.to_string()), "the port is named: {stdout}");
-    assert!(stdout.contains("holds that host port"), "{stdout}");
+    // The plan lists the port too: look in the failure.
+    let failure = &stdout[stdout
+        .find("failed   service.web: ")
+        .unwrap_or_else(|| panic!("{stdout}"))..];
+    assert!(
+        failure.contains(&format!("127.0.0.1:{port}")),
+        "the port is named: {stdout}"
+    );
+    assert!(failure.contains("holds that host port"), "{stdout}");
     assert!(stdout.contains("+ service.api created"), "{stdout}");
     none_created(&live);
     assert_eq!(live.objects("container"), [live.object("api-1")]);
