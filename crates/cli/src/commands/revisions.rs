@@ -96,7 +96,10 @@ pub(super) fn history(stack: &StackArgs, output: &Output) -> Result<ExitCode, St
                     revision.label,
                     revision.applied,
                     revision.state,
-                    hash.get(..12).unwrap_or(&hash)
+                    hash.strip_prefix("sha256:")
+                        .unwrap_or(&hash)
+                        .get(..12)
+                        .unwrap_or(&hash)
                 );
                 let kind = prepared.desired(&address).map(|desired| desired.kind);
                 if let (Some(current), Some(kind), "previous") = (&current, kind, revision.label) {
