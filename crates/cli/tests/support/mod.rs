@@ -188,6 +188,13 @@ impl LiveStack {
         found
     }
 
+    /// [`LiveStack::containers`] without the previous revision an update keeps (`.prev`).
+    pub fn current_containers(&self) -> Vec<(String, String)> {
+        let mut containers = self.containers();
+        containers.retain(|(name, _)| !name.ends_with(".prev"));
+        containers
+    }
+
     /// The ids of the stack's containers of one service that serve (not the previous revision
     /// an update keeps, nor a proxy in front), sorted.
     pub fn container_ids(&self, service: &str) -> Vec<String> {
