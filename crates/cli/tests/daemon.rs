@@ -727,3 +727,63 @@ fn ctrl_c_stops_starting_new_work_and_the_next_apply_completes() {
         .stdout_contains("+ service.last created");
     live.run("plan", &["--detailed-exitcode"]).success();
 }
+
+#[test]
+fn the_shared_infra_example_applies_beside_its_external_network() {
+    let Some(live) = LiveStack::new() else { return };
+    // The example as it is, on a network of this test's in place of the host's.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shared-infra");
+    let network = format!("{}-infra", live.name);
+    let subnet = subnet();
+    let prefix = subnet.trim_end_matches("0/24");
+    let file = std::fs::read_to_string(example.join("stack.kdl"))
+        .unwrap()
+        .replace("infra_infra_app-network", &network)
+        .replace("172.22.1.", prefix);
+    live.write("stack.kdl", file);
+    live.write("Dockerfile", std::fs::read(example.join("Dockerfile")).unwrap());
+    std::fs::copy(stack_tests::demo_binary(), live.dir.path().join("stack-demo")).unwrap();
+    docker(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--label",
+        &format!("{TEST_LABEL}={}", live.name),
+        &network,
+    ]);
+
+    let secrets = [
+        ("PG_PASSWORD", "pg-secret"),
+        ("MONGO_PASSWORD", "mongo-secret"),
+        ("REDIS_PASSWORD", "redis-secret"),
+    ];
+    let mut apply = stack();
+    for (name, value) in secrets {
+        apply = apply.env(name, value);
+    }
+    apply
+        .args(["apply", &live.path(), "--name", &live.name, "--auto-approve"])
+        .run()
+        .success()
+        .stdout_contains("+ service.my-service created");
+    let container = format!("{}_my-service-1", live.name);
+    let address = docker(&[
+        "inspect",
+        "--format",
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+        &container,
+    ]);
+    assert_eq!(address.trim(), format!("{prefix}50"));
+    let delivered = Command::new("docker")
+        .args([
+            "exec",
+            &container,
+            "/stack-demo",
+            "probe",
+            "http://127.0.0.1:8080/file?path=/run/secrets/pg_password",
+        ])
+        .status()
+        .unwrap();
+    assert!(delivered.success(), "the secret file is not in the container");
+}
