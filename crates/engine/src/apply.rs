@@ -12,6 +12,7 @@ use stack_plan::{Action, Reason, ResourcePlan};
 use stack_provider::{Live, ProviderError, Providers, Scope};
 use tokio::sync::OnceCell;
 
+use crate::order::uses;
 use crate::walk::{Step, Stop, walk};
 use crate::{Entry, Outcome, Prepared, Progress, Report};
 
@@ -111,7 +112,9 @@ impl<'a> Forward<'a> {
         let vacated = plans
             .iter()
             .filter(|(_, planned)| holds_replaced(planned))
-            .map(|(address, _)| (*address, OnceCell::new()))
+            .map(|(address, _)| *address)
+            .chain(prepared.deletions.iter().map(|object| &object.address))
+            .map(|address| (address, OnceCell::new()))
             .collect();
         let elapsed = Mutex::new(vec![None; nodes.len()]);
         Forward {
@@ -217,7 +220,9 @@ impl<'a> Forward<'a> {
             Action::Create => provider.create(self.scope, desired).await,
             Action::Update => provider.update(self.scope, desired, live()?).await,
             Action::Replace => {
-                self.vacate(address).await?;
+                if provider.held_by_dependents() {
+                    self.vacate(address).await?;
+                }
                 // Its object went with the step of the dependency it held.
                 if self
                     .plans
@@ -237,13 +242,10 @@ impl<'a> Forward<'a> {
     /// (and first those that hold them), so that it can be replaced.
     fn vacate<'s>(&'s self, dependency: &'s Address) -> BoxFuture<'s, Result<(), ProviderError>> {
         Box::pin(async move {
-            let holders = self.vacated.iter().filter(|(address, _)| {
-                self.plans.get(*address).is_some_and(|planned| {
-                    planned.reasons.iter().any(|reason| {
-                        matches!(reason, Reason::DependencyReplaced { dependency: held } if held == dependency)
-                    })
-                })
-            });
+            let holders = self
+                .vacated
+                .iter()
+                .filter(|(address, _)| self.holds(address, dependency));
             let deletions = holders.map(|(address, cell)| {
                 cell.get_or_init(move || async move {
                     self.vacate(address).await?;
@@ -264,6 +266,21 @@ impl<'a> Forward<'a> {
             });
             join_all(deletions).await.into_iter().try_for_each(Clone::clone)
         })
+    }
+
+    /// Whether the object of `holder` must go before `dependency` is replaced:
+    /// it is replaced for that reason, or it left the files and uses it (then
+    /// it goes now instead of among the last deletions).
+    fn holds(&self, holder: &Address, dependency: &Address) -> bool {
+        if let Some(planned) = self.plans.get(holder) {
+            return planned.reasons.iter().any(
+                |reason| matches!(reason, Reason::DependencyReplaced { dependency: held } if held == dependency),
+            );
+        }
+        match (self.prepared.live.get(holder), self.prepared.live.get(dependency)) {
+            (Some(user), Some(used)) => uses(user, used),
+            _ => false,
+        }
     }
 
     /// Waits, once for all dependents, until `dependency` has reached `condition`.

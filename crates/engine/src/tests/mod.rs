@@ -239,6 +239,37 @@ async fn replacing_what_dependents_hold_replaces_them_around_it() {
 }
 
 #[tokio::test]
+async fn what_left_the_files_goes_before_a_replaced_network_it_holds() {
+    let world = World::new(Duration::from_millis(5));
+    apply_stack(&world, SHOP).await;
+    // `api` leaves the files as its network is replaced.
+    let changed = SHOP
+        .replacen("network \"backend\"", "network \"backend\" {\n    internal #true\n}", 1)
+        .replace(
+            "service \"api\" {\n    image \"api\"\n    network \"backend\"\n    depends-on \"db\" condition=\"healthy\"\n}\n",
+            "",
+        );
+    let (stack, graph) = load(&changed);
+    let providers = world.providers();
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    assert!(actions(&prepared).contains(&("service.api".to_owned(), Action::Delete)));
+    world.calls.lock().unwrap().clear();
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert!(
+        world.call("delete", "service.api").end <= world.call("delete", "network.backend").start,
+        "{:?}",
+        world.log()
+    );
+    assert_eq!(
+        world.addresses().len(),
+        3,
+        "network, db and worker: {:?}",
+        world.addresses()
+    );
+}
+
+#[tokio::test]
 async fn objects_that_left_the_files_are_deleted_last_users_first() {
     let world = World::new(Duration::from_millis(5));
     apply_stack(&world, SHOP).await;
