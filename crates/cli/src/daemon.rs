@@ -1,5 +1,5 @@
-//! The Docker daemon a command works against: the runtime, the providers and
-//! the stack's lock.
+//! The Docker daemon a command works against: the runtime, the providers,
+//! the stack's lock and its record.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -100,9 +100,7 @@ impl Daemon {
         }
         Ok(result)
     }
-}
 
-impl Daemon {
     /// The addresses the last apply of `stack` protected with `prevent-destroy`.
     pub async fn recorded(&self, stack: &str) -> Result<BTreeSet<String>, String> {
         self.locks

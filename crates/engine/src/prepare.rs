@@ -157,14 +157,7 @@ pub async fn plan(
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    let mut plan = Plan::new(stack.name.clone(), stack.environment.clone(), resources);
-    plan.kept = kept
-        .iter()
-        .map(|object| Kept {
-            address: object.address.clone(),
-            kind: object.kind.to_owned(),
-        })
-        .collect();
+    let plan = plan_keeping(stack, resources, &kept);
     Ok(Prepared {
         plan,
         kept,
@@ -223,14 +216,7 @@ pub async fn destroy(
             drift: Vec::new(),
         })
         .collect();
-    let mut plan = Plan::new(stack.name.clone(), stack.environment.clone(), resources);
-    plan.kept = kept
-        .iter()
-        .map(|object| Kept {
-            address: object.address.clone(),
-            kind: object.kind.to_owned(),
-        })
-        .collect();
+    let plan = plan_keeping(stack, resources, &kept);
     Ok(Prepared {
         plan,
         kept,
@@ -239,6 +225,19 @@ pub async fn destroy(
         deletions,
         deletion_needs,
     })
+}
+
+/// The plan of `resources`, which lists the objects kept.
+fn plan_keeping(stack: &Stack, resources: Vec<ResourcePlan>, kept: &[Live]) -> Plan {
+    let mut plan = Plan::new(stack.name.clone(), stack.environment.clone(), resources);
+    plan.kept = kept
+        .iter()
+        .map(|object| Kept {
+            address: object.address.clone(),
+            kind: object.kind.to_owned(),
+        })
+        .collect();
+    plan
 }
 
 /// The addresses the files protect with `prevent-destroy #true`: what an
