@@ -78,7 +78,7 @@ impl Provider for ServiceProvider {
             address: resource.address.clone(),
             kind: self.kind,
             name: common::object_name(scope, &resource.address),
-            config: config::desired(resource, resolve, &spec),
+            config: config::desired(resource, &scope.stack, resolve, &spec),
             outputs: IndexMap::from([("ref".to_owned(), spec.host_name.clone())]),
             external: false,
             payload: Some(Arc::new(spec)),

@@ -295,6 +295,7 @@ impl Drop for LiveStack {
             }
         }
         docker(&["rm", "-f", &format!("stack-lock.{}", self.name)]);
+        docker(&["rm", "-f", &format!("stack-record.{}", self.name)]);
     }
 }
 
