@@ -378,14 +378,15 @@ fn killed_after_an_old_replica_was_stopped_beside_a_new_one() {
 }
 
 #[test]
-fn killed_when_an_old_replica_is_removed_in_a_replacement() {
+fn killed_when_an_old_replica_is_retired_in_a_replacement() {
     let Some(live) = applied(&shop("v1", 3, "")) else {
         return;
     };
     let old = ids(&live, "api");
     live.write("stack.kdl", shop("v2", 3, ""));
+    // Retired: stopped and renamed to the previous revision's name.
     let killed = kill_at(&live, "apply", |event| {
-        event.is("container", "destroy") && old.contains(&event.id)
+        event.is("container", "rename") && old.contains(&event.id)
     });
     converges(&live, &killed, &API, &["backend"]);
     assert!(ids(&live, "api").is_disjoint(&old), "every replica was replaced");

@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{BoxFuture, join_all};
 use stack_graph::ResourceGraph;
 use stack_language::{Address, Condition};
 use stack_plan::{Action, Reason, ResourcePlan};
-use stack_provider::{Live, ProviderError, Providers, Scope};
+use stack_provider::{Desired, Live, Provider, ProviderError, Providers, Scope};
 use tokio::sync::OnceCell;
 
 use crate::order::uses;
@@ -204,14 +204,7 @@ impl<'a> Forward<'a> {
     }
 
     async fn change(&self, address: &Address, action: Action) -> Result<(), ProviderError> {
-        let desired = self
-            .prepared
-            .desired
-            .get(address)
-            .ok_or_else(|| ProviderError::new(format!("{address}: no desired state was planned")))?;
-        let provider = self.providers.get(desired.kind.name).ok_or_else(|| {
-            ProviderError::new(format!("{address}: no provider for `{}`", desired.kind.name))
-        })?;
+        let (desired, provider) = self.planned(address)?;
         let live = || {
             self.prepared
                 .live
@@ -341,6 +334,12 @@ impl<'a> Forward<'a> {
 
     /// The provider's wait until `address` has reached `condition`.
     async fn provider_wait(&self, address: &Address, condition: Condition) -> Result<(), ProviderError> {
+        let (desired, provider) = self.planned(address)?;
+        provider.wait(self.scope, desired, condition).await
+    }
+
+    /// The desired state of `address` and the provider of its kind.
+    fn planned(&self, address: &Address) -> Result<(&'a Desired, &'a Arc<dyn Provider>), ProviderError> {
         let desired = self
             .prepared
             .desired
@@ -349,7 +348,7 @@ impl<'a> Forward<'a> {
         let provider = self.providers.get(desired.kind.name).ok_or_else(|| {
             ProviderError::new(format!("{address}: no provider for `{}`", desired.kind.name))
         })?;
-        provider.wait(self.scope, desired, condition).await
+        Ok((desired, provider))
     }
 }
 
