@@ -387,3 +387,23 @@ fn a_published_port_stays_served_through_a_start_first_update() {
     assert!(requests > 50, "{requests}");
     assert_eq!(versions(&live), ["v2", "v2", "v2"]);
 }
+
+#[test]
+fn pause_and_continue_stop_or_go_on_past_failed_replicas() {
+    let pause = "        order \"start-first\"\n        parallelism 3\n        failure-action \"pause\"";
+    let Some(live) = applied(&web("v1", false, pause, "")) else {
+        return;
+    };
+    live.write("stack.kdl", web("v2", true, pause, ""));
+    live.run("apply", &["--auto-approve"])
+        .status(1)
+        .stdout_contains("the update of service.web paused: 0 of its replicas run the new configuration");
+    assert_eq!(versions(&live), ["v1", "v1", "v1"]);
+
+    let go_on = "        order \"start-first\"\n        failure-action \"continue\"";
+    live.write("stack.kdl", web("v2", true, go_on, ""));
+    live.run("apply", &["--auto-approve"])
+        .status(1)
+        .stdout_contains("replicas 1, 2, 3 were not updated (failure-action \"continue\")");
+    assert_eq!(versions(&live), ["v1", "v1", "v1"]);
+}

@@ -237,8 +237,10 @@ impl Rollout<'_> {
                     Err(error) => failures.push((*number, error)),
                 }
             }
-            if too_many(failures.len(), numbers.len(), update.max_failure_ratio) {
-                return Err(self.failed(&done, failures, update.failure_action, source).await);
+            let gives_up = update.failure_action != FailureAction::Continue;
+            if gives_up && too_many(failures.len(), numbers.len(), update.max_failure_ratio) {
+                let roll_back = update.failure_action == FailureAction::Rollback;
+                return Err(self.failed(&done, failures, roll_back, source).await);
             }
             let more_to_come = (index + 1) * batch_size < numbers.len();
             if update.strategy == Strategy::Canary && source == Source::New && more_to_come {
@@ -505,12 +507,12 @@ impl Rollout<'_> {
         }
     }
 
-    /// Applies `failure_action` once too many replacements failed.
+    /// Once too many replacements failed: rolls back what was `done`, or pauses there.
     async fn failed(
         &self,
         done: &[u32],
         failures: Vec<(u32, ProviderError)>,
-        action: FailureAction,
+        roll_back: bool,
         source: Source,
     ) -> ProviderError {
         let (_, first) = failures.into_iter().next().unwrap_or_else(|| {
@@ -519,8 +521,8 @@ impl Rollout<'_> {
                 ProviderError::new(format!("{}: the update failed", self.desired.address)),
             )
         });
-        match action {
-            FailureAction::Rollback if source == Source::New && !done.is_empty() => {
+        match roll_back {
+            true if source == Source::New && !done.is_empty() => {
                 // Boxed: restoring is a rollout too, one that never rolls back in turn.
                 match Box::pin(self.restore(done)).await {
                     Ok(()) => self.rolled_back(first, "the replicas already updated were rolled back"),
@@ -531,8 +533,8 @@ impl Rollout<'_> {
                     .with_hint("`stack status` shows what runs; `stack apply` again once the cause is fixed"),
                 }
             }
-            FailureAction::Rollback => self.rolled_back(first, "no replica was switched"),
-            FailureAction::Pause | FailureAction::Continue => ProviderError::new(format!(
+            true => self.rolled_back(first, "no replica was switched"),
+            false => ProviderError::new(format!(
                 "{}\nthe update of {} paused: {} of its replicas run the new configuration",
                 first.message,
                 self.desired.address,
