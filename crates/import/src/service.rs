@@ -708,6 +708,12 @@ fn mount(
     read_only: bool,
     tmpfs_options: Option<&yaml::Node>,
 ) {
+    // Compose drops a trailing `/` of the target; so does the stack.
+    let target = if target.len() > 1 {
+        target.trim_end_matches('/')
+    } else {
+        target
+    };
     let mut mount = match kind {
         "bind" => {
             let path = cx.path(at, source);
