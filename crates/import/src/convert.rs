@@ -271,9 +271,14 @@ pub fn convert(cx: &mut Cx, project: &Project, name: &str, origin: &str) -> Vec<
         secrets,
         std::mem::take(&mut cx.images),
     ] {
-        if !group.is_empty() {
-            items.push(Item::Blank);
-            items.extend(group);
+        // A blank line before each resource, and before the comment that introduces one.
+        let mut introduced = false;
+        for item in group {
+            if !introduced {
+                items.push(Item::Blank);
+            }
+            introduced = matches!(item, Item::Comment(_));
+            items.push(item);
         }
     }
     items.extend(service_items);

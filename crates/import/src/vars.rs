@@ -128,7 +128,9 @@ impl Vars {
                     Var {
                         name: name.clone(),
                         default: None,
-                        description: Some(format!("was written into the Compose file as the value of {key}")),
+                        description: Some(format!(
+                            "{key}: its value in the Compose file is not copied into the stack"
+                        )),
                         sensitive: true,
                     },
                 );
