@@ -209,10 +209,7 @@ pub fn convert(cx: &mut Cx, project: &Project, name: &str, origin: &str) -> Vec<
         {
             cx.healthy.insert(service.to_owned());
         }
-        for (target, condition) in service::completed_targets(definition) {
-            let _ = condition;
-            cx.one_shots.insert(target);
-        }
+        cx.one_shots.extend(service::completed_targets(definition));
     }
     if !services.is_null() && services.as_map().is_none() {
         cx.invalid(&services, "services", "a mapping of service names to services");
@@ -312,7 +309,7 @@ pub fn flag(cx: &mut Cx, node: &yaml::Node, field: &str) -> Option<bool> {
 }
 
 /// A list of strings, or one string as a list of one.
-pub fn strings<'n>(node: &'n yaml::Node) -> Vec<&'n yaml::Node> {
+pub fn strings(node: &yaml::Node) -> Vec<&yaml::Node> {
     match &node.value {
         Yaml::Seq(items) => items.iter().collect(),
         Yaml::Null => Vec::new(),

@@ -16,9 +16,8 @@ impl Report {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
-        let message = message.into();
         self.warnings.push(
-            Diagnostic::warning(code, message.clone())
+            Diagnostic::warning(code, message)
                 .primary(span, "here")
                 .help(help),
         );

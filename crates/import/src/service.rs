@@ -867,8 +867,8 @@ fn networks(cx: &mut Cx, node: &mut Node, value: &yaml::Node) {
     }
 }
 
-/// The services that `definition` waits to complete, with where that is said.
-pub fn completed_targets(definition: &yaml::Node) -> Vec<(String, Span)> {
+/// The services that `definition` waits for to complete.
+pub fn completed_targets(definition: &yaml::Node) -> Vec<String> {
     definition
         .get("depends_on")
         .and_then(yaml::Node::as_map)
@@ -877,7 +877,7 @@ pub fn completed_targets(definition: &yaml::Node) -> Vec<(String, Span)> {
         .filter(|(_, settings)| {
             settings.get("condition").and_then(yaml::Node::as_str) == Some("service_completed_successfully")
         })
-        .filter_map(|(name, _)| Some((name.as_str()?.to_owned(), name.span)))
+        .filter_map(|(name, _)| name.as_str().map(str::to_owned))
         .collect()
 }
 

@@ -180,8 +180,7 @@ struct Service {
 }
 
 fn from_compose(service: &Yaml, sensitive: &BTreeSet<String>) -> Service {
-    let mut out = Service::default();
-    out.image = match service.get("build") {
+    let image = match service.get("build") {
         Some(build) => format!(
             "build:{}",
             build
@@ -195,6 +194,10 @@ fn from_compose(service: &Yaml, sensitive: &BTreeSet<String>) -> Service {
             .as_ref()
             .and_then(Yaml::text)
             .unwrap_or_default(),
+    };
+    let mut out = Service {
+        image,
+        ..Service::default()
     };
     for port in service.get("ports").as_ref().map(Yaml::items).unwrap_or_default() {
         let target = port
@@ -289,8 +292,7 @@ fn from_compose(service: &Yaml, sensitive: &BTreeSet<String>) -> Service {
 }
 
 fn from_stack(stack: &Stack, service: &Resource, declared_volumes: &BTreeSet<String>) -> Service {
-    let mut out = Service::default();
-    out.image = match service.field("image").map(|image| &image.data) {
+    let image = match service.field("image").map(|image| &image.data) {
         Some(Data::Ref(address)) => {
             let image = stack
                 .resources
@@ -302,6 +304,10 @@ fn from_stack(stack: &Stack, service: &Resource, declared_volumes: &BTreeSet<Str
         }
         Some(Data::Str(text)) => text.clone(),
         other => format!("{other:?}"),
+    };
+    let mut out = Service {
+        image,
+        ..Service::default()
     };
     for port in service.items("port") {
         let published = port.get("published").and_then(Value::as_int).unwrap_or_default();
