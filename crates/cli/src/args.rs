@@ -103,6 +103,28 @@ pub enum Command {
     /// Bring a project over from another tool
     #[command(subcommand)]
     Import(Import),
+    /// Put a service's previous revision back: the containers its last update replaced,
+    /// started again start-first in place of the current ones
+    Rollback {
+        /// The service: its name (`web`) or address (`service.web`)
+        service: String,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Finish or revert a rollout that paused (a canary)
+    Rollout {
+        #[arg(value_enum)]
+        action: RolloutAction,
+        /// The service: its name (`web`) or address (`service.web`)
+        service: String,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// List the revisions each service keeps on the daemon: the current one and the previous
+    History {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
     /// Print a shell completion script
     ///
     /// For example: stack completions bash > /etc/bash_completion.d/stack
@@ -178,6 +200,14 @@ pub enum PlanFormat {
     Human,
     Json,
     Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RolloutAction {
+    /// Replace the rest of the replicas, batch after batch
+    Continue,
+    /// Put the replicas replaced so far back to their previous revision
+    Undo,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -5,6 +5,7 @@ mod apply;
 mod destroy;
 mod load;
 mod plan;
+mod revisions;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +18,7 @@ use stack_language::{Inputs, Options, schema};
 
 use stack_import::ImportOptions;
 
-use crate::args::{Cli, Command, GraphFormat, Import, StackArgs};
+use crate::args::{Cli, Command, GraphFormat, Import, RolloutAction, StackArgs};
 use crate::output::Output;
 
 pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
@@ -51,6 +52,21 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
             };
             import_compose(&files, &options, output)
         }
+        Command::Rollback { service, stack } => {
+            revisions::operate(&service, &stack, stack_engine::Operation::RollBack, output)
+        }
+        Command::Rollout {
+            action,
+            service,
+            stack,
+        } => {
+            let operation = match action {
+                RolloutAction::Continue => stack_engine::Operation::Resume,
+                RolloutAction::Undo => stack_engine::Operation::RollBack,
+            };
+            revisions::operate(&service, &stack, operation, output)
+        }
+        Command::History { stack } => revisions::history(&stack, output),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -1,16 +1,17 @@
 //! `stack-demo`: the application inside the containers of the examples, tests and benchmarks.
 //!
-//! Nothing can be pulled where `stack` is tested, so this one std-only binary, built static and
+//! Nothing can be pulled where `stack` is tested, so this one small binary, built static and
 //! copied into a `FROM scratch` image, plays every part: a web service, its health probe, a
-//! Redis stand-in and a one-shot job.
+//! Redis stand-in, a one-shot job and a load generator.
 //!
-//! std cannot catch SIGTERM: run `serve` and `cache` with `init: true` so `docker stop` ends
-//! them at once instead of after the stop timeout (see `server.rs`).
+//! As PID 1 a process gets no default action for SIGTERM: `serve` and `load` catch it; run
+//! `cache` with `init: true` so `docker stop` ends it at once instead of after the stop timeout.
 
 mod args;
 mod cache;
 mod client;
 mod http;
+mod load;
 mod probe;
 mod routes;
 mod server;
@@ -32,9 +33,12 @@ usage:
       line-based key-value server: PING, SET KEY VALUE, GET KEY, QUIT
   stack-demo job [--exit CODE] [--sleep MS] [--message TEXT]
       print TEXT, sleep, exit with CODE
+  stack-demo load http://HOST:PORT/PATH [--interval-ms 20] [--timeout-ms 2000] [--duration-ms MS]
+      GET the URL in a loop (resolving HOST each time) until MS have passed or SIGTERM;
+      print each failure, then `load: N requests, F failed; BODY COUNT, ...`
 
-Run serve and cache with an init (`init: true`, `docker run --init`): stack-demo cannot catch
-SIGTERM, and as PID 1 it would ignore it until the stop timeout kills it.
+serve stops gracefully on SIGTERM: it refuses new connections and finishes the requests in
+flight.
 ";
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         "probe" => probe(rest),
         "cache" => cache(rest),
         "job" => job(rest),
+        "load" => load(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -67,6 +72,9 @@ fn serve(arguments: &[String]) -> Result<ExitCode, String> {
     let server =
         server::Server::bind(("0.0.0.0", port), config).map_err(|error| format!("port {port}: {error}"))?;
     let address = server.local_addr().map_err(|error| error.to_string())?;
+    server
+        .stop_on_sigterm()
+        .map_err(|error| format!("cannot catch SIGTERM: {error}"))?;
     println!("stack-demo serve: listening on {address}");
     server.run().map_err(|error| error.to_string())?;
     println!("stack-demo serve: stopped");
@@ -106,4 +114,24 @@ fn job(arguments: &[String]) -> Result<ExitCode, String> {
     println!("{}", args.get("message", "job done".to_string())?);
     std::thread::sleep(sleep);
     Ok(ExitCode::from(code))
+}
+
+fn load(arguments: &[String]) -> Result<ExitCode, String> {
+    let args = Args::parse(arguments, &["interval-ms", "timeout-ms", "duration-ms"])?;
+    let [url] = args.positional.as_slice() else {
+        return Err("load takes one URL".to_string());
+    };
+    let duration: u64 = args.get("duration-ms", 0)?;
+    let load = load::Load {
+        url: url.clone(),
+        interval: Duration::from_millis(args.get("interval-ms", 20)?),
+        timeout: Duration::from_millis(args.get("timeout-ms", 2000)?),
+        duration: (duration > 0).then(|| Duration::from_millis(duration)),
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, std::sync::Arc::clone(&stop))
+        .map_err(|error| format!("cannot catch SIGTERM: {error}"))?;
+    let tally = load.run(&stop);
+    println!("{}", tally.summary());
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,8 @@
 //! The `serve` HTTP server: a thread per connection, one request per connection, and a
-//! graceful stop on `POST /shutdown`: stop accepting, let in-flight requests finish, return.
-//!
-//! std cannot install a SIGTERM handler, so a signal does not reach the graceful stop: as PID 1
-//! the process ignores SIGTERM (Docker then kills it when the stop timeout runs out), and under
-//! `init: true` (Docker's tini) SIGTERM ends it at once. Run it with `init: true` for prompt
-//! stops; `POST /shutdown` takes the graceful path.
+//! graceful stop on SIGTERM or `POST /shutdown`: stop accepting, let in-flight requests
+//! finish, return. This is what a rolling update relies on: a replica being replaced refuses
+//! new connections at once (clients go on to the next address of the service's name) and
+//! finishes what it has started.
 
 use std::io::{self, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -22,6 +20,8 @@ const MAX_CONNECTIONS: usize = 256;
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stop waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the signal watcher looks at the flag the SIGTERM handler sets.
+const SIGNAL_POLL: Duration = Duration::from_millis(10);
 
 pub struct Server {
     listener: TcpListener,
@@ -73,6 +73,20 @@ impl Server {
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Makes SIGTERM (what `docker stop` sends) take the graceful path.
+    pub fn stop_on_sigterm(&self) -> io::Result<()> {
+        let terminated = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&terminated))?;
+        let shutdown = self.shutdown.clone();
+        thread::spawn(move || {
+            while !terminated.load(Ordering::SeqCst) {
+                thread::sleep(SIGNAL_POLL);
+            }
+            shutdown.shut_down();
+        });
+        Ok(())
     }
 
     /// Serves until shut down, then waits for the requests in flight and returns.

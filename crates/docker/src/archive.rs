@@ -40,7 +40,8 @@ impl DockerClient {
 
 /// A tar holding the file alone, relative to `/`. No folder entries: the daemon creates
 /// missing parents (0755, root), and entries for existing folders would reset their modes.
-fn file_archive(file: &ContainerFile) -> Result<Vec<u8>, String> {
+/// Also a root file system of one file, for an image imported with `import_image`.
+pub fn file_archive(file: &ContainerFile) -> Result<Vec<u8>, String> {
     let relative = file
         .path
         .strip_prefix('/')

@@ -53,6 +53,8 @@ pub struct ContainerSummary {
 pub struct ContainerInfo {
     pub id: String,
     pub name: String,
+    /// When it was created, as the daemon writes it (RFC 3339).
+    pub created: String,
     /// The image reference the container was created from.
     pub image: String,
     pub image_id: String,
@@ -255,6 +257,7 @@ fn container_info(inspected: ContainerInspectResponse) -> ContainerInfo {
         .collect();
     ContainerInfo {
         id: inspected.id.unwrap_or_default(),
+        created: inspected.created.unwrap_or_default(),
         name: inspected
             .name
             .unwrap_or_default()

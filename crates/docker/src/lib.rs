@@ -22,7 +22,7 @@ mod labels;
 mod network;
 mod volume;
 
-pub use archive::ContainerFile;
+pub use archive::{ContainerFile, file_archive};
 pub use build_context::{ContextEntry, ContextError, entries as context_entries};
 pub use client::{API_VERSION, DockerClient, EngineVersion};
 pub use container::{ContainerEndpoint, ContainerInfo, ContainerStatus, ContainerSummary, HealthStatus};

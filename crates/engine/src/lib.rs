@@ -17,6 +17,7 @@ mod order;
 mod prepare;
 mod progress;
 mod report;
+mod revision;
 mod walk;
 
 pub use apply::{apply, apply_until};
@@ -24,6 +25,7 @@ pub use lock::{Locked, describe as describe_holder, lock};
 pub use prepare::{Prepared, destroy, plan, read_live};
 pub use progress::{Progress, Silent};
 pub use report::{Entry, Outcome, Report, failure_message};
+pub use revision::{Operation, history, operate};
 
 #[cfg(test)]
 mod tests;

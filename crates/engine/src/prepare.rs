@@ -30,6 +30,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The desired state of the resource at `address`, as the files say.
+    pub fn desired(&self, address: &Address) -> Option<&Desired> {
+        self.desired.get(address)
+    }
+
     /// A hash of the live state the plan was made against: the objects, their
     /// recorded configuration and their drift. A saved plan is applied only
     /// while this is unchanged.

@@ -84,15 +84,18 @@ fn replicas(service: &Resource, problems: &mut Vec<Diagnostic>) {
     else {
         return;
     };
-    for port in service.items("port") {
+    // Behind the proxy of a start-first service, replicas share its host ports and address.
+    let proxied = behind_proxy(service);
+    let udp = |port: &&Value| port.get("protocol").and_then(Value::as_str) == Some("udp");
+    for port in service.items("port").iter().filter(|port| !proxied || udp(port)) {
         problems.push(
             Diagnostic::error("stack::port_conflict", format!("{} runs several replicas on one host port", service.address))
                 .primary(port.span, "published by every replica")
                 .secondary(count.span, "more than one replica")
-                .help("a host port holds one container: publish the port from a single proxy service in front, or run one replica"),
+                .help("a host port holds one container: update the service `start-first`, which puts a proxy in front that holds its TCP ports, or run one replica"),
         );
     }
-    for attachment in service.items("network") {
+    for attachment in service.items("network").iter().filter(|_| !proxied) {
         if let Some(address) = attachment.get("ipv4-address") {
             problems.push(
                 Diagnostic::error(
@@ -105,6 +108,16 @@ fn replicas(service: &Resource, problems: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// Whether the service gets a proxy in front: it is updated start-first (or blue-green) and
+/// serves on known TCP ports (spec/resources.md, "Zero-downtime updates").
+fn behind_proxy(service: &Resource) -> bool {
+    let update = service.field("update");
+    let setting = |name: &str| update.and_then(|update| update.get(name)).and_then(Value::as_str);
+    let starts_first = setting("order") == Some("start-first") || setting("strategy") == Some("blue-green");
+    let tcp = |port: &Value| port.get("protocol").and_then(Value::as_str) != Some("udp");
+    starts_first && (service.items("port").iter().any(tcp) || !service.items("expose").is_empty())
 }
 
 fn restart(service: &Resource, problems: &mut Vec<Diagnostic>) {

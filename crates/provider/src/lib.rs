@@ -82,6 +82,18 @@ pub struct Drift {
     pub actual: String,
 }
 
+/// A configuration of an object that the provider keeps on the daemon, for `stack history`.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    /// `current`, or `previous` for the one `stack rollback` returns to.
+    pub label: &'static str,
+    /// When it was applied, as the daemon says (RFC 3339).
+    pub applied: String,
+    pub config: Config,
+    /// Its state in a few words: `3 running`, `3 stopped`.
+    pub state: String,
+}
+
 /// Resolves references to other resources while a resource's desired state is built.
 pub trait Resolve: Sync {
     /// The desired state of a resource this one depends on.
@@ -130,6 +142,28 @@ pub trait Provider: Send + Sync {
     }
 
     async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError>;
+
+    /// Finishes a rollout that paused on purpose (a canary): the whole object as `desired`.
+    /// By default there is no such pause, and this is [`update`](Self::update).
+    async fn resume(&self, scope: &Scope, desired: &Desired, live: &Live) -> Result<(), ProviderError> {
+        self.update(scope, desired, live).await
+    }
+
+    /// Puts back the configuration the object had before its last change (`stack rollback`,
+    /// `stack rollout undo`); `desired` is what the files say now. By default providers keep
+    /// no previous configuration.
+    async fn roll_back(&self, _scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
+        Err(ProviderError::new(format!(
+            "{}: a {} keeps no previous revision to roll back to",
+            desired.address, desired.kind.name
+        ))
+        .with_hint("change the files back and apply them"))
+    }
+
+    /// The revisions kept of the object, the current one first; by default none.
+    async fn history(&self, _scope: &Scope, _live: &Live) -> Result<Vec<Revision>, ProviderError> {
+        Ok(Vec::new())
+    }
 
     /// Waits until the object has reached `condition`; by default it has once it exists.
     async fn wait(

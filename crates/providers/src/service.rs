@@ -6,14 +6,17 @@
 //! probes are checked from the host ([`host_check`]).
 //!
 //! Changes the daemon can make live (replicas, memory, cpus, restart policy, networks) are made
-//! in place; the others replace the containers one at a time, stop-first. How the recorded
-//! configuration stays true after an in-place change, when labels cannot change: [`config`].
+//! in place; the others replace the containers as the service's `update` settings say
+//! ([`rollout`]). How the recorded configuration stays true after an in-place change, when
+//! labels cannot change: [`config`].
 
 mod config;
 #[cfg(test)]
 mod fixtures;
+mod front;
 mod host_check;
 mod live;
+mod rollout;
 mod spec;
 mod wait;
 
@@ -29,10 +32,12 @@ use stack_language::schema::KindSchema;
 use stack_language::units::parse_duration;
 use stack_language::{Address, Condition, Resource};
 use stack_provider::labels::{ADDRESS, STACK};
-use stack_provider::{Desired, Live, Provider, ProviderError, Resolve, Scope};
+use stack_provider::{Desired, Live, Provider, ProviderError, Resolve, Revision, Scope};
 
 use crate::common;
+use front::Front;
 use live::{REPLICA, Replica};
+use rollout::{Rollout, Slot};
 use spec::ServiceSpec;
 
 /// Docker's default, when a container's recorded configuration says nothing else.
@@ -99,28 +104,102 @@ impl Provider for ServiceProvider {
                 services.entry(address).or_default().push(replica);
             }
         }
-        Ok(services
-            .into_iter()
-            .filter_map(|(address, replicas)| {
-                let name = common::object_name(scope, &address);
-                live::live(self.kind, address, name, replicas)
-            })
-            .collect())
+        let mut lives = Vec::new();
+        for (address, containers) in services {
+            let stale_proxy = self.stale_proxy(&containers).await;
+            let name = common::object_name(scope, &address);
+            if let Some(mut live) = live::live(self.kind, address, name, containers) {
+                live.drift.extend(stale_proxy);
+                lives.push(live);
+            }
+        }
+        Ok(lives)
     }
 
     async fn create(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
         let spec = resolved(desired)?;
-        let creates = (1..=spec.replicas).map(|number| self.create_replica(scope, desired, spec, number));
-        join_all(creates).await.into_iter().collect()
+        let creates = (1..=spec.replicas).map(|number| {
+            let name = Slot::Current.name(&desired.name, number);
+            async move { self.create_replica(scope, desired, spec, number, &name).await }
+        });
+        join_all(creates).await.into_iter().collect::<Result<(), _>>()?;
+        self.reconcile_front(scope, desired, spec).await.map(drop)
     }
 
     /// Scales, changes limits, restart policy and networks of the running containers, and
-    /// repairs drift: missing replicas are created, and those that are not running or differ
-    /// from the desired configuration in a field that replaces are created again. Docker can
-    /// change a limit but not lift one: a replica whose limit goes away is created again too.
+    /// repairs drift: what an interrupted rollout left is finished, missing replicas are
+    /// created, and those that are not running or differ from the desired configuration in a
+    /// field that replaces are rolled out again. Docker can change a limit but not lift one: a
+    /// replica whose limit goes away is replaced too.
     async fn update(&self, scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
         let spec = resolved(desired)?;
-        let replicas = self.replicas(scope, &desired.address).await?;
+        self.converge(scope, desired, spec, &spec.update).await
+    }
+
+    /// A paused canary goes on with the rest of its replicas, batch after batch.
+    async fn resume(&self, scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
+        let spec = resolved(desired)?;
+        let rolling = rollout::Update {
+            strategy: rollout::Strategy::Rolling,
+            ..spec.update.clone()
+        };
+        self.converge(scope, desired, spec, &rolling).await
+    }
+
+    /// Starts the previous revision's containers again in place of the current ones, start-first;
+    /// the current ones become the previous revision, so a second rollback undoes the first.
+    async fn roll_back(&self, scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
+        let spec = resolved(desired)?;
+        let containers = self.finish_interrupted(scope, desired).await?;
+        let numbers: Vec<u32> = containers
+            .iter()
+            .filter(|container| container.slot == Slot::Prev)
+            .map(|container| container.number)
+            .collect();
+        if numbers.is_empty() {
+            return Err(ProviderError::new(format!(
+                "{}: no previous revision is kept: it has not been updated since it was created",
+                desired.address
+            ))
+            .with_hint("`stack history` lists the revisions kept"));
+        }
+        let front = self.reconcile_front(scope, desired, spec).await?;
+        let rollout = Rollout {
+            provider: self,
+            scope,
+            desired,
+            spec,
+            containers: &containers,
+            front: front.as_ref(),
+        };
+        let restored = rollout.restore(&numbers).await;
+        self.settle_front(scope, desired, front.as_ref()).await?;
+        restored
+    }
+
+    /// The current revision and, when an update kept it, the previous one.
+    async fn history(&self, scope: &Scope, live: &Live) -> Result<Vec<Revision>, ProviderError> {
+        let containers = self.replicas(scope, &live.address).await?;
+        let (serving, _) = live::serving(&containers);
+        let previous: Vec<Replica> = containers
+            .into_iter()
+            .filter(|container| container.slot == Slot::Prev)
+            .collect();
+        Ok([("current", serving), ("previous", previous)]
+            .into_iter()
+            .filter_map(|(label, replicas)| revision(label, &replicas))
+            .collect())
+    }
+
+    /// Rolls every replica out to the new configuration, as `update` says.
+    ///
+    /// A change of what the proxy in front does (whether there is one, its ports) cannot be
+    /// rolled: the proxy and the replicas trade names and ports. Then the old replicas and
+    /// proxy go first, and the new ones come up after, with a gap.
+    async fn replace(&self, scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
+        let spec = resolved(desired)?;
+        let containers = self.finish_interrupted(scope, desired).await?;
+        let (replicas, _) = live::serving(&containers);
         for extra in replicas
             .iter()
             .rev()
@@ -128,49 +207,47 @@ impl Provider for ServiceProvider {
         {
             self.remove(extra).await?;
         }
-        for number in 1..=spec.replicas {
-            match replicas.iter().find(|replica| replica.number == number) {
-                None => self.create_replica(scope, desired, spec, number).await?,
-                Some(replica) if self.must_recreate(replica, desired, spec) => {
-                    self.remove(replica).await?;
-                    self.create_replica(scope, desired, spec, number).await?;
-                }
-                Some(replica) => self.update_in_place(replica, spec).await?,
-            }
-        }
-        Ok(())
-    }
-
-    /// Stop-first, one replica at a time: each old container is stopped (with its grace
-    /// period) and removed, its replacement created, and the next one waits until that
-    /// replacement is ready (healthy where there is a probe, else running). A replacement that
-    /// does not become ready stops the rollout, leaving the remaining old replicas running.
-    async fn replace(&self, scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
-        let spec = resolved(desired)?;
-        let old = self.replicas(scope, &desired.address).await?;
-        for extra in old.iter().rev().filter(|replica| replica.number > spec.replicas) {
-            self.remove(extra).await?;
-        }
-        for number in 1..=spec.replicas {
-            if let Some(replica) = old.iter().find(|replica| replica.number == number) {
-                self.remove(replica).await?;
-            }
-            self.create_replica(scope, desired, spec, number).await?;
-            if number < spec.replicas {
-                let name = [replica_name(&desired.name, number)];
-                let ready = Condition::Healthy;
-                wait::all(
-                    &self.docker,
-                    &desired.address,
+        let numbers: Vec<u32> = (1..=spec.replicas).collect();
+        let front = containers.iter().find(|container| container.slot == Slot::Front);
+        let proxy_changes = front.map_or(spec.fronted(), |front| {
+            ["update", "port", "expose"]
+                .iter()
+                .any(|field| front.recorded.get(field) != desired.config.get(field))
+        });
+        if !proxy_changes {
+            let front = self.reconcile_front(scope, desired, spec).await?;
+            let rolled = self
+                .roll(
+                    scope,
+                    desired,
                     spec,
-                    &name,
-                    ready,
-                    scope.ready_timeout,
+                    &containers,
+                    &numbers,
+                    front.as_ref(),
+                    &spec.update,
                 )
-                .await?;
-            }
+                .await;
+            self.settle_front(scope, desired, front.as_ref()).await?;
+            return rolled;
         }
-        Ok(())
+        if let Some(front) = front {
+            self.remove(front).await?;
+        }
+        let stop_first = rollout::Update {
+            strategy: rollout::Strategy::Rolling,
+            order: rollout::Order::StopFirst,
+            ..spec.update.clone()
+        };
+        let rollout = Rollout {
+            provider: self,
+            scope,
+            desired,
+            spec,
+            containers: &containers,
+            front: None,
+        };
+        rollout.run(&numbers, &stop_first).await?;
+        self.reconcile_front(scope, desired, spec).await.map(drop)
     }
 
     async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError> {
@@ -187,7 +264,7 @@ impl Provider for ServiceProvider {
     ) -> Result<(), ProviderError> {
         let spec = resolved(desired)?;
         let names: Vec<String> = (1..=spec.replicas)
-            .map(|number| replica_name(&desired.name, number))
+            .map(|number| Slot::Current.name(&desired.name, number))
             .collect();
         wait::all(
             &self.docker,
@@ -240,20 +317,24 @@ impl ServiceProvider {
         Ok(infos)
     }
 
-    /// Creates replica `number`, puts the secrets in, and starts it. A replica that fails
-    /// half-way is removed, so that no container is left that the next read would mistake for
-    /// a working one.
+    /// Creates replica `number` as the container `name`, puts the secrets in, and starts it.
+    /// A replica that fails half-way is removed, so that no container is left that the next
+    /// read would mistake for a working one.
     async fn create_replica(
         &self,
         scope: &Scope,
         desired: &Desired,
         spec: &ServiceSpec,
         number: u32,
+        name: &str,
     ) -> Result<(), ProviderError> {
-        let name = replica_name(&desired.name, number);
+        let name = name.to_owned();
         let mut labels = common::labels(scope, desired);
         labels.insert(REPLICA.to_owned(), number.to_string());
-        let container = spec.container(name.clone(), labels);
+        let container = match spec.fronted() {
+            true => spec.container_behind_proxy(name.clone(), labels),
+            false => spec.container(name.clone(), labels),
+        };
         match self.docker.create_container(&container).await {
             Ok(_) => {}
             Err(DockerError::Conflict { .. }) => {
@@ -277,6 +358,11 @@ impl ServiceProvider {
 
     /// Stops the container with its grace period and removes it; one already gone is fine.
     async fn remove(&self, replica: &Replica) -> Result<(), ProviderError> {
+        self.remove_or_stop(replica, true).await
+    }
+
+    /// Stops the container with its grace period, then removes it if `remove`.
+    async fn remove_or_stop(&self, replica: &Replica, remove: bool) -> Result<(), ProviderError> {
         let grace = common::text(&replica.recorded, "stop-grace-period")
             .and_then(|text| parse_duration(text).ok())
             .or(replica.info.stop_timeout)
@@ -286,7 +372,297 @@ impl ServiceProvider {
             _ => Ok(()),
         };
         gone(self.docker.stop_container(replica.name(), grace).await)?;
-        gone(self.docker.remove_container(replica.name(), true).await)
+        if remove {
+            gone(self.docker.remove_container(replica.name(), true).await)?;
+        }
+        Ok(())
+    }
+
+    /// What `update` does, with the rollout settings `update`.
+    async fn converge(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        spec: &ServiceSpec,
+        update: &rollout::Update,
+    ) -> Result<(), ProviderError> {
+        let containers = self.finish_interrupted(scope, desired).await?;
+        let front = self.reconcile_front(scope, desired, spec).await?;
+        let (replicas, _) = live::serving(&containers);
+        for extra in replicas
+            .iter()
+            .rev()
+            .filter(|replica| replica.number > spec.replicas)
+        {
+            self.remove(extra).await?;
+        }
+        let mut stale = Vec::new();
+        for number in 1..=spec.replicas {
+            match replicas.iter().find(|replica| replica.number == number) {
+                None => {
+                    let name = Slot::Current.name(&desired.name, number);
+                    self.create_replica(scope, desired, spec, number, &name).await?;
+                }
+                Some(replica) if self.must_recreate(replica, desired, spec) => stale.push(number),
+                Some(replica) => self.update_in_place(replica, spec, front.is_some()).await?,
+            }
+        }
+        let rolled = match stale.is_empty() {
+            true => Ok(()),
+            false => {
+                self.roll(scope, desired, spec, &containers, &stale, front.as_ref(), update)
+                    .await
+            }
+        };
+        self.settle_front(scope, desired, front.as_ref()).await?;
+        rolled
+    }
+
+    /// Runs a rollout of replicas `numbers` and says how a paused canary stands.
+    async fn roll(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        spec: &ServiceSpec,
+        containers: &[Replica],
+        numbers: &[u32],
+        front: Option<&Front>,
+        update: &rollout::Update,
+    ) -> Result<(), ProviderError> {
+        let rollout = Rollout {
+            provider: self,
+            scope,
+            desired,
+            spec,
+            containers,
+            front,
+        };
+        // A paused canary is no error: its state shows in `stack status` and the next plan.
+        rollout.run(numbers, update).await.map(drop)
+    }
+
+    /// Drift when a running proxy does not send to the serving replicas: it restarted since
+    /// (with the backends it was created with), or a replica came back with another address.
+    async fn stale_proxy(&self, containers: &[Replica]) -> Option<stack_provider::Drift> {
+        let front = containers.iter().find(|container| {
+            container.slot == Slot::Front && container.info.status == stack_docker::ContainerStatus::Running
+        })?;
+        let (serving, _) = live::serving(containers);
+        let mut expected: Vec<std::net::Ipv4Addr> = serving
+            .iter()
+            .filter(|replica| replica.info.status == stack_docker::ContainerStatus::Running)
+            .filter_map(|replica| backend_address(&replica.info))
+            .collect();
+        let actual = match Front::of(&front.info)?.backends().await {
+            Ok((mut current, _)) => {
+                current.sort_unstable();
+                current
+            }
+            Err(error) => return Some(proxy_drift(expected.len(), error)),
+        };
+        expected.sort_unstable();
+        (actual != expected).then(|| {
+            let list = |ips: &[std::net::Ipv4Addr]| {
+                ips.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            };
+            stack_provider::Drift {
+                field: "proxy backends".to_owned(),
+                expected: list(&expected),
+                actual: list(&actual),
+            }
+        })
+    }
+
+    /// Brings the service's proxy in line: created (with the serving replicas behind it) when
+    /// the service should have one and it is missing or stopped, its networks joined as the
+    /// service's, removed when the service should have none. Returns it when there is one.
+    async fn reconcile_front(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        spec: &ServiceSpec,
+    ) -> Result<Option<Front>, ProviderError> {
+        let name = Slot::Front.name(&desired.name, 0);
+        let found = match self.docker.inspect_container(&name).await {
+            Ok(info) => Some(info),
+            Err(error) if error.is_not_found() => None,
+            Err(error) => return Err(common::error(error)),
+        };
+        if !spec.fronted() {
+            if found.is_some() {
+                self.remove_named(&name).await?;
+            }
+            return Ok(None);
+        }
+        let info = match found {
+            Some(info) if info.status == stack_docker::ContainerStatus::Running => {
+                self.attach(&name, &info, &spec.networks).await?;
+                self.docker
+                    .inspect_container(&name)
+                    .await
+                    .map_err(common::error)?
+            }
+            stopped => {
+                if stopped.is_some() {
+                    self.remove_named(&name).await?;
+                }
+                self.create_front(scope, desired, spec, &name).await?
+            }
+        };
+        let front = Front::of(&info).ok_or_else(|| {
+            ProviderError::new(format!(
+                "{}: its proxy `{name}` has no address to reach it at",
+                desired.address
+            ))
+            .with_hint("the proxy needs a network: give the service one")
+        })?;
+        front
+            .wait_ready(scope.ready_timeout)
+            .await
+            .map_err(|error| ProviderError::new(format!("{}: {error}", desired.address)))?;
+        Ok(Some(front))
+    }
+
+    async fn create_front(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        spec: &ServiceSpec,
+        name: &str,
+    ) -> Result<stack_docker::ContainerInfo, ProviderError> {
+        let image = front::image(&self.docker).await?;
+        let backends = self.serving_addresses(scope, desired).await?;
+        let container = front::container(
+            spec,
+            name.to_owned(),
+            image,
+            common::labels(scope, desired),
+            &backends,
+        );
+        match self.docker.create_container(&container).await {
+            Ok(_) => {}
+            Err(DockerError::Conflict { .. }) => return Err(self.clash(scope, &desired.address, name).await),
+            Err(error) => return Err(failure(&desired.address, error)),
+        }
+        if let Err(error) = self.docker.start_container(name).await {
+            let _ = self.docker.remove_container(name, true).await;
+            return Err(failure(&desired.address, error));
+        }
+        self.docker.inspect_container(name).await.map_err(common::error)
+    }
+
+    /// Puts the serving replicas behind the proxy: after a rollout, and to repair a proxy that
+    /// restarted or a replica whose address changed.
+    async fn settle_front(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        front: Option<&Front>,
+    ) -> Result<(), ProviderError> {
+        let Some(front) = front else {
+            return Ok(());
+        };
+        let backends = self.serving_addresses(scope, desired).await?;
+        front
+            .set(backends)
+            .await
+            .map_err(|error| ProviderError::new(format!("{}: {error}", desired.address)))
+    }
+
+    async fn serving_addresses(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+    ) -> Result<Vec<std::net::Ipv4Addr>, ProviderError> {
+        let containers = self.replicas(scope, &desired.address).await?;
+        let (serving, _) = live::serving(&containers);
+        Ok(serving
+            .iter()
+            .filter(|replica| replica.info.status == stack_docker::ContainerStatus::Running)
+            .filter_map(|replica| backend_address(&replica.info))
+            .collect())
+    }
+
+    /// The address of container `name` behind the proxy.
+    async fn address_of(&self, name: &str) -> Result<Option<std::net::Ipv4Addr>, ProviderError> {
+        match self.docker.inspect_container(name).await {
+            Ok(info) => Ok(backend_address(&info)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(common::error(error)),
+        }
+    }
+
+    /// Finishes what an interrupted rollout left: a replacement that stands alone is renamed to
+    /// its final name, one beside the replica it was to replace is removed. Returns the
+    /// service's containers as they are then.
+    async fn finish_interrupted(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+    ) -> Result<Vec<Replica>, ProviderError> {
+        let containers = self.replicas(scope, &desired.address).await?;
+        let (_, leftovers) = live::serving(&containers);
+        if leftovers.is_empty() {
+            return Ok(containers);
+        }
+        let (serving, _) = live::serving(&containers);
+        for staged in containers.iter().filter(|container| container.slot == Slot::Next) {
+            let stands_alone = serving.iter().any(|replica| replica.name() == staged.name());
+            if stands_alone {
+                self.rename(staged.name(), &Slot::Current.name(&desired.name, staged.number))
+                    .await?;
+            } else {
+                self.remove_named(staged.name()).await?;
+            }
+        }
+        self.replicas(scope, &desired.address).await
+    }
+
+    /// Starts a container kept stopped, with the restart policy its configuration records.
+    async fn revive(&self, name: &str) -> Result<(), ProviderError> {
+        let info = self.docker.inspect_container(name).await.map_err(common::error)?;
+        let recorded = Replica::new(info.clone())
+            .map(|replica| replica.recorded)
+            .unwrap_or_default();
+        let policy = config::restart_policy(&recorded);
+        self.docker
+            .update_container(name, &info.resources, policy)
+            .await
+            .map_err(common::error)?;
+        self.docker.start_container(name).await.map_err(common::error)
+    }
+
+    /// Stops a container with its grace period and sees that no restart policy, nor a daemon
+    /// restart, brings it back: a retired replica must stay out of service.
+    async fn stop_for_good(&self, name: &str) -> Result<(), ProviderError> {
+        let info = match self.docker.inspect_container(name).await {
+            Ok(info) => info,
+            Err(error) if error.is_not_found() => return Ok(()),
+            Err(error) => return Err(common::error(error)),
+        };
+        self.docker
+            .update_container(name, &info.resources, stack_docker::RestartPolicy::No)
+            .await
+            .map_err(common::error)?;
+        match Replica::new(info) {
+            Some(replica) => self.remove_or_stop(&replica, false).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), ProviderError> {
+        self.docker
+            .rename_container(from, to)
+            .await
+            .map_err(common::error)
+    }
+
+    /// Removes a container at once; one already gone is fine.
+    async fn remove_named(&self, name: &str) -> Result<(), ProviderError> {
+        match self.docker.remove_container(name, true).await {
+            Err(error) if !error.is_not_found() => Err(common::error(error)),
+            _ => Ok(()),
+        }
     }
 
     /// Whether a replica cannot be brought in line in place.
@@ -297,7 +673,13 @@ impl ServiceProvider {
     }
 
     /// Limits and restart policy by `docker update`, networks by connect and disconnect.
-    async fn update_in_place(&self, replica: &Replica, spec: &ServiceSpec) -> Result<(), ProviderError> {
+    /// Behind a proxy, a replica joins the networks under its container name only.
+    async fn update_in_place(
+        &self,
+        replica: &Replica,
+        spec: &ServiceSpec,
+        behind_proxy: bool,
+    ) -> Result<(), ProviderError> {
         let name = replica.name();
         let info = &replica.info;
         if !same_limits(&info.resources, &spec.resources) || info.restart != spec.restart {
@@ -306,15 +688,29 @@ impl ServiceProvider {
                 .await
                 .map_err(common::error)?;
         }
+        let mut wanted = spec.networks.clone();
+        if behind_proxy {
+            for attachment in &mut wanted {
+                attachment.aliases.clear();
+                attachment.ipv4_address = None;
+            }
+        }
+        self.attach(name, info, &wanted).await
+    }
+
+    /// Joins `wanted` networks as asked and leaves the others; no network at all means Docker's
+    /// default one.
+    async fn attach(
+        &self,
+        name: &str,
+        info: &stack_docker::ContainerInfo,
+        wanted: &[NetworkAttachment],
+    ) -> Result<(), ProviderError> {
         let default = [NetworkAttachment {
             network: config::DEFAULT_NETWORK.to_owned(),
             ..Default::default()
         }];
-        let wanted = if spec.networks.is_empty() {
-            &default[..]
-        } else {
-            &spec.networks[..]
-        };
+        let wanted = if wanted.is_empty() { &default[..] } else { wanted };
         // Join the new networks first, so the container is never left without one.
         for attachment in wanted {
             match info.networks.get(&attachment.network) {
@@ -389,6 +785,31 @@ impl ServiceProvider {
     }
 }
 
+/// One revision of the history: the containers of one slot, with what they recorded.
+fn revision(label: &'static str, replicas: &[Replica]) -> Option<Revision> {
+    let first = replicas.first()?;
+    let running = replicas
+        .iter()
+        .filter(|replica| replica.info.status == stack_docker::ContainerStatus::Running)
+        .count();
+    let stopped = replicas.len() - running;
+    let state = match (running, stopped) {
+        (running, 0) => format!("{running} running"),
+        (0, stopped) => format!("{stopped} stopped"),
+        (running, stopped) => format!("{running} running, {stopped} stopped"),
+    };
+    Some(Revision {
+        label,
+        applied: replicas
+            .iter()
+            .map(|replica| replica.info.created.clone())
+            .min()
+            .unwrap_or_default(),
+        config: first.recorded.clone(),
+        state,
+    })
+}
+
 /// The spec `desired` built; only this provider's desired states carry one.
 fn resolved(desired: &Desired) -> Result<&ServiceSpec, ProviderError> {
     desired
@@ -404,12 +825,22 @@ fn resolved(desired: &Desired) -> Result<&ServiceSpec, ProviderError> {
         })
 }
 
-fn replica_name(service_name: &str, number: u32) -> String {
-    format!("{service_name}-{number}")
-}
-
 fn service_address(labels: &stack_docker::Labels) -> Option<Address> {
     common::parse_address(labels.get(ADDRESS)?, "service")
+}
+
+fn proxy_drift(replicas: usize, error: String) -> stack_provider::Drift {
+    stack_provider::Drift {
+        field: "proxy backends".to_owned(),
+        expected: format!("{replicas} replicas"),
+        actual: error,
+    }
+}
+
+/// The address a proxy forwards to: the container's on the first of its networks by name,
+/// which the replicas and the proxy all join.
+fn backend_address(info: &stack_docker::ContainerInfo) -> Option<std::net::Ipv4Addr> {
+    info.networks.values().find_map(|endpoint| endpoint.ipv4_address)
 }
 
 /// A daemon error while creating or starting a replica, with what to do where stack knows.

@@ -551,6 +551,13 @@ pub static SERVICE: KindSchema = KindSchema {
             "update",
             Shape::Block(&[
                 field!(
+                    "strategy",
+                    Shape::Scalar(Type::Enum(&["rolling", "blue-green", "canary"])),
+                    InPlace,
+                    default = "rolling",
+                    "Replace replicas batch by batch, the whole set at once, or one batch and pause"
+                ),
+                field!(
                     "order",
                     Shape::Scalar(Type::Enum(&["stop-first", "start-first"])),
                     InPlace,
@@ -593,7 +600,7 @@ pub static SERVICE: KindSchema = KindSchema {
                     "Share of replicas that may fail before the failure action"
                 ),
             ]),
-            InPlace,
+            Replace,
             "How a change rolls out"
         ),
     ],

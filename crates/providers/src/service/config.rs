@@ -16,11 +16,13 @@ use stack_language::units::parse_size;
 use stack_language::{Address, Resource};
 use stack_provider::{Config, Resolve, Setting};
 
+use super::front;
 use super::spec::ServiceSpec;
 use crate::common;
 
-/// How a replacement rolls out: read from the files when one happens, and nothing on the
-/// daemon to change, so it is left out like the engine's own fields.
+/// How a replacement rolls out. Of its settings only one shows on the daemon, and so in the
+/// configuration: whether a proxy stands in front of the replicas ([`front`]); the others are
+/// read from the files when a rollout happens.
 const ROLLOUT: &str = "update";
 
 /// The daemon's default network, which a service without `network` joins.
@@ -35,7 +37,7 @@ pub const IN_PLACE: [&str; 3] = ["network", "resources", "restart"];
 /// sources as absolute paths, and the in-place fields in their [`observed`] form.
 pub fn desired(resource: &Resource, resolve: &dyn Resolve, spec: &ServiceSpec) -> Config {
     let mut config = common::without_engine_fields(Config::from_resource(resource, reference(resolve)));
-    config.0.shift_remove(ROLLOUT);
+    set(&mut config, ROLLOUT, front::config_json(spec));
     let binds = spec.mounts.iter().filter_map(|mount| match mount {
         Mount::Bind { source, .. } => Some(source.as_str()),
         _ => None,
@@ -154,6 +156,26 @@ fn networks_json<'a>(attachments: impl Iterator<Item = Attachment<'a>>, host_nam
     (!entries.is_empty()).then(|| Json::Array(entries.into_iter().map(|(_, entry)| entry).collect()))
 }
 
+/// The restart policy a configuration records, read back from [`restart_json`]'s form.
+pub fn restart_policy(config: &Config) -> RestartPolicy {
+    let restart = config.get("restart").and_then(Setting::as_json);
+    let policy = restart
+        .and_then(|restart| restart.get("policy"))
+        .and_then(Json::as_str);
+    match policy {
+        Some("no") => RestartPolicy::No,
+        Some("always") => RestartPolicy::Always,
+        Some("on-failure") => RestartPolicy::OnFailure {
+            max_retries: restart
+                .and_then(|restart| restart.get("max-retries"))
+                .and_then(Json::as_u64)
+                .and_then(|retries| u32::try_from(retries).ok())
+                .unwrap_or(0),
+        },
+        _ => RestartPolicy::UnlessStopped,
+    }
+}
+
 /// `{"policy": "on-failure", "max-retries": 5}`; no `max-retries` when there is no limit.
 fn restart_json(policy: RestartPolicy) -> Json {
     match policy {
@@ -248,6 +270,21 @@ mod tests {
             Some(json!({"memory": "256MiB", "memory-reservation": "1000"}))
         );
         assert_eq!(resources_json(Some(&recorded), &Resources::default()), None);
+    }
+
+    #[test]
+    fn restart_policies_read_back_from_a_configuration() {
+        for policy in [
+            RestartPolicy::No,
+            RestartPolicy::Always,
+            RestartPolicy::UnlessStopped,
+            RestartPolicy::OnFailure { max_retries: 0 },
+            RestartPolicy::OnFailure { max_retries: 4 },
+        ] {
+            let mut config = Config::default();
+            set(&mut config, "restart", Some(restart_json(policy)));
+            assert_eq!(restart_policy(&config), policy);
+        }
     }
 
     #[test]

@@ -128,6 +128,7 @@ pub fn container(
     ContainerInfo {
         id,
         name,
+        created: "2026-12-01T12:00:00Z".to_owned(),
         image: spec.image.clone(),
         image_id: "sha256:0123".to_owned(),
         command: container.command,

@@ -14,14 +14,16 @@ use stack_provider::labels::CONFIG;
 use stack_provider::{Config, Drift, Live, Setting};
 
 use super::config::{self, IN_PLACE};
+use super::rollout::Slot;
 
-/// The label with a container's replica number, from 1.
+/// The label with a container's replica number, from 1; 0 marks the service's proxy.
 pub const REPLICA: &str = "dev.stack.replica";
 
 /// One container of a service.
 #[derive(Debug, Clone)]
 pub struct Replica {
     pub number: u32,
+    pub slot: Slot,
     pub info: ContainerInfo,
     /// The configuration its labels recorded when it was created.
     pub recorded: Config,
@@ -38,6 +40,7 @@ impl Replica {
             .unwrap_or_default();
         Some(Replica {
             number,
+            slot: Slot::of(&info.name),
             info,
             recorded,
         })
@@ -74,23 +77,27 @@ impl Replica {
     }
 }
 
-/// The live state of the service at `address` from its containers, or `None` when there are none.
+/// The live state of the service at `address` from its containers (every slot), or `None`
+/// when there are none.
 pub fn live(
     kind: &'static KindSchema,
     address: Address,
     name: String,
-    mut replicas: Vec<Replica>,
+    containers: Vec<Replica>,
 ) -> Option<Live> {
-    replicas.sort_by_key(|replica| replica.number);
-    let first = replicas.first()?;
+    let (replicas, mut drift) = serving(&containers);
     let host_name = address.path_name();
+    let first = replicas.first().or(containers.first())?;
     let highest = replicas.last().map_or(0, |replica| replica.number);
-    let mut live_config = config::observed(&first.recorded, &first.info, &host_name);
+    let front = containers.iter().find(|container| container.slot == Slot::Front);
+    let proxied = wants_proxy(&first.recorded);
+    drift.extend(front_drift(proxied, front));
+    let front = front.filter(|_| proxied);
+    let mut live_config = config::observed(&first.recorded, &as_seen(first, front), &host_name);
     live_config
         .0
         .insert("replicas".to_owned(), Setting::Plain(serde_json::json!(highest)));
 
-    let mut drift = Vec::new();
     for number in 1..highest {
         if !replicas.iter().any(|replica| replica.number == number) {
             drift.push(Drift {
@@ -109,10 +116,17 @@ pub fn live(
             });
         }
         if replica.number != first.number {
-            drift.extend(differences(kind, &live_config, replica, &host_name));
+            drift.extend(differences(kind, &live_config, replica, front, &host_name));
         }
     }
-    let (state, healthy) = summary(&replicas, highest, &first.recorded);
+    let (mut state, healthy) = summary(&replicas, highest, &first.recorded);
+    let kept = containers
+        .iter()
+        .filter(|container| container.slot == Slot::Prev)
+        .count();
+    if kept > 0 {
+        state.push_str(&format!(", previous revision kept ({kept} stopped)"));
+    }
     Some(Live {
         address,
         kind: kind.name,
@@ -124,9 +138,92 @@ pub fn live(
     })
 }
 
+/// Whether a configuration records a proxy in front of the replicas.
+pub fn wants_proxy(recorded: &Config) -> bool {
+    recorded
+        .get("update")
+        .and_then(Setting::as_json)
+        .is_some_and(|update| update.get("proxy").is_some())
+}
+
+/// A replica as the plan compares it: behind a proxy, the service's names, aliases and fixed
+/// addresses are the proxy's, on the networks the replica joins.
+fn as_seen(replica: &Replica, front: Option<&Replica>) -> ContainerInfo {
+    let mut info = replica.info.clone();
+    if let Some(front) = front {
+        info.networks = front
+            .info
+            .networks
+            .iter()
+            .filter(|(network, _)| replica.info.networks.contains_key(*network))
+            .map(|(network, endpoint)| (network.clone(), endpoint.clone()))
+            .collect();
+    }
+    info
+}
+
+/// The proxy missing, stopped, or there when the configuration has none.
+fn front_drift(proxied: bool, front: Option<&Replica>) -> Option<Drift> {
+    let drift = |expected: &str, actual: String| Drift {
+        field: "proxy".to_owned(),
+        expected: expected.to_owned(),
+        actual,
+    };
+    match (proxied, front) {
+        (true, None) => Some(drift("running", "missing".to_owned())),
+        (true, Some(front)) if front.info.status != ContainerStatus::Running => {
+            Some(drift("running", front.status()))
+        }
+        (false, Some(front)) => Some(drift("none", format!("`{}`", front.name()))),
+        _ => None,
+    }
+}
+
+/// The replicas that serve, by number: the current container, or where an interrupted rollout
+/// left only the replacement, that one (it is renamed by the next update). A replacement
+/// beside a current container is a leftover, to be removed. Both show as drift, so that the
+/// next apply finishes what the interrupted one began.
+pub fn serving(containers: &[Replica]) -> (Vec<Replica>, Vec<Drift>) {
+    let mut serving: Vec<Replica> = Vec::new();
+    let mut drift = Vec::new();
+    let mut sorted: Vec<&Replica> = containers
+        .iter()
+        .filter(|container| matches!(container.slot, Slot::Current | Slot::Next))
+        .collect();
+    sorted.sort_by_key(|container| (container.number, container.slot));
+    for container in sorted {
+        let taken = serving
+            .last()
+            .is_some_and(|replica| replica.number == container.number);
+        match (container.slot, taken) {
+            (Slot::Next, true) => drift.push(Drift {
+                field: format!("replica {}", container.number),
+                expected: "one container".to_owned(),
+                actual: format!("`{}` left beside it by an interrupted rollout", container.name()),
+            }),
+            (Slot::Next, false) => {
+                drift.push(Drift {
+                    field: format!("replica {}", container.number),
+                    expected: "its final name".to_owned(),
+                    actual: format!("`{}`, left by an interrupted rollout", container.name()),
+                });
+                serving.push(container.clone());
+            }
+            _ => serving.push(container.clone()),
+        }
+    }
+    (serving, drift)
+}
+
 /// Where `replica` differs from the first replica, whose configuration is `reference`.
-fn differences(kind: &KindSchema, reference: &Config, replica: &Replica, host_name: &str) -> Vec<Drift> {
-    let observed = config::observed(&replica.recorded, &replica.info, host_name);
+fn differences(
+    kind: &KindSchema,
+    reference: &Config,
+    replica: &Replica,
+    front: Option<&Replica>,
+    host_name: &str,
+) -> Vec<Drift> {
+    let observed = config::observed(&replica.recorded, &as_seen(replica, front), host_name);
     let mut fields = config::replaced_fields(reference, &observed, kind);
     fields.extend(
         IN_PLACE

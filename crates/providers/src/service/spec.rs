@@ -21,6 +21,8 @@ use stack_language::units::{parse_duration, parse_size};
 use stack_language::{Address, Data, Resource, Value};
 use stack_provider::Resolve;
 
+use super::rollout::Update;
+
 /// Where secrets are delivered in a container, as Swarm and Compose do.
 const SECRETS_DIR: &str = "/run/secrets";
 
@@ -36,6 +38,8 @@ pub struct ServiceSpec {
     /// The user's labels; the stack's own are added per replica.
     pub labels: Labels,
     pub ports: Vec<PortBinding>,
+    /// Container ports named by `expose`.
+    pub exposed: Vec<u16>,
     pub mounts: Vec<Mount>,
     /// In the order written; each has the host name as its first alias.
     pub networks: Vec<NetworkAttachment>,
@@ -53,6 +57,8 @@ pub struct ServiceSpec {
     pub stop_signal: Option<String>,
     pub stop_grace_period: Duration,
     pub probe: Option<Probe>,
+    /// How a replacement rolls out; not part of any container.
+    pub update: Update,
 }
 
 /// Secret contents never reach a log or a message: they are shown by path only.
@@ -119,6 +125,11 @@ impl ServiceSpec {
             env: reader.env(),
             labels: field("labels").map(text_map).unwrap_or_default(),
             ports: resource.items("port").iter().filter_map(port).collect(),
+            exposed: resource
+                .items("expose")
+                .iter()
+                .filter_map(|port| port.as_int().and_then(|port| u16::try_from(port).ok()))
+                .collect(),
             mounts: reader.mounts()?,
             networks: reader.networks(&host_name)?,
             secrets: reader.secrets()?,
@@ -142,8 +153,29 @@ impl ServiceSpec {
                 .and_then(duration)
                 .unwrap_or(Duration::from_secs(10)),
             probe,
+            update: Update::from_value(field("update"), duration),
             host_name,
         })
+    }
+
+    /// Whether a proxy stands in front of the replicas ([`super::front`]).
+    pub fn fronted(&self) -> bool {
+        !super::front::ports(self).is_empty()
+    }
+
+    /// A replica's container behind the service's proxy: the proxy holds the host name,
+    /// aliases, fixed addresses and published TCP ports; the replica joins the same networks
+    /// under its container name only.
+    pub fn container_behind_proxy(&self, name: String, labels: Labels) -> ContainerSpec {
+        let mut container = self.container(name, labels);
+        for attachment in &mut container.networks {
+            attachment.aliases.clear();
+            attachment.ipv4_address = None;
+        }
+        container
+            .ports
+            .retain(|binding| binding.protocol != Protocol::Tcp);
+        container
     }
 
     /// The container of replica `number`, named `name` and labelled `labels` (the stack's own).

@@ -44,6 +44,30 @@ pub async fn all(
     join_all(waits).await.into_iter().collect()
 }
 
+/// Watches replica `name` for `period` once it is ready: it fails the moment the container
+/// stops, or its probe fails `retries` times in a row (Docker's verdict for an `exec` probe,
+/// stack's own checks for `http` and `tcp`).
+pub async fn stays_up(
+    docker: &DockerClient,
+    address: &Address,
+    spec: &ServiceSpec,
+    name: &str,
+    period: Duration,
+) -> Result<(), ProviderError> {
+    if period.is_zero() {
+        return Ok(());
+    }
+    let watcher = Waiter {
+        docker,
+        address,
+        spec,
+        name,
+        give_up_at: Instant::now() + period,
+        timeout: period,
+    };
+    watcher.watch().await
+}
+
 struct Waiter<'a> {
     docker: &'a DockerClient,
     address: &'a Address,
@@ -70,6 +94,49 @@ impl Waiter<'_> {
             (Condition::Completed, _) => self.completed().await,
             (Condition::Started | Condition::Healthy, _) => self.started(condition).await,
         }
+    }
+
+    /// Until `give_up_at`, which here is success: the replica stayed up all along.
+    async fn watch(&self) -> Result<(), ProviderError> {
+        let mut failures = 0;
+        while Instant::now() < self.give_up_at {
+            let info = self.inspect().await?;
+            if info.status != ContainerStatus::Running {
+                return Err(self.stopped(&info, Condition::Healthy).await);
+            }
+            let mut interval = POLL_INTERVAL;
+            match &self.spec.probe {
+                Some(probe) if matches!(probe.check, Check::Exec(_)) => {
+                    if info.health == Some(HealthStatus::Unhealthy) {
+                        let output = info.last_health_output.as_deref().unwrap_or("nothing");
+                        return Err(self.unhealthy(probe, output, None).await);
+                    }
+                }
+                Some(probe) => {
+                    interval = probe.interval.max(POLL_INTERVAL);
+                    if let Err(said) = self.check_from_host(probe, &info).await {
+                        failures += 1;
+                        if failures >= probe.retries.max(1) {
+                            return Err(self.unhealthy(probe, &said, Some(failures)).await);
+                        }
+                    } else {
+                        failures = 0;
+                    }
+                }
+                None => {}
+            }
+            tokio::time::sleep(interval.min(self.give_up_at.saturating_duration_since(Instant::now()))).await;
+        }
+        Ok(())
+    }
+
+    /// One check of an `http` or `tcp` probe against the replica's address.
+    async fn check_from_host(&self, probe: &Probe, info: &ContainerInfo) -> Result<(), String> {
+        let address = self
+            .first_address(info)
+            .ok_or_else(|| format!("replica `{}` has no IPv4 address", self.name))?;
+        let target = host_check::target(&probe.check, address, &self.own_names()).await?;
+        host_check::run(&target, probe.timeout).await
     }
 
     /// Running, or already finished with 0 as a one-shot job may be by now.

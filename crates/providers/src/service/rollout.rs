@@ -1,0 +1,612 @@
+//! Rolling a service from its running containers to new ones, following its `update` settings.
+//!
+//! Every container of a service has a slot, read from its name:
+//!
+//! | name              | slot                                                              |
+//! | ----------------- | ----------------------------------------------------------------- |
+//! | `shop_api-2`      | current: replica 2, serving                                       |
+//! | `shop_api-2.next` | its replacement while a rollout starts it beside the current one |
+//! | `shop_api-2.prev` | the replica it replaced, stopped: the previous revision           |
+//!
+//! A rollout retires the replaced containers into the `prev` slot instead of removing them, so
+//! that a failed rollout, `stack rollback` and `stack rollout undo` can start them again
+//! exactly as they were (environment, secret files and all). One previous revision is kept: a
+//! new rollout first removes the older one. Each step is a single daemon call that leaves a
+//! state the next read understands, so an apply killed at any point is completed by the next
+//! one (see `live::serving`).
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use stack_language::{Condition, Value};
+use stack_provider::{Desired, ProviderError, Scope};
+
+use super::front::Front;
+use super::live::Replica;
+use super::spec::ServiceSpec;
+use super::{ServiceProvider, wait};
+
+/// The `update` block of a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    pub strategy: Strategy,
+    pub order: Order,
+    pub parallelism: u32,
+    pub delay: Duration,
+    pub monitor: Duration,
+    pub failure_action: FailureAction,
+    pub max_failure_ratio: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Batch after batch of `parallelism` replicas.
+    Rolling,
+    /// The whole new set beside the old one, then one switch.
+    BlueGreen,
+    /// One batch, then a pause until `stack rollout continue` or `undo`.
+    Canary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    StopFirst,
+    StartFirst,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureAction {
+    Rollback,
+    Pause,
+    Continue,
+}
+
+impl Default for Update {
+    fn default() -> Self {
+        Update {
+            strategy: Strategy::Rolling,
+            order: Order::StopFirst,
+            parallelism: 1,
+            delay: Duration::ZERO,
+            monitor: Duration::ZERO,
+            failure_action: FailureAction::Rollback,
+            max_failure_ratio: 0.0,
+        }
+    }
+}
+
+impl Update {
+    /// Reads the `update` block; the checker has validated every value.
+    pub fn from_value(update: Option<&Value>, duration: impl Fn(&Value) -> Option<Duration>) -> Update {
+        let defaults = Update::default();
+        let Some(update) = update else {
+            return defaults;
+        };
+        let word = |field: &str| update.get(field).and_then(Value::as_str);
+        let time = |field: &str| update.get(field).and_then(&duration);
+        Update {
+            strategy: match word("strategy") {
+                Some("blue-green") => Strategy::BlueGreen,
+                Some("canary") => Strategy::Canary,
+                _ => Strategy::Rolling,
+            },
+            order: match word("order") {
+                Some("start-first") => Order::StartFirst,
+                _ => Order::StopFirst,
+            },
+            parallelism: update
+                .get("parallelism")
+                .and_then(Value::as_int)
+                .and_then(|count| u32::try_from(count).ok())
+                .filter(|count| *count > 0)
+                .unwrap_or(defaults.parallelism),
+            delay: time("delay").unwrap_or(defaults.delay),
+            monitor: time("monitor").unwrap_or(defaults.monitor),
+            failure_action: match word("failure-action") {
+                Some("pause") => FailureAction::Pause,
+                Some("continue") => FailureAction::Continue,
+                _ => FailureAction::Rollback,
+            },
+            max_failure_ratio: update
+                .get("max-failure-ratio")
+                .and_then(Value::as_float)
+                .unwrap_or(defaults.max_failure_ratio),
+        }
+    }
+
+    /// Whether new replicas start beside the ones they replace: blue-green always does.
+    pub fn starts_first(&self) -> bool {
+        self.order == Order::StartFirst || self.strategy == Strategy::BlueGreen
+    }
+}
+
+/// Where a container of a service stands, read from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Slot {
+    Current,
+    Next,
+    Prev,
+    /// Not a replica: the service's proxy.
+    Front,
+}
+
+impl Slot {
+    const NEXT: &str = ".next";
+    const PREV: &str = ".prev";
+    const FRONT: &str = "-proxy";
+
+    pub fn of(container_name: &str) -> Slot {
+        if container_name.ends_with(Slot::FRONT) {
+            Slot::Front
+        } else if container_name.ends_with(Slot::NEXT) {
+            Slot::Next
+        } else if container_name.ends_with(Slot::PREV) {
+            Slot::Prev
+        } else {
+            Slot::Current
+        }
+    }
+
+    /// The name of replica `number` of the service named `service` in this slot.
+    pub fn name(self, service: &str, number: u32) -> String {
+        match self {
+            Slot::Current => format!("{service}-{number}"),
+            Slot::Next => format!("{service}-{number}{}", Slot::NEXT),
+            Slot::Prev => format!("{service}-{number}{}", Slot::PREV),
+            Slot::Front => format!("{service}{}", Slot::FRONT),
+        }
+    }
+}
+
+/// How a rollout ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    Complete,
+    /// A canary: the first batch runs the new configuration, the rest the old one.
+    CanaryPaused {
+        updated: usize,
+        total: usize,
+    },
+}
+
+/// One rollout of a service's replicas to `desired`.
+pub struct Rollout<'a> {
+    pub provider: &'a ServiceProvider,
+    pub scope: &'a Scope,
+    pub desired: &'a Desired,
+    pub spec: &'a ServiceSpec,
+    /// The service's containers as read before the rollout, every slot.
+    pub containers: &'a [Replica],
+    /// The proxy in front of the replicas, when the service has one: replicas are switched
+    /// there and drained before they stop.
+    pub front: Option<&'a Front>,
+}
+
+/// What replaces replica `number`: a new container, or its previous revision started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    New,
+    Previous,
+}
+
+impl Rollout<'_> {
+    /// Replaces replicas `numbers` with new containers, following `update`; the containers they
+    /// replace become the previous revision.
+    pub async fn run(&self, numbers: &[u32], update: &Update) -> Result<Finished, ProviderError> {
+        self.forget_previous(numbers).await?;
+        self.roll(numbers, Source::New, update).await
+    }
+
+    /// Starts the previous revision of replicas `numbers` again in place of the current one,
+    /// which becomes the previous revision in turn: `stack rollback`, `stack rollout undo`.
+    pub async fn restore(&self, numbers: &[u32]) -> Result<(), ProviderError> {
+        let update = Update {
+            strategy: Strategy::Rolling,
+            order: Order::StartFirst,
+            failure_action: FailureAction::Pause,
+            ..self.spec.update.clone()
+        };
+        self.roll(numbers, Source::Previous, &update).await.map(drop)
+    }
+
+    async fn roll(
+        &self,
+        numbers: &[u32],
+        source: Source,
+        update: &Update,
+    ) -> Result<Finished, ProviderError> {
+        if update.strategy == Strategy::BlueGreen {
+            return self.blue_green(numbers, source, update).await;
+        }
+        let batch_size = update.parallelism.max(1) as usize;
+        let mut done: Vec<u32> = Vec::new();
+        let mut failures: Vec<(u32, ProviderError)> = Vec::new();
+        for (index, batch) in numbers.chunks(batch_size).enumerate() {
+            if index > 0 && !update.delay.is_zero() {
+                tokio::time::sleep(update.delay).await;
+            }
+            let results = join_all(
+                batch
+                    .iter()
+                    .map(|number| self.replace_one(*number, source, update)),
+            )
+            .await;
+            for (number, result) in batch.iter().zip(results) {
+                match result {
+                    Ok(()) => done.push(*number),
+                    Err(error) => failures.push((*number, error)),
+                }
+            }
+            if too_many(failures.len(), numbers.len(), update.max_failure_ratio) {
+                return Err(self.failed(&done, failures, update.failure_action, source).await);
+            }
+            let more_to_come = (index + 1) * batch_size < numbers.len();
+            if update.strategy == Strategy::Canary && source == Source::New && more_to_come {
+                return Ok(Finished::CanaryPaused {
+                    updated: done.len(),
+                    total: numbers.len(),
+                });
+            }
+        }
+        match failures.is_empty() {
+            true => Ok(Finished::Complete),
+            false => Err(self.continued_despite(failures)),
+        }
+    }
+
+    /// Replaces one replica, start-first or stop-first. A replacement that does not become
+    /// ready is undone and the replica it was to replace serves on.
+    async fn replace_one(&self, number: u32, source: Source, update: &Update) -> Result<(), ProviderError> {
+        let current = self.container(Slot::Current, number).map(Replica::name);
+        if update.starts_first() {
+            let staged = self.stage(number, source).await?;
+            if let Err(error) = self.ready(&staged, update).await {
+                self.discard(&staged, source).await;
+                return Err(error);
+            }
+            self.switch(current, Some(&staged)).await?;
+            if let Some(current) = current {
+                self.retire(current, number).await?;
+            }
+            return self.promote(&staged, number).await;
+        }
+        if let Some(current) = current {
+            self.switch(Some(current), None).await?;
+            self.retire(current, number).await?;
+        }
+        let ready = match self.stage(number, source).await {
+            Ok(staged) => match self.ready(&staged, update).await {
+                Ok(()) => {
+                    self.switch(None, Some(&staged)).await?;
+                    return self.promote(&staged, number).await;
+                }
+                Err(error) => {
+                    self.discard(&staged, source).await;
+                    error
+                }
+            },
+            Err(error) => error,
+        };
+        if current.is_some() {
+            self.bring_back(number).await;
+        }
+        Err(ready)
+    }
+
+    /// Through the proxy, when there is one: new connections go to `into` instead of `out`,
+    /// and those open on `out` are let finish. Without a proxy the service's aliases do the
+    /// switch, as the containers start and stop.
+    async fn switch(&self, out: Option<&str>, into: Option<&str>) -> Result<(), ProviderError> {
+        let Some(front) = self.front else {
+            return Ok(());
+        };
+        let out = match out {
+            Some(name) => self.provider.address_of(name).await?,
+            None => None,
+        };
+        let into = match into {
+            Some(name) => self.provider.address_of(name).await?,
+            None => None,
+        };
+        front
+            .swap(out, into)
+            .await
+            .map_err(|error| self.proxy_error(error))?;
+        if let Some(out) = out {
+            front.drain(out, self.spec.stop_grace_period).await;
+        }
+        Ok(())
+    }
+
+    fn proxy_error(&self, error: String) -> ProviderError {
+        ProviderError::new(format!("{}: {error}", self.desired.address))
+            .with_hint("`stack apply` again: it puts the proxy's backends right")
+    }
+
+    /// Blue-green: the whole new set beside the old one; once every new replica is ready, one
+    /// switch moves all traffic, and the old set is kept running until the new one has stayed
+    /// up for `monitor` behind the proxy; then it is retired.
+    async fn blue_green(
+        &self,
+        numbers: &[u32],
+        source: Source,
+        update: &Update,
+    ) -> Result<Finished, ProviderError> {
+        let staged = join_all(numbers.iter().map(|number| async move {
+            let name = self.stage(*number, source).await?;
+            match self.ready(&name, update).await {
+                Ok(()) => Ok(name),
+                Err(error) => {
+                    self.discard(&name, source).await;
+                    Err(error)
+                }
+            }
+        }))
+        .await;
+        let discard_all = || async {
+            for name in staged.iter().flatten() {
+                self.discard(name, source).await;
+            }
+        };
+        if let Some(error) = staged.iter().find_map(|result| result.as_ref().err()).cloned() {
+            discard_all().await;
+            return Err(self.rolled_back(error, "no replica was switched"));
+        }
+        let old: Vec<&str> = numbers
+            .iter()
+            .filter_map(|number| self.container(Slot::Current, *number).map(Replica::name))
+            .collect();
+        if let Some(front) = self.front {
+            let old_set = self.addresses(old.iter().copied()).await?;
+            let new_set = self
+                .addresses(staged.iter().flatten().map(String::as_str))
+                .await?;
+            front
+                .set(new_set)
+                .await
+                .map_err(|error| self.proxy_error(error))?;
+            let watched = join_all(staged.iter().flatten().map(|name| {
+                wait::stays_up(
+                    &self.provider.docker,
+                    &self.desired.address,
+                    self.spec,
+                    name,
+                    update.monitor,
+                )
+            }))
+            .await;
+            if let Some(error) = watched.into_iter().find_map(Result::err) {
+                front
+                    .set(old_set)
+                    .await
+                    .map_err(|error| self.proxy_error(error))?;
+                discard_all().await;
+                return Err(self.rolled_back(error, "traffic was switched back to the previous replicas"));
+            }
+            for address in front
+                .backends()
+                .await
+                .map(|(_, draining)| draining)
+                .unwrap_or_default()
+            {
+                front.drain(address.0, self.spec.stop_grace_period).await;
+            }
+        }
+        let retirements = numbers.iter().filter_map(|number| {
+            self.container(Slot::Current, *number)
+                .map(|current| self.retire(current.name(), *number))
+        });
+        join_all(retirements)
+            .await
+            .into_iter()
+            .collect::<Result<(), _>>()?;
+        let promotions = numbers
+            .iter()
+            .zip(staged.iter().flatten())
+            .map(|(number, name)| self.promote(name, *number));
+        join_all(promotions)
+            .await
+            .into_iter()
+            .collect::<Result<(), _>>()?;
+        Ok(Finished::Complete)
+    }
+
+    async fn addresses(&self, names: impl Iterator<Item = &str>) -> Result<Vec<Ipv4Addr>, ProviderError> {
+        let mut addresses = Vec::new();
+        for name in names {
+            addresses.extend(self.provider.address_of(name).await?);
+        }
+        Ok(addresses)
+    }
+
+    /// The container that will take over replica `number`, started in the `next` slot: a new
+    /// one, or the previous revision moved there.
+    async fn stage(&self, number: u32, source: Source) -> Result<String, ProviderError> {
+        let staged = Slot::Next.name(&self.desired.name, number);
+        match source {
+            Source::New => {
+                self.provider
+                    .create_replica(self.scope, self.desired, self.spec, number, &staged)
+                    .await?;
+            }
+            Source::Previous => {
+                let previous = Slot::Prev.name(&self.desired.name, number);
+                self.provider.rename(&previous, &staged).await?;
+                self.provider.revive(&staged).await?;
+            }
+        }
+        Ok(staged)
+    }
+
+    /// Ready (healthy where the service has a probe, else running), then still so after
+    /// `monitor`.
+    async fn ready(&self, name: &str, update: &Update) -> Result<(), ProviderError> {
+        let names = [name.to_owned()];
+        let docker = &self.provider.docker;
+        let address = &self.desired.address;
+        wait::all(
+            docker,
+            address,
+            self.spec,
+            &names,
+            Condition::Healthy,
+            self.scope.ready_timeout,
+        )
+        .await?;
+        wait::stays_up(docker, address, self.spec, name, update.monitor).await
+    }
+
+    /// Takes replica `number` out of service: stopped gracefully and kept as the previous
+    /// revision, where its restart policy must not start it again.
+    async fn retire(&self, name: &str, number: u32) -> Result<(), ProviderError> {
+        self.provider.stop_for_good(name).await?;
+        let previous = Slot::Prev.name(&self.desired.name, number);
+        self.provider.rename(name, &previous).await
+    }
+
+    async fn promote(&self, staged: &str, number: u32) -> Result<(), ProviderError> {
+        let current = Slot::Current.name(&self.desired.name, number);
+        self.provider.rename(staged, &current).await
+    }
+
+    /// Undoes a staged container: a new one is removed, a revived one goes back to sleep.
+    async fn discard(&self, staged: &str, source: Source) {
+        match source {
+            Source::New => {
+                let _ = self.provider.remove_named(staged).await;
+            }
+            Source::Previous => {
+                if self.provider.stop_for_good(staged).await.is_ok() {
+                    let number = staged_number(staged);
+                    if let Some(number) = number {
+                        let previous = Slot::Prev.name(&self.desired.name, number);
+                        let _ = self.provider.rename(staged, &previous).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a failed stop-first replacement, the replica it replaced comes back.
+    async fn bring_back(&self, number: u32) {
+        let current = Slot::Current.name(&self.desired.name, number);
+        let previous = Slot::Prev.name(&self.desired.name, number);
+        if self.provider.rename(&previous, &current).await.is_ok() {
+            let _ = self.provider.revive(&current).await;
+        }
+    }
+
+    /// Applies `failure_action` once too many replacements failed.
+    async fn failed(
+        &self,
+        done: &[u32],
+        failures: Vec<(u32, ProviderError)>,
+        action: FailureAction,
+        source: Source,
+    ) -> ProviderError {
+        let (_, first) = failures.into_iter().next().unwrap_or_else(|| {
+            (
+                0,
+                ProviderError::new(format!("{}: the update failed", self.desired.address)),
+            )
+        });
+        match action {
+            FailureAction::Rollback if source == Source::New && !done.is_empty() => {
+                // Boxed: restoring is a rollout too, one that never rolls back in turn.
+                match Box::pin(self.restore(done)).await {
+                    Ok(()) => self.rolled_back(first, "the replicas already updated were rolled back"),
+                    Err(undo) => ProviderError::new(format!(
+                        "{}\nrolling back failed too: {}",
+                        first.message, undo.message
+                    ))
+                    .with_hint("`stack status` shows what runs; `stack apply` again once the cause is fixed"),
+                }
+            }
+            FailureAction::Rollback => self.rolled_back(first, "no replica was switched"),
+            FailureAction::Pause | FailureAction::Continue => ProviderError::new(format!(
+                "{}\nthe update of {} paused: {} of its replicas run the new configuration",
+                first.message,
+                self.desired.address,
+                done.len()
+            ))
+            .with_hint("fix the cause and apply again to go on, or `stack rollback` to go back"),
+        }
+    }
+
+    fn rolled_back(&self, cause: ProviderError, what: &str) -> ProviderError {
+        ProviderError {
+            message: format!(
+                "{}\nthe update of {} failed and was rolled back: {what}; the previous replicas serve on",
+                cause.message, self.desired.address
+            ),
+            hint: cause.hint,
+        }
+    }
+
+    fn continued_despite(&self, failures: Vec<(u32, ProviderError)>) -> ProviderError {
+        let numbers: Vec<String> = failures.iter().map(|(number, _)| number.to_string()).collect();
+        let causes: Vec<String> = failures.into_iter().map(|(_, error)| error.message).collect();
+        ProviderError::new(format!(
+            "{}: replicas {} were not updated (failure-action \"continue\"): {}",
+            self.desired.address,
+            numbers.join(", "),
+            causes.join("\n")
+        ))
+    }
+
+    /// Removes the previous revision of `numbers` and any staged container an interrupted
+    /// rollout left: the containers being replaced now become the previous revision.
+    async fn forget_previous(&self, numbers: &[u32]) -> Result<(), ProviderError> {
+        let stale = self
+            .containers
+            .iter()
+            .filter(|container| container.slot != Slot::Current && numbers.contains(&container.number));
+        for container in stale {
+            self.provider.remove_named(container.name()).await?;
+        }
+        Ok(())
+    }
+
+    fn container(&self, slot: Slot, number: u32) -> Option<&Replica> {
+        self.containers
+            .iter()
+            .find(|container| container.slot == slot && container.number == number)
+    }
+}
+
+/// The replica number in a container name such as `shop_api-2.next`.
+fn staged_number(name: &str) -> Option<u32> {
+    let base = name.strip_suffix(Slot::NEXT).unwrap_or(name);
+    base.rsplit_once('-')?.1.parse().ok()
+}
+
+/// Whether `failed` of `total` replacements is more than `max_ratio` allows.
+fn too_many(failed: usize, total: usize, max_ratio: f64) -> bool {
+    failed > 0 && (failed as f64) > max_ratio * (total as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_read_from_names_and_back() {
+        assert_eq!(Slot::of("shop_api-2"), Slot::Current);
+        assert_eq!(Slot::of("shop_api-2.next"), Slot::Next);
+        assert_eq!(Slot::of("shop_api-2.prev"), Slot::Prev);
+        assert_eq!(Slot::of("shop_api-proxy"), Slot::Front);
+        assert_eq!(Slot::Front.name("shop_api", 0), "shop_api-proxy");
+        assert_eq!(Slot::Next.name("shop_api", 2), "shop_api-2.next");
+        assert_eq!(Slot::Current.name("shop_api", 2), "shop_api-2");
+    }
+
+    #[test]
+    fn the_failure_ratio_allows_what_it_says() {
+        assert!(!too_many(0, 4, 0.0));
+        assert!(too_many(1, 4, 0.0));
+        assert!(!too_many(1, 4, 0.25));
+        assert!(too_many(2, 4, 0.25));
+        assert!(!too_many(4, 4, 1.0));
+    }
+}
