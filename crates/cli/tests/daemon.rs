@@ -475,3 +475,151 @@ fn services_are_health_gated_changed_in_place_or_replaced_and_repaired() {
     live.run("destroy", &["--auto-approve"]).success();
     live.nothing_left();
 }
+
+/// The demo program in `app/`, for an `image "demo" { context "app" }`.
+fn demo_app(live: &LiveStack) {
+    live.write(
+        "app/Dockerfile",
+        "FROM scratch\nCOPY stack-demo /stack-demo\nENTRYPOINT [\"/stack-demo\"]\nCMD [\"serve\"]\n",
+    );
+    std::fs::copy(stack_tests::demo_binary(), live.dir.path().join("app/stack-demo")).unwrap();
+}
+
+/// A migration job before an API, and a volume that needs neither.
+fn migrated_shop(job_command: &str) -> String {
+    format!(
+        r#"
+image "demo" {{
+    context "app"
+}}
+job "migrate" {{
+    image "${{image.demo}}"
+    command {job_command}
+}}
+service "api" {{
+    image "${{image.demo}}"
+    init #true
+    stop-grace-period "1s"
+    depends-on "job.migrate"
+}}
+volume "data"
+"#
+    )
+}
+
+#[test]
+fn a_job_runs_before_its_dependents_once_and_again_when_changed() {
+    let Some(live) = LiveStack::new() else { return };
+    demo_app(&live);
+    live.write(
+        "stack.kdl",
+        migrated_shop(r#""job" "--message" "migrated 3 tables""#),
+    );
+
+    let applied = live.run("apply", &["--auto-approve"]).success();
+    let stdout = &applied.stdout;
+    let position = |line: &str| {
+        stdout
+            .find(line)
+            .unwrap_or_else(|| panic!("no {line:?} in {stdout}"))
+    };
+    assert!(
+        position("+ job.migrate created") < position("+ service.api created"),
+        "{stdout}"
+    );
+    let job = format!("{}_migrate", live.name);
+    let api = format!("{}_api-1", live.name);
+    let finished = docker(&["inspect", "-f", "{{.State.FinishedAt}}", &job]);
+    let started = docker(&["inspect", "-f", "{{.State.StartedAt}}", &api]);
+    assert!(
+        finished.get(..19) <= started.get(..19),
+        "the api started ({started}) before the job finished ({finished})"
+    );
+
+    // The run is recorded: nothing to do, and status says when it ran.
+    live.run("plan", &["--detailed-exitcode"]).success();
+    let status = live.run("status", &[]).success();
+    let line = status
+        .stdout
+        .lines()
+        .find(|line| line.contains("job.migrate"))
+        .unwrap_or_else(|| panic!("no job in {}", status.stdout));
+    assert!(line.contains("completed at "), "{line}");
+    assert!(!line.contains("unhealthy"), "{line}");
+
+    // A new command runs it again; the service that depends on it is left as it is.
+    live.write(
+        "stack.kdl",
+        migrated_shop(r#""job" "--message" "migrated 4 tables""#),
+    );
+    live.run("plan", &["--detailed-exitcode"])
+        .status(2)
+        .stdout_contains("job.migrate");
+    let api_id = docker(&["inspect", "-f", "{{.Id}}", &api]);
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("-/+ job.migrate replaced");
+    assert_eq!(docker(&["logs", &job]).trim(), "migrated 4 tables");
+    assert_eq!(docker(&["inspect", "-f", "{{.Id}}", &api]), api_id);
+    live.run("plan", &["--detailed-exitcode"]).success();
+
+    // So does a new build of the image it runs, which has a new tag.
+    live.write("app/VERSION", "2\n");
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("-/+ job.migrate replaced");
+    live.run("plan", &["--detailed-exitcode"]).success();
+
+    live.run("destroy", &["--auto-approve", "--volumes"]).success();
+    live.nothing_left();
+}
+
+#[test]
+fn a_failing_job_fails_apply_with_its_output_skips_its_dependents_and_runs_again() {
+    let Some(live) = LiveStack::new() else { return };
+    demo_app(&live);
+    let failing = migrated_shop(r#""job" "--exit" "3" "--message" "no such table: users""#);
+    live.write("stack.kdl", &failing);
+
+    let outcome = live.run("apply", &["--auto-approve"]).status(1);
+    let output = format!("{}{}", outcome.stdout, outcome.stderr);
+    for expected in [
+        "failed   job.migrate:",
+        "exited with code 3",
+        "no such table: users",
+        "skipped  service.api: job.migrate failed",
+        "+ volume.data created",
+    ] {
+        assert!(output.contains(expected), "{expected:?} in {output}");
+    }
+    assert!(
+        live.objects("container")
+            .iter()
+            .all(|name| !name.contains("_api"))
+    );
+    live.run("status", &[])
+        .success()
+        .stdout_contains("failed with code 3");
+
+    // The failed run is drift: the next apply runs the job again, in a new container.
+    live.run("plan", &["--detailed-exitcode"]).status(2);
+    let job = format!("{}_migrate", live.name);
+    let failed_id = docker(&["inspect", "-f", "{{.Id}}", &job]);
+    live.run("apply", &["--auto-approve"])
+        .status(1)
+        .stdout_contains("no such table: users");
+    assert_ne!(docker(&["inspect", "-f", "{{.Id}}", &job]), failed_id);
+
+    // Fixed, it completes, its dependent starts, and nothing shows as failing any more.
+    live.write(
+        "stack.kdl",
+        migrated_shop(r#""job" "--message" "created table users""#),
+    );
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("+ service.api created");
+    let status = live.run("status", &[]).success();
+    assert!(!status.stdout.contains("failed"), "{}", status.stdout);
+    assert!(!status.stdout.contains("unhealthy"), "{}", status.stdout);
+    live.run("plan", &["--detailed-exitcode"]).success();
+}

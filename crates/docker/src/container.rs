@@ -72,6 +72,8 @@ pub struct ContainerInfo {
     pub read_only: bool,
     pub status: ContainerStatus,
     pub exit_code: Option<i64>,
+    /// When it last exited, as the daemon writes it (RFC 3339); `None` before it has.
+    pub finished_at: Option<String>,
     /// `None` when the container has no health check.
     pub health: Option<HealthStatus>,
     /// The output of the latest health probe, for error messages.
@@ -295,6 +297,8 @@ fn container_info(inspected: ContainerInspectResponse) -> ContainerInfo {
         read_only: host.readonly_rootfs.unwrap_or_default(),
         status: inspect_status(state.status),
         exit_code: state.exit_code,
+        // The daemon writes the zero time for a container that never exited.
+        finished_at: state.finished_at.filter(|time| !time.starts_with("0001-")),
         health: match health.status {
             Some(HealthStatusEnum::STARTING) => Some(HealthStatus::Starting),
             Some(HealthStatusEnum::HEALTHY) => Some(HealthStatus::Healthy),

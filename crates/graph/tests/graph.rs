@@ -77,3 +77,44 @@ service "api" {
         .collect();
     assert_eq!(needs, ["module.db.service.postgres"]);
 }
+
+#[test]
+fn dependents_of_a_job_wait_for_its_completion() {
+    let stack = stack(
+        r#"
+job "migrate" {
+    image "shop/migrations:1.0"
+}
+service "api" {
+    image "shop/api"
+    depends-on "job.migrate"
+}
+service "worker" {
+    image "shop/worker"
+    env {
+        AFTER "${job.migrate}"
+    }
+}
+service "db" {
+    image "postgres:16-alpine"
+}
+service "web" {
+    image "shop/web"
+    depends-on "db"
+}
+"#,
+    );
+    let graph = ResourceGraph::build(&stack).expect("no cycle");
+    let condition = |dependent: &str| {
+        let address = stack_language::Address::new(&[], "service", dependent);
+        graph
+            .dependencies(&address)
+            .iter()
+            .map(|(_, need)| need.condition)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(condition("api"), [stack_language::Condition::Completed]);
+    assert_eq!(condition("worker"), [stack_language::Condition::Completed]);
+    // A service is still ready once started.
+    assert_eq!(condition("web"), [stack_language::Condition::Started]);
+}

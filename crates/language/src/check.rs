@@ -6,7 +6,7 @@ use std::path::Path;
 
 use stack_diagnostics::Diagnostic;
 
-use crate::model::{Resource, Stack};
+use crate::model::{Condition, Resource, Stack};
 use crate::units::Cidr;
 use crate::{Data, Value};
 
@@ -17,11 +17,16 @@ pub fn check(stack: &Stack, stack_dir: &Path) -> Vec<Diagnostic> {
     for resource in stack.resources.values() {
         match resource.kind.name {
             "network" => network(resource, &mut problems),
+            "job" => {
+                secret_files(resource, &mut problems);
+                fixed_addresses(stack, resource, &mut problems);
+                literal_secrets_in_env(resource, &mut problems);
+                retries(resource, &mut problems);
+            }
             "service" => {
                 replicas(resource, &mut problems);
                 restart(resource, &mut problems);
                 secret_files(resource, &mut problems);
-                conditions(stack, resource, &mut problems);
                 fixed_addresses(stack, resource, &mut problems);
                 literal_secrets_in_env(resource, &mut problems);
                 if let Some(probe) = resource.field("probe") {
@@ -46,6 +51,7 @@ pub fn check(stack: &Stack, stack_dir: &Path) -> Vec<Diagnostic> {
             "image" => build_context(resource, &mut problems),
             _ => {}
         }
+        conditions(stack, resource, &mut problems);
         reserved_labels(resource, &mut problems);
     }
     problems
@@ -157,7 +163,23 @@ fn secret_files(service: &Resource, problems: &mut Vec<Diagnostic>) {
     }
 }
 
-/// `healthy` needs a probe to wait on; `healthy` and `completed` are for services.
+/// A job's retries are a count.
+fn retries(job: &Resource, problems: &mut Vec<Diagnostic>) {
+    if let Some(value) = job
+        .field("retries")
+        .filter(|value| value.as_int().is_some_and(|count| count < 0))
+    {
+        problems.push(invalid(
+            value,
+            "`retries` cannot be negative".to_owned(),
+            "too small",
+            "write 0 to run the job once, or N to try a failed run N more times",
+        ));
+    }
+}
+
+/// `healthy` needs a probe to wait on; `healthy` and `completed` are for services. A kind that
+/// is ready once it has completed (a job) has no other state to wait for.
 fn conditions(stack: &Stack, resource: &Resource, problems: &mut Vec<Diagnostic>) {
     for dependency in resource.items("depends-on") {
         let Some(condition) = dependency.get("condition") else {
@@ -180,6 +202,13 @@ fn conditions(stack: &Stack, resource: &Resource, problems: &mut Vec<Diagnostic>
                 .secondary(target.span, "declared without `probe`")
                 .help("give the service a `probe { ... }`, or wait for condition=\"started\""),
             ),
+            (Some("completed"), _) if target.kind.ready == Condition::Completed => {}
+            (Some(asked), kind) if target.kind.ready == Condition::Completed => problems.push(invalid(
+                condition,
+                format!("a {kind} is ready once it has completed, never `{asked}`"),
+                "it runs to completion before its dependents start",
+                "leave out the condition (or write condition=\"completed\")",
+            )),
             (Some("healthy" | "completed"), kind) if kind != "service" => problems.push(invalid(
                 condition,
                 format!(

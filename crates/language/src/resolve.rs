@@ -44,6 +44,12 @@ impl Evaluator<'_> {
         }
         // A resource may read its own fields; that is no edge.
         dependencies.retain(|dependency| dependency.target != address);
+        // Some kinds are ready only later than asked: a job once it has completed.
+        for dependency in &mut dependencies {
+            if let Some(target) = self.schema.kind(dependency.target.kind) {
+                dependency.condition = dependency.condition.max(target.ready);
+            }
+        }
         Some(Resource {
             address,
             kind: declaration.kind,
@@ -313,7 +319,22 @@ impl Evaluator<'_> {
     ) -> Value {
         let span = value.span;
         match target.split_once('.') {
-            None => self.reference(instance, "service", target, value, condition, dependencies),
+            None => {
+                if let Some(kind) = self.other_kind_named(instance, target) {
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            "stack::unknown_reference",
+                            format!("there is no service `{target}`"),
+                        )
+                        .primary(span, "a bare name is a service")
+                        .help(format!(
+                            "`{target}` is a {kind}: write depends-on \"{kind}.{target}\""
+                        )),
+                    );
+                    return Value::new(Data::Unknown, span);
+                }
+                self.reference(instance, "service", target, value, condition, dependencies)
+            }
             Some(("module", alias)) => {
                 let Some(&child) = self.instances[instance].modules.get(alias) else {
                     let aliases: Vec<String> = self.instances[instance].unit.uses.keys().cloned().collect();
@@ -331,7 +352,8 @@ impl Evaluator<'_> {
                     );
                     return Value::new(Data::Unknown, span);
                 };
-                // Health and completion are for services; the module's other resources must exist.
+                // Health and completion are for services; the module's other resources must
+                // exist (or be ready the way their kind is, as a job is once completed).
                 for target in self.addresses_within(child) {
                     let condition = if target.kind == "service" {
                         condition
@@ -361,6 +383,19 @@ impl Evaluator<'_> {
                 }
             },
         }
+    }
+
+    /// The kind of a resource called `name` when no service is: what a bare name in
+    /// `depends-on` was probably meant to be.
+    fn other_kind_named(&self, instance: usize, name: &str) -> Option<&'static str> {
+        let resources = &self.instances[instance].resources;
+        if resources.contains_key(&("service", name.to_owned())) {
+            return None;
+        }
+        resources
+            .keys()
+            .find(|(_, declared)| declared == name)
+            .map(|(kind, _)| *kind)
     }
 
     /// Every resource of an instance and of the modules inside it: what

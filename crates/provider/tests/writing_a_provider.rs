@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use stack_diagnostics::{Diagnostic, Sources};
 use stack_language::schema::{Effect, Field, KindSchema, Repeat, Shape, Type};
-use stack_language::{Address, Inputs, Options, Resource, Stack, Value};
+use stack_language::{Address, Condition, Inputs, Options, Resource, Stack, Value};
 use stack_plan::{Action, Reason};
 use stack_provider::labels::{ADDRESS, CONFIG, HASH, STACK};
 use stack_provider::{
@@ -30,6 +30,8 @@ pub static FILE: KindSchema = KindSchema {
     // `"${file.motd}"` in text is refused: the file's name is the provider's business.
     interpolates: false,
     on_replace: "replace",
+    // Dependents wait only until the file exists.
+    ready: Condition::Exists,
     fields: &[
         Field {
             name: "content",

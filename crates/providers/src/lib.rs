@@ -8,6 +8,7 @@ mod common;
 mod lock;
 // One module per kind (each helper adds its own line here).
 mod image;
+mod job;
 mod network;
 mod probe;
 mod secret;
@@ -32,6 +33,7 @@ pub fn builtin(docker: DockerClient) -> Providers {
         Arc::new(secret::SecretProvider::new()),
         Arc::new(probe::ProbeProvider::new()),
         Arc::new(service::ServiceProvider::new(docker.clone())),
+        Arc::new(job::JobProvider::new(docker.clone())),
     ];
     let _ = docker;
     Providers::new(providers)

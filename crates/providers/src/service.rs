@@ -10,15 +10,16 @@
 //! ([`rollout`]). How the recorded configuration stays true after an in-place change, when
 //! labels cannot change: [`config`].
 
-mod config;
+// `config`, `live`, `spec` and `wait` are shared with jobs, whose container is made as a replica is.
+pub(crate) mod config;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod front;
 mod host_check;
-mod live;
+pub(crate) mod live;
 mod rollout;
-mod spec;
-mod wait;
+pub(crate) mod spec;
+pub(crate) mod wait;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -318,8 +319,6 @@ impl ServiceProvider {
     }
 
     /// Creates replica `number` as the container `name`, puts the secrets in, and starts it.
-    /// A replica that fails half-way is removed, so that no container is left that the next
-    /// read would mistake for a working one.
     async fn create_replica(
         &self,
         scope: &Scope,
@@ -331,6 +330,20 @@ impl ServiceProvider {
         let name = name.to_owned();
         let mut labels = common::labels(scope, desired);
         labels.insert(REPLICA.to_owned(), number.to_string());
+        self.start_container(scope, desired, spec, name, labels).await
+    }
+
+    /// Creates the container `name` of `spec` with `labels`, puts the secrets in, and starts
+    /// it. One that fails half-way is removed, so that no container is left that the next read
+    /// would mistake for a working one.
+    pub(crate) async fn start_container(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        spec: &ServiceSpec,
+        name: String,
+        labels: stack_docker::Labels,
+    ) -> Result<(), ProviderError> {
         let container = match spec.fronted() {
             true => spec.container_behind_proxy(name.clone(), labels),
             false => spec.container(name.clone(), labels),

@@ -1,10 +1,11 @@
 //! The built-in resource kinds.
 
 use super::{Arg, Field, KindSchema, Prop, Schema, Shape, Type, field, prop};
+use crate::model::Condition;
 
 /// The schema of every built-in kind.
 pub fn builtin() -> Schema {
-    Schema::new(vec![&NETWORK, &VOLUME, &IMAGE, &SECRET, &SERVICE, &PROBE])
+    Schema::new(vec![&NETWORK, &VOLUME, &IMAGE, &SECRET, &SERVICE, &JOB, &PROBE])
 }
 
 const LABELS: Field = field!(
@@ -19,6 +20,7 @@ pub static NETWORK: KindSchema = KindSchema {
     doc: "A network containers join. Docker cannot change a network in place, so every change replaces it.",
     on_replace: "replace",
     interpolates: true,
+    ready: Condition::Exists,
     fields: &[
         field!(
             "driver",
@@ -74,6 +76,7 @@ pub static VOLUME: KindSchema = KindSchema {
     doc: "A named volume. Its data outlives every container that mounts it; it is removed only when asked.",
     on_replace: "replace",
     interpolates: true,
+    ready: Condition::Exists,
     fields: &[
         field!(
             "driver",
@@ -103,6 +106,7 @@ pub static IMAGE: KindSchema = KindSchema {
     doc: "An image built locally from a build context. Any change of its inputs builds it again.",
     on_replace: "rebuild",
     interpolates: true,
+    ready: Condition::Exists,
     fields: &[
         field!(
             "context",
@@ -141,6 +145,7 @@ pub static SECRET: KindSchema = KindSchema {
           Exactly one source; never a literal in the file. A change of its content rolls the services that use it.",
     on_replace: "rolls users",
     interpolates: false,
+    ready: Condition::Exists,
     fields: &[
         field!(
             "from-env",
@@ -217,6 +222,7 @@ pub static PROBE: KindSchema = KindSchema {
     doc: "A standalone health check of an endpoint; resources that depend on it wait until it passes.",
     on_replace: "replace",
     interpolates: false,
+    ready: Condition::Exists,
     fields: PROBE_FIELDS,
 };
 
@@ -278,32 +284,224 @@ const MOUNT_TARGET: Prop = Prop {
 };
 const READ_ONLY: Prop = prop!("read-only", Type::Bool, default = "#false", "Mount read-only");
 
+// The container fields services and jobs share.
+
+const IMAGE_TO_RUN: Field = field!(
+    "image",
+    Shape::Scalar(Type::Image),
+    Replace,
+    required,
+    "Image to run: a reference like \"redis:7-alpine\" or \"${image.api}\""
+);
+const COMMAND: Field = field!(
+    "command",
+    Shape::List(Type::String),
+    Replace,
+    "Arguments to the entrypoint"
+);
+const ENTRYPOINT: Field = field!(
+    "entrypoint",
+    Shape::List(Type::String),
+    Replace,
+    "Program to run, overriding the image's"
+);
+const ENV: Field = field!("env", Shape::Map(Type::String), Replace, "Environment variables");
+const VOLUME_MOUNT: Field = field!(
+    "volume",
+    Shape::Record {
+        arg: Some(Arg {
+            name: "source",
+            ty: Type::Ref("volume")
+        }),
+        props: &[MOUNT_TARGET, READ_ONLY],
+        children: &[],
+    },
+    Replace,
+    many,
+    "A named volume mounted into the container; repeatable"
+);
+const BIND: Field = field!(
+    "bind",
+    Shape::Record {
+        arg: Some(Arg {
+            name: "source",
+            ty: Type::Path
+        }),
+        props: &[MOUNT_TARGET, READ_ONLY],
+        children: &[],
+    },
+    Replace,
+    many,
+    "A host path mounted into the container; repeatable"
+);
+const TMPFS: Field = field!(
+    "tmpfs",
+    Shape::Record {
+        arg: Some(Arg {
+            name: "target",
+            ty: Type::String
+        }),
+        props: &[
+            prop!("size", Type::Size, "Size limit"),
+            prop!("mode", Type::Mode, "File mode of the mount point"),
+        ],
+        children: &[],
+    },
+    Replace,
+    many,
+    "A memory-backed mount; repeatable"
+);
+const SECRET_FILE: Field = field!(
+    "secret",
+    Shape::Record {
+        arg: Some(Arg {
+            name: "name",
+            ty: Type::Ref("secret")
+        }),
+        props: &[
+            prop!(
+                "target",
+                Type::String,
+                "File name under /run/secrets; defaults to the secret's name"
+            ),
+            prop!(
+                "mode",
+                Type::Mode,
+                default = "0o444",
+                "File mode (readable by the non-root users many images switch to)"
+            ),
+            prop!("uid", Type::Int, default = "0", "Owner of the file"),
+            prop!("gid", Type::Int, default = "0", "Group of the file"),
+        ],
+        children: &[],
+    },
+    Replace,
+    many,
+    "A secret delivered as a file under /run/secrets; repeatable"
+);
+const USER: Field = field!(
+    "user",
+    Shape::Scalar(Type::String),
+    Replace,
+    "User (and group) the process runs as, like \"1000:1000\""
+);
+const WORKDIR: Field = field!(
+    "workdir",
+    Shape::Scalar(Type::String),
+    Replace,
+    "Working directory"
+);
+const HOSTNAME: Field = field!(
+    "hostname",
+    Shape::Scalar(Type::String),
+    Replace,
+    "Host name inside the container"
+);
+const INIT: Field = field!(
+    "init",
+    Shape::Scalar(Type::Bool),
+    Replace,
+    default = "#false",
+    "Run an init process that forwards signals and reaps children"
+);
+const READ_ONLY_ROOT: Field = field!(
+    "read-only",
+    Shape::Scalar(Type::Bool),
+    Replace,
+    default = "#false",
+    "Read-only root file system"
+);
+const CAP_ADD: Field = field!(
+    "cap-add",
+    Shape::List(Type::String),
+    Replace,
+    "Linux capabilities to add"
+);
+const CAP_DROP: Field = field!(
+    "cap-drop",
+    Shape::List(Type::String),
+    Replace,
+    "Linux capabilities to drop"
+);
+const STOP_SIGNAL: Field = field!(
+    "stop-signal",
+    Shape::Scalar(Type::String),
+    Replace,
+    "Signal that asks the process to stop; by default the image's STOPSIGNAL, else SIGTERM"
+);
+const STOP_GRACE_PERIOD: Field = field!(
+    "stop-grace-period",
+    Shape::Scalar(Type::Duration),
+    Replace,
+    default = "10s",
+    "Time between the stop signal and SIGKILL"
+);
+
+/// `network`: a service changes its networks in place, a job runs again on new ones.
+macro_rules! network_field {
+    ($effect:ident) => {
+        field!(
+            "network",
+            Shape::Record {
+                arg: Some(Arg {
+                    name: "name",
+                    ty: Type::Ref("network")
+                }),
+                props: &[],
+                children: &[
+                    field!(
+                        "aliases",
+                        Shape::List(Type::String),
+                        $effect,
+                        "Extra names the container answers to on this network"
+                    ),
+                    field!(
+                        "ipv4-address",
+                        Shape::Scalar(Type::Ip),
+                        $effect,
+                        "Fixed address, inside the network's subnet"
+                    ),
+                ],
+            },
+            $effect,
+            many,
+            "A network the container joins; repeatable"
+        )
+    };
+}
+
+/// `resources`: limits a service's running containers take in place; a job runs again.
+macro_rules! resources_field {
+    ($effect:ident) => {
+        field!(
+            "resources",
+            Shape::Block(&[
+                field!("cpus", Shape::Scalar(Type::Float), $effect, "CPU limit, in cores"),
+                field!("memory", Shape::Scalar(Type::Size), $effect, "Memory limit"),
+                field!(
+                    "memory-reservation",
+                    Shape::Scalar(Type::Size),
+                    $effect,
+                    "Memory soft limit"
+                ),
+            ]),
+            $effect,
+            "Limits of each container"
+        )
+    };
+}
+
 pub static SERVICE: KindSchema = KindSchema {
     name: "service",
     doc: "One or more containers (replicas) of one image.",
     on_replace: "replace",
     interpolates: true,
+    ready: Condition::Exists,
     fields: &[
-        field!(
-            "image",
-            Shape::Scalar(Type::Image),
-            Replace,
-            required,
-            "Image to run: a reference like \"redis:7-alpine\" or \"${image.api}\""
-        ),
-        field!(
-            "command",
-            Shape::List(Type::String),
-            Replace,
-            "Arguments to the entrypoint"
-        ),
-        field!(
-            "entrypoint",
-            Shape::List(Type::String),
-            Replace,
-            "Program to run, overriding the image's"
-        ),
-        field!("env", Shape::Map(Type::String), Replace, "Environment variables"),
+        IMAGE_TO_RUN,
+        COMMAND,
+        ENTRYPOINT,
+        ENV,
         field!(
             "port",
             Shape::Record {
@@ -343,106 +541,11 @@ pub static SERVICE: KindSchema = KindSchema {
             many,
             "A container port reachable by other services, not published; repeatable"
         ),
-        field!(
-            "volume",
-            Shape::Record {
-                arg: Some(Arg {
-                    name: "source",
-                    ty: Type::Ref("volume")
-                }),
-                props: &[MOUNT_TARGET, READ_ONLY],
-                children: &[],
-            },
-            Replace,
-            many,
-            "A named volume mounted into the container; repeatable"
-        ),
-        field!(
-            "bind",
-            Shape::Record {
-                arg: Some(Arg {
-                    name: "source",
-                    ty: Type::Path
-                }),
-                props: &[MOUNT_TARGET, READ_ONLY],
-                children: &[],
-            },
-            Replace,
-            many,
-            "A host path mounted into the container; repeatable"
-        ),
-        field!(
-            "tmpfs",
-            Shape::Record {
-                arg: Some(Arg {
-                    name: "target",
-                    ty: Type::String
-                }),
-                props: &[
-                    prop!("size", Type::Size, "Size limit"),
-                    prop!("mode", Type::Mode, "File mode of the mount point"),
-                ],
-                children: &[],
-            },
-            Replace,
-            many,
-            "A memory-backed mount; repeatable"
-        ),
-        field!(
-            "network",
-            Shape::Record {
-                arg: Some(Arg {
-                    name: "name",
-                    ty: Type::Ref("network")
-                }),
-                props: &[],
-                children: &[
-                    field!(
-                        "aliases",
-                        Shape::List(Type::String),
-                        InPlace,
-                        "Extra names the service answers to on this network"
-                    ),
-                    field!(
-                        "ipv4-address",
-                        Shape::Scalar(Type::Ip),
-                        InPlace,
-                        "Fixed address, inside the network's subnet"
-                    ),
-                ],
-            },
-            InPlace,
-            many,
-            "A network the service joins; repeatable"
-        ),
-        field!(
-            "secret",
-            Shape::Record {
-                arg: Some(Arg {
-                    name: "name",
-                    ty: Type::Ref("secret")
-                }),
-                props: &[
-                    prop!(
-                        "target",
-                        Type::String,
-                        "File name under /run/secrets; defaults to the secret's name"
-                    ),
-                    prop!(
-                        "mode",
-                        Type::Mode,
-                        default = "0o444",
-                        "File mode (readable by the non-root users many images switch to)"
-                    ),
-                    prop!("uid", Type::Int, default = "0", "Owner of the file"),
-                    prop!("gid", Type::Int, default = "0", "Group of the file"),
-                ],
-                children: &[],
-            },
-            Replace,
-            many,
-            "A secret delivered as a file under /run/secrets; repeatable"
-        ),
+        VOLUME_MOUNT,
+        BIND,
+        TMPFS,
+        network_field!(InPlace),
+        SECRET_FILE,
         field!(
             "restart",
             Shape::Record {
@@ -461,39 +564,10 @@ pub static SERVICE: KindSchema = KindSchema {
             default = "unless-stopped",
             "When the daemon restarts the container"
         ),
-        field!(
-            "resources",
-            Shape::Block(&[
-                field!("cpus", Shape::Scalar(Type::Float), InPlace, "CPU limit, in cores"),
-                field!("memory", Shape::Scalar(Type::Size), InPlace, "Memory limit"),
-                field!(
-                    "memory-reservation",
-                    Shape::Scalar(Type::Size),
-                    InPlace,
-                    "Memory soft limit"
-                ),
-            ]),
-            InPlace,
-            "Limits of each replica"
-        ),
-        field!(
-            "user",
-            Shape::Scalar(Type::String),
-            Replace,
-            "User (and group) the process runs as, like \"1000:1000\""
-        ),
-        field!(
-            "workdir",
-            Shape::Scalar(Type::String),
-            Replace,
-            "Working directory"
-        ),
-        field!(
-            "hostname",
-            Shape::Scalar(Type::String),
-            Replace,
-            "Host name inside the container"
-        ),
+        resources_field!(InPlace),
+        USER,
+        WORKDIR,
+        HOSTNAME,
         LABELS,
         field!(
             "replicas",
@@ -502,45 +576,12 @@ pub static SERVICE: KindSchema = KindSchema {
             default = "1",
             "Number of containers"
         ),
-        field!(
-            "init",
-            Shape::Scalar(Type::Bool),
-            Replace,
-            default = "#false",
-            "Run an init process that forwards signals and reaps children"
-        ),
-        field!(
-            "read-only",
-            Shape::Scalar(Type::Bool),
-            Replace,
-            default = "#false",
-            "Read-only root file system"
-        ),
-        field!(
-            "cap-add",
-            Shape::List(Type::String),
-            Replace,
-            "Linux capabilities to add"
-        ),
-        field!(
-            "cap-drop",
-            Shape::List(Type::String),
-            Replace,
-            "Linux capabilities to drop"
-        ),
-        field!(
-            "stop-signal",
-            Shape::Scalar(Type::String),
-            Replace,
-            "Signal that asks the process to stop; by default the image's STOPSIGNAL, else SIGTERM"
-        ),
-        field!(
-            "stop-grace-period",
-            Shape::Scalar(Type::Duration),
-            Replace,
-            default = "10s",
-            "Time between the stop signal and SIGKILL"
-        ),
+        INIT,
+        READ_ONLY_ROOT,
+        CAP_ADD,
+        CAP_DROP,
+        STOP_SIGNAL,
+        STOP_GRACE_PERIOD,
         field!(
             "probe",
             Shape::Block(SERVICE_PROBE),
@@ -602,6 +643,51 @@ pub static SERVICE: KindSchema = KindSchema {
             ]),
             Replace,
             "How a change rolls out"
+        ),
+    ],
+};
+
+pub static JOB: KindSchema = KindSchema {
+    name: "job",
+    doc: "A container run to completion before what depends on it (a migration, a seed). It runs again \
+          only when its configuration or inputs change, or when its last run failed.",
+    on_replace: "run again",
+    interpolates: true,
+    ready: Condition::Completed,
+    fields: &[
+        IMAGE_TO_RUN,
+        COMMAND,
+        ENTRYPOINT,
+        ENV,
+        VOLUME_MOUNT,
+        BIND,
+        TMPFS,
+        network_field!(Replace),
+        SECRET_FILE,
+        resources_field!(Replace),
+        USER,
+        WORKDIR,
+        HOSTNAME,
+        LABELS,
+        INIT,
+        READ_ONLY_ROOT,
+        CAP_ADD,
+        CAP_DROP,
+        STOP_SIGNAL,
+        STOP_GRACE_PERIOD,
+        field!(
+            "timeout",
+            Shape::Scalar(Type::Duration),
+            Replace,
+            default = "10m",
+            "How long a run may take before it is stopped and counts as failed"
+        ),
+        field!(
+            "retries",
+            Shape::Scalar(Type::Int),
+            Replace,
+            default = "0",
+            "How many times a run that exits with a non-zero code is tried again"
         ),
     ],
 };

@@ -7,6 +7,8 @@
 
 mod builtin;
 
+use crate::model::Condition;
+
 pub use builtin::builtin;
 
 /// The kinds a run knows about.
@@ -41,6 +43,9 @@ pub struct KindSchema {
     /// What a `Replace` change means for this kind, in the words the docs use:
     /// "replace", "rebuild" (images), "rolls users" (secrets).
     pub on_replace: &'static str,
+    /// What a dependent waits for at least, whatever its `depends-on` asks: `Exists` for most
+    /// kinds, `Completed` for a kind that runs to completion (a job).
+    pub ready: Condition,
 }
 
 impl KindSchema {

@@ -145,6 +145,7 @@ pub fn container(
         read_only: container.read_only,
         status: ContainerStatus::Running,
         exit_code: Some(0),
+        finished_at: None,
         health: None,
         last_health_output: None,
         networks,
