@@ -178,7 +178,7 @@ pub fn service(cx: &mut Cx, key: &yaml::Node, definition: &yaml::Node) -> Node {
             }
         }
     }
-    finish(cx, &mut node, &compose, definition, state);
+    finish(cx, &mut node, &compose, key.span, definition, state);
     node
 }
 
@@ -195,7 +195,7 @@ struct State {
     published: Option<Span>,
 }
 
-fn finish(cx: &mut Cx, node: &mut Node, compose: &str, definition: &yaml::Node, state: State) {
+fn finish(cx: &mut Cx, node: &mut Node, compose: &str, at: Span, definition: &yaml::Node, state: State) {
     let mut inserts: Vec<(usize, Item)> = Vec::new();
     if let Some(at) = state.env_at {
         let env = environment(cx, state.env_file.as_ref(), state.environment.as_ref());
@@ -239,7 +239,7 @@ fn finish(cx: &mut Cx, node: &mut Node, compose: &str, definition: &yaml::Node, 
         node.push(Node::new("network").arg(Val::str("default")));
     }
     if cx.one_shots.contains(compose) {
-        job::declare(node);
+        job::declare(cx, node, at);
     } else if !state.restart {
         // Compose does not restart containers unless told; a stack does.
         node.push(Node::new("restart").arg(Val::str("no")));
