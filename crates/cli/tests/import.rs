@@ -69,6 +69,7 @@ fn bad_yaml_is_a_diagnostic_and_nothing_is_written() {
         .stderr_contains("stack::compose_syntax")
         .stderr_contains("compose.yaml:");
     assert!(!outcome.dir().join("imported").exists());
+    insta::assert_snapshot!(outcome.stderr);
 }
 
 #[test]
@@ -85,4 +86,41 @@ fn an_invalid_compose_file_reports_every_error_and_writes_nothing() {
         .stderr_contains("`nope`, which is not a service")
         .stderr_contains("the network `missing` is not declared");
     assert!(!outcome.dir().join("imported").exists());
+    insta::assert_snapshot!(outcome.stderr);
+}
+
+#[test]
+fn env_file_and_project_name_options() {
+    let outcome = stack()
+        .file("compose.yaml", "services:\n  web:\n    image: nginx:${TAG}\n")
+        .file("prod.env", "TAG=1.27-alpine\n")
+        .args([
+            "import",
+            "compose",
+            "compose.yaml",
+            "--env-file",
+            "prod.env",
+            "--project-name",
+            "web-prod",
+        ])
+        .run()
+        .success();
+    let written = outcome.read("stack/stack.kdl");
+    assert!(written.contains("stack \"web-prod\""), "{written}");
+    assert!(
+        written.contains("variable \"tag\" type=\"string\" default=\"1.27-alpine\""),
+        "{written}"
+    );
+}
+
+#[test]
+fn an_existing_stack_is_not_overwritten() {
+    stack()
+        .file("compose.yaml", "services:\n  web:\n    image: nginx\n")
+        .file("stack/stack.kdl", "stack \"mine\"\n")
+        .args(["import", "compose", "compose.yaml"])
+        .env("NO_COLOR", "1")
+        .run()
+        .status(1)
+        .stderr_contains("already exists");
 }

@@ -123,8 +123,11 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, Vec<Diagnostic>> {
     };
     let mut parser = Parser::new_from_str(text);
     if let Err(error) = parser.load(&mut builder, true) {
+        // At the end of the file, point at its last character rather than past it.
         let at = offsets.byte(error.marker().index());
-        let span = Span::new(file, at..at + 1);
+        let last = text.trim_end().len().saturating_sub(1);
+        let at = if at >= text.trim_end().len() { last } else { at };
+        let span = Span::new(file, at..(at + 1).min(text.len()));
         return Err(vec![
             Diagnostic::error(
                 "stack::compose_syntax",
