@@ -193,6 +193,10 @@ struct State {
     replicas: Option<(i64, Span)>,
     restart: bool,
     published: Option<Span>,
+    /// A published port is UDP: no proxy holds those.
+    udp: bool,
+    /// `deploy.update_config.order: start-first`.
+    start_first: bool,
 }
 
 fn finish(cx: &mut Cx, node: &mut Node, compose: &str, at: Span, definition: &yaml::Node, state: State) {
@@ -218,16 +222,17 @@ fn finish(cx: &mut Cx, node: &mut Node, compose: &str, at: Span, definition: &ya
     }
     if let Some((replicas, span)) = state.replicas {
         match state.published {
-            Some(port) if replicas > 1 => {
+            // A start-first service gets a proxy that holds its TCP ports for every replica.
+            Some(port) if replicas > 1 && !(state.start_first && !state.udp) => {
                 let place = cx.place(span);
                 node.comment(format!(
-                    "{place}: `replicas {replicas}` is not imported: replicas cannot share a published port; put a proxy in front and publish its port instead"
+                    "{place}: `replicas {replicas}` is not imported: replicas cannot share a published port; update the service start-first (its proxy holds TCP ports for all replicas), or publish the port from a proxy service"
                 ));
                 cx.report.push_warning(
                     stack_diagnostics::Diagnostic::warning("stack::compose_unsupported", format!("{replicas} replicas with a published port are not imported"))
                         .primary(span, "replicas")
                         .secondary(port, "published port")
-                        .help("one host port reaches one container: put a proxy in front of the replicas and publish its port"),
+                        .help("one host port reaches one container: with `update { order \"start-first\" }` the service gets a proxy that holds its TCP ports for all replicas"),
                 );
             }
             _ => node.push(Node::new("replicas").arg(Val::Int(replicas))),
@@ -543,6 +548,7 @@ fn publish(
         return;
     }
     state.published.get_or_insert(at.span);
+    state.udp |= protocol == "udp";
     for (index, published) in hosts.iter().enumerate() {
         let target = if containers.len() == 1 {
             containers[0]
@@ -1212,7 +1218,10 @@ fn deploy(cx: &mut Cx, node: &mut Node, deploy: &yaml::Node, state: &mut State) 
                     }
                 }
             }
-            "update_config" => update(cx, node, value),
+            "update_config" => {
+                state.start_first = value.get("order").and_then(yaml::Node::as_str) == Some("start-first");
+                update(cx, node, value);
+            }
             "restart_policy" if state.restart => cx.unmapped(
                 node,
                 key,

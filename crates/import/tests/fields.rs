@@ -600,6 +600,15 @@ fn replicas_with_a_published_port_are_left_out() {
 }
 
 #[test]
+fn replicas_with_a_published_port_behind_the_start_first_proxy() {
+    compose(
+        "services:\n  a:\n    image: x\n    ports: [\"80:80\"]\n    deploy:\n      replicas: 2\n      update_config:\n        order: start-first\n",
+    )
+    .has("replicas 2")
+    .has("order \"start-first\"");
+}
+
+#[test]
 fn secrets_and_configs() {
     project()
         .file(
