@@ -223,7 +223,7 @@ fn finish(cx: &mut Cx, node: &mut Node, compose: &str, at: Span, definition: &ya
     if let Some((replicas, span)) = state.replicas {
         match state.published {
             // A start-first service gets a proxy that holds its TCP ports for every replica.
-            Some(port) if replicas > 1 && !(state.start_first && !state.udp) => {
+            Some(port) if replicas > 1 && (state.udp || !state.start_first) => {
                 let place = cx.place(span);
                 node.comment(format!(
                     "{place}: `replicas {replicas}` is not imported: replicas cannot share a published port; update the service start-first (its proxy holds TCP ports for all replicas), or publish the port from a proxy service"

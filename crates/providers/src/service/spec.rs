@@ -795,6 +795,9 @@ service "api" {
         let address = Address::new(&["db".to_owned()], "service", "postgres");
         assert_eq!(address.path_name(), "db-postgres");
         let name = fixtures::object_name("shop", &address);
-        assert_eq!(crate::service::rollout::Slot::Current.name(&name, 2), "shop_db-postgres-2");
+        assert_eq!(
+            crate::service::rollout::Slot::Current.name(&name, 2),
+            "shop_db-postgres-2"
+        );
     }
 }
