@@ -282,15 +282,19 @@ fn build(cx: &mut Cx, service: &mut Node, name: &str, value: &yaml::Node, tag: O
                         let mut args = Node::new("args");
                         for (arg, arg_value) in key_value_map(setting.clone()).as_map().unwrap_or_default() {
                             let Some(arg) = arg.as_str() else { continue };
-                            let text = if arg_value.is_null() {
-                                cx.vars.template(
+                            let secret = looks_secret(arg);
+                            let text = match arg_value.as_str() {
+                                None => cx.vars.template(
                                     &format!("${{{arg}}}"),
                                     arg_value.span,
-                                    false,
+                                    secret,
                                     &mut cx.report,
-                                )
-                            } else {
-                                cx.text(arg_value, looks_secret(arg)).unwrap_or_default()
+                                ),
+                                // A credential passed to the build stays out of the file too.
+                                Some(text) if secret && !text.is_empty() && !text.contains('$') => {
+                                    cx.vars.move_literal(arg, text, arg_value.span, &mut cx.report)
+                                }
+                                Some(_) => cx.text(arg_value, secret).unwrap_or_default(),
                             };
                             args.push(Node::new(arg).arg(Val::str(text)));
                         }
@@ -387,9 +391,13 @@ fn environment(cx: &mut Cx, env_file: Option<&yaml::Node>, environment: Option<&
         }
         for (key, value) in key_value_map(environment.clone()).as_map().unwrap_or_default() {
             let Some(key) = key.as_str() else { continue };
-            let entry = match value.as_str() {
-                Some(text) => EnvValue::Compose(text.to_owned()),
-                None => EnvValue::Host,
+            let entry = match (&value.value, value.as_str()) {
+                (_, Some(text)) => EnvValue::Compose(text.to_owned()),
+                (Yaml::Null, _) => EnvValue::Host,
+                _ => {
+                    cx.invalid(value, key, "a string, a number or nothing");
+                    continue;
+                }
             };
             set(key.to_owned(), entry, value.span);
         }

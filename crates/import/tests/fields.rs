@@ -163,6 +163,7 @@ fn image_and_build_short_and_long() {
       context: .
       args:
         MODE: fast
+        NPM_TOKEN: s3cr3t
 ",
         )
         .import();
@@ -176,7 +177,9 @@ fn image_and_build_short_and_long() {
         .has("VERSION \"1.2\"")
         .has("tags \"shop/worker:1.0\"")
         .has("context \"..\"")
-        .has("MODE \"fast\"");
+        .has("MODE \"fast\"")
+        .has("NPM_TOKEN \"${var.npm-token}\"")
+        .lacks("s3cr3t");
 }
 
 #[test]
