@@ -6,152 +6,9 @@
 // Test code may unwrap.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
+mod support;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
-use stack_tests::{Outcome, Test};
-
-/// Objects a test makes by hand carry this label, with the test's stack name.
-const TEST_LABEL: &str = "dev.stack.test";
-
-fn stack() -> Test {
-    Test::new(env!("CARGO_BIN_EXE_stack"))
-}
-
-/// Whether a daemon answers; under `CI=true` a missing one fails the test.
-fn docker_available() -> bool {
-    let answers = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !answers {
-        stack_tests::without_docker(&"`docker info` fails");
-    }
-    answers
-}
-
-/// A stack directory with a unique stack name, destroyed on drop.
-struct LiveStack {
-    name: String,
-    dir: tempfile::TempDir,
-}
-
-impl LiveStack {
-    fn new() -> Option<LiveStack> {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        if !docker_available() {
-            return None;
-        }
-        let name = format!(
-            "stacktest-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        Some(LiveStack {
-            name,
-            dir: tempfile::Builder::new().prefix("stack-live-").tempdir().unwrap(),
-        })
-    }
-
-    fn write(&self, path: &str, contents: impl AsRef<[u8]>) -> &LiveStack {
-        let full = self.dir.path().join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, contents).unwrap();
-        self
-    }
-
-    fn path(&self) -> String {
-        self.dir.path().display().to_string()
-    }
-
-    /// `stack COMMAND DIR --name NAME ARGS...`
-    fn run(&self, command: &str, args: &[&str]) -> Outcome {
-        stack()
-            .args([command, &self.path(), "--name", &self.name])
-            .args(args.iter().copied())
-            .run()
-    }
-
-    /// The output with the stack's name (unique per run) as `[stack]`.
-    fn redact(&self, text: &str) -> String {
-        text.replace(&self.name, "[stack]")
-    }
-
-    /// Names of the stack's objects of one docker object type (`container`, `network`, ...).
-    fn objects(&self, kind: &str) -> Vec<String> {
-        let filter = format!("label=dev.stack.stack={}", self.name);
-        let args: Vec<&str> = match kind {
-            "container" => vec!["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
-            "image" => vec![
-                "images",
-                "--filter",
-                &filter,
-                "--format",
-                "{{.Repository}}:{{.Tag}}",
-            ],
-            other => vec![other, "ls", "--filter", &filter, "--format", "{{.Name}}"],
-        };
-        docker(&args).lines().map(str::to_owned).collect()
-    }
-
-    fn nothing_left(&self) {
-        for kind in ["container", "network", "volume", "image"] {
-            assert_eq!(
-                self.objects(kind),
-                Vec::<String>::new(),
-                "{kind}s of {} left behind",
-                self.name
-            );
-        }
-    }
-}
-
-impl Drop for LiveStack {
-    fn drop(&mut self) {
-        let _ = stack()
-            .args([
-                "destroy",
-                &self.path(),
-                "--name",
-                &self.name,
-                "--auto-approve",
-                "--volumes",
-            ])
-            .run();
-        // Whatever destroy could not remove, and what the test made by hand.
-        for filter in [
-            format!("label=dev.stack.stack={}", self.name),
-            format!("label={TEST_LABEL}={}", self.name),
-        ] {
-            let ids = |args: &[&str]| -> Vec<String> { docker(args).lines().map(str::to_owned).collect() };
-            for id in ids(&["ps", "-aq", "--filter", &filter]) {
-                docker(&["rm", "-f", &id]);
-            }
-            for kind in ["network", "volume"] {
-                for id in ids(&[kind, "ls", "-q", "--filter", &filter]) {
-                    docker(&[kind, "rm", &id]);
-                }
-            }
-            for id in ids(&["images", "-q", "--filter", &filter]) {
-                docker(&["rmi", "-f", &id]);
-            }
-        }
-        docker(&["rm", "-f", &format!("stack-lock.{}", self.name)]);
-    }
-}
-
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker").args(args).output().unwrap();
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// A /24 in 10.219.0.0/16 that no other test of this run uses.
-fn subnet() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let octet = (std::process::id() * 7 + NEXT.fetch_add(1, Ordering::SeqCst) * 13) % 250 + 1;
-    format!("10.219.{octet}.0/24")
-}
+use support::{LiveStack, TEST_LABEL, docker, stack, subnet};
 
 const NETWORK_AND_VOLUME: &str = r#"
 network "backend" {
@@ -431,11 +288,7 @@ service "api" {{
 #[test]
 fn services_are_health_gated_changed_in_place_or_replaced_and_repaired() {
     let Some(live) = LiveStack::new() else { return };
-    live.write(
-        "app/Dockerfile",
-        "FROM scratch\nCOPY stack-demo /stack-demo\nENTRYPOINT [\"/stack-demo\"]\nCMD [\"serve\"]\n",
-    );
-    std::fs::copy(stack_tests::demo_binary(), live.dir.path().join("app/stack-demo")).unwrap();
+    live.demo_context("app");
     live.write("stack.kdl", shop("64MiB", "hello"));
 
     let applied = live.run("apply", &["--auto-approve"]).success();

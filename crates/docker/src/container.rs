@@ -81,6 +81,8 @@ pub struct ContainerInfo {
     /// Attached networks by name.
     pub networks: BTreeMap<String, ContainerEndpoint>,
     pub restart: RestartPolicy,
+    /// How many times the daemon restarted it after its process exited.
+    pub restart_count: u32,
     pub resources: Resources,
 }
 
@@ -312,6 +314,10 @@ fn container_info(inspected: ContainerInspectResponse) -> ContainerInfo {
             .map(|output| output.trim_end().to_string()),
         networks,
         restart: RestartPolicy::from_docker(host.restart_policy.as_ref()),
+        restart_count: inspected
+            .restart_count
+            .and_then(|count| u32::try_from(count).ok())
+            .unwrap_or(0),
         resources: Resources {
             // The daemon reports "no limit" as 0.
             memory_limit: host.memory.filter(|memory| *memory > 0),

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
 use stack_graph::ResourceGraph;
 use stack_language::{Address, Condition};
 use stack_plan::{Action, ResourcePlan};
@@ -20,6 +21,7 @@ const PARALLELISM: usize = 32;
 
 /// Carries out `prepared`: every resource starts once its dependencies are
 /// done (and, where its `depends-on` asks, started, healthy or completed);
+/// what was created or replaced must be healthy at the end (see `settle`);
 /// deletions come last, users first. A failure skips what depends on it while
 /// unrelated branches finish. Ctrl-C stops starting new work and lets running
 /// steps finish; the next apply completes the rest.
@@ -137,7 +139,8 @@ impl<'a> Forward<'a> {
                     .collect()
             })
             .collect();
-        let steps = walk(&needs, PARALLELISM, stop, |i| self.step(i)).await;
+        let mut steps = walk(&needs, PARALLELISM, stop, |i| self.step(i)).await;
+        self.settle(&mut steps).await;
         let elapsed = self
             .elapsed
             .into_inner()
@@ -212,21 +215,46 @@ impl<'a> Forward<'a> {
         }
     }
 
+    /// Checks once more what was created or replaced, when the walk is done: a service that
+    /// crashed or never became healthy fails the apply even when nothing waited for it.
+    async fn settle(&self, steps: &mut [Step]) {
+        let created = |i: &usize| {
+            steps[*i] == Step::Done
+                && self
+                    .plans
+                    .get(self.nodes[*i])
+                    .is_some_and(|planned| matches!(planned.action, Action::Create | Action::Replace))
+        };
+        let settling: Vec<usize> = (0..steps.len()).filter(created).collect();
+        let checks = settling.into_iter().map(|i| async move {
+            let address = self.nodes[i];
+            let waited = match self
+                .waits
+                .get(&(address, Condition::Healthy))
+                .and_then(OnceCell::get)
+            {
+                Some(result) => result.clone(),
+                None => self.provider_wait(address, Condition::Healthy).await,
+            };
+            (i, waited)
+        });
+        for (i, result) in join_all(checks).await {
+            if let (Err(error), Some(planned)) = (result, self.plans.get(self.nodes[i])) {
+                let failed = Outcome::Failed(error.clone());
+                self.progress
+                    .finished(self.nodes[i], planned.action, &failed, Duration::ZERO);
+                steps[i] = Step::Failed(error);
+            }
+        }
+    }
+
     /// Waits, once for all dependents, until `dependency` has reached `condition`.
     async fn wait(&self, dependency: &Address, condition: Condition) -> Result<(), ProviderError> {
         let Some(cell) = self.waits.get(&(dependency, condition)) else {
             return Ok(());
         };
         cell.get_or_init(|| async {
-            let desired =
-                self.prepared.desired.get(dependency).ok_or_else(|| {
-                    ProviderError::new(format!("{dependency}: no desired state was planned"))
-                })?;
-            let provider = self.providers.get(desired.kind.name).ok_or_else(|| {
-                ProviderError::new(format!("{dependency}: no provider for `{}`", desired.kind.name))
-            })?;
-            provider
-                .wait(self.scope, desired, condition)
+            self.provider_wait(dependency, condition)
                 .await
                 .map_err(|error| ProviderError {
                     message: format!(
@@ -239,6 +267,19 @@ impl<'a> Forward<'a> {
         })
         .await
         .clone()
+    }
+
+    /// The provider's wait until `address` has reached `condition`.
+    async fn provider_wait(&self, address: &Address, condition: Condition) -> Result<(), ProviderError> {
+        let desired = self
+            .prepared
+            .desired
+            .get(address)
+            .ok_or_else(|| ProviderError::new(format!("{address}: no desired state was planned")))?;
+        let provider = self.providers.get(desired.kind.name).ok_or_else(|| {
+            ProviderError::new(format!("{address}: no provider for `{}`", desired.kind.name))
+        })?;
+        provider.wait(self.scope, desired, condition).await
     }
 }
 

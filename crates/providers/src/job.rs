@@ -181,6 +181,7 @@ impl Provider for JobProvider {
             &names,
             Condition::Completed,
             scope.ready_timeout,
+            &self.containers.created,
         )
         .await
     }
@@ -210,6 +211,7 @@ impl JobProvider {
             &names,
             Condition::Completed,
             job.timeout,
+            &self.containers.created,
         )
         .await;
         let Err(waited) = waited else {

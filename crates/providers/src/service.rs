@@ -47,6 +47,8 @@ const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 pub struct ServiceProvider {
     docker: Arc<DockerClient>,
     kind: &'static KindSchema,
+    /// The containers this process created: one of them that Docker restarted has crashed.
+    pub(crate) created: wait::Created,
 }
 
 impl ServiceProvider {
@@ -54,6 +56,7 @@ impl ServiceProvider {
         ServiceProvider {
             docker,
             kind: common::builtin_kind("service"),
+            created: wait::Created::default(),
         }
     }
 }
@@ -274,6 +277,7 @@ impl Provider for ServiceProvider {
             &names,
             condition,
             scope.ready_timeout,
+            &self.created,
         )
         .await
     }
@@ -349,7 +353,7 @@ impl ServiceProvider {
             false => spec.container(name.clone(), labels),
         };
         match self.docker.create_container(&container).await {
-            Ok(_) => {}
+            Ok(_) => self.created.insert(&name),
             Err(DockerError::Conflict { .. }) => {
                 return Err(self.clash(scope, &desired.address, &name).await);
             }

@@ -153,7 +153,37 @@ async fn a_failed_wait_fails_the_dependent_with_the_reason() {
                 .with_hint("see its logs")
         )
     );
-    assert_eq!(report.failed().count(), 1);
+    // db itself fails too, at the check of what was created.
+    assert_eq!(report.failed().count(), 2);
+}
+
+#[tokio::test]
+async fn what_was_created_must_be_healthy_even_when_nothing_waits_for_it() {
+    let world = World::new(Duration::ZERO);
+    world
+        .unhealthy
+        .lock()
+        .unwrap()
+        .insert("service.worker".to_owned());
+    let report = apply_stack(&world, SHOP).await;
+    let worker = report
+        .entries
+        .iter()
+        .find(|entry| entry.address.to_string() == "service.worker")
+        .unwrap();
+    assert_eq!(
+        worker.outcome,
+        Outcome::Failed(ProviderError::new("its health check failed 3 times").with_hint("see its logs"))
+    );
+    assert_eq!(report.failed().count(), 1, "{report:?}");
+    assert_eq!(report.done().count(), 3, "the other branches finish");
+    // db was waited for by api already: it is not waited for again.
+    let db_waits = world
+        .calls()
+        .iter()
+        .filter(|call| call.what == "wait-healthy" && call.address == "service.db")
+        .count();
+    assert_eq!(db_waits, 1);
 }
 
 #[tokio::test]
@@ -250,7 +280,10 @@ async fn prevent_destroy_fails_a_plan_that_would_delete_or_replace() {
         problem.message
     );
     assert!(
-        world.calls().iter().all(|call| call.what == "create"),
+        world
+            .calls()
+            .iter()
+            .all(|call| call.what == "create" || call.what.starts_with("wait-")),
         "nothing was touched"
     );
 }

@@ -150,6 +150,7 @@ pub fn container(
         last_health_output: None,
         networks,
         restart: container.restart,
+        restart_count: 0,
         resources: container.resources,
     }
 }

@@ -156,7 +156,14 @@ fn as_seen(replica: &Replica, front: Option<&Replica>) -> ContainerInfo {
             .networks
             .iter()
             .filter(|(network, _)| replica.info.networks.contains_key(*network))
-            .map(|(network, endpoint)| (network.clone(), endpoint.clone()))
+            .map(|(network, endpoint)| {
+                // The daemon adds the proxy's short id to its aliases, as to every container's.
+                let mut endpoint = endpoint.clone();
+                endpoint
+                    .aliases
+                    .retain(|alias| !(alias.len() >= 12 && front.info.id.starts_with(alias.as_str())));
+                (network.clone(), endpoint)
+            })
             .collect();
     }
     info

@@ -452,6 +452,7 @@ impl Rollout<'_> {
             &names,
             Condition::Healthy,
             self.scope.ready_timeout,
+            &self.provider.created,
         )
         .await?;
         wait::stays_up(docker, address, self.spec, name, update.monitor).await
@@ -467,7 +468,12 @@ impl Rollout<'_> {
 
     async fn promote(&self, staged: &str, number: u32) -> Result<(), ProviderError> {
         let current = Slot::Current.name(&self.desired.name, number);
-        self.provider.rename(staged, &current).await
+        self.provider.rename(staged, &current).await?;
+        // Under its final name it is still a container this process made (see `wait::Created`).
+        if self.provider.created.contains(staged) {
+            self.provider.created.insert(&current);
+        }
+        Ok(())
     }
 
     /// Undoes a staged container: a new one is removed, a revived one goes back to sleep.

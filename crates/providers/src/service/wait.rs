@@ -1,7 +1,9 @@
 //! Waiting until every replica of a service has reached a condition: started, healthy, or
 //! completed (a one-shot job that exited with 0).
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -16,6 +18,28 @@ use super::live::status_word;
 use super::spec::{Check, Probe, ServiceSpec};
 use crate::common;
 
+/// The names of the containers this process created. Docker restarts a container whose process
+/// exited as its policy asks, and it may be running again when looked at: one of these that
+/// was restarted at all has crashed. (An older container may have restarted once, long ago.)
+#[derive(Default)]
+pub struct Created(Mutex<HashSet<String>>);
+
+impl Created {
+    pub fn insert(&self, name: &str) {
+        if let Ok(mut names) = self.0.lock() {
+            names.insert(name.to_owned());
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.lock().is_ok_and(|names| names.contains(name))
+    }
+}
+
+/// How long a container without a probe must be seen running to count as healthy: one that
+/// crashes at once has exited or been restarted by then.
+const STEADY: Duration = Duration::from_millis(500);
+
 /// Inspect is cheap; this keeps a wait within a fraction of a probe interval.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -28,6 +52,7 @@ pub async fn all(
     names: &[String],
     condition: Condition,
     timeout: Duration,
+    created: &Created,
 ) -> Result<(), ProviderError> {
     let give_up_at = Instant::now() + timeout;
     let waits = names.iter().map(|name| {
@@ -38,6 +63,7 @@ pub async fn all(
             name,
             give_up_at,
             timeout,
+            created_here: created.contains(name),
         };
         async move { replica.wait(condition).await }
     });
@@ -64,6 +90,7 @@ pub async fn stays_up(
         name,
         give_up_at: Instant::now() + period,
         timeout: period,
+        created_here: false,
     };
     watcher.watch().await
 }
@@ -75,6 +102,7 @@ struct Waiter<'a> {
     name: &'a str,
     give_up_at: Instant,
     timeout: Duration,
+    created_here: bool,
 }
 
 /// What a wait saw last, for the message when it gives up.
@@ -139,15 +167,24 @@ impl Waiter<'_> {
         host_check::run(&target, probe.timeout).await
     }
 
-    /// Running, or already finished with 0 as a one-shot job may be by now.
+    /// Running, or already finished with 0 as a one-shot job may be by now. To count as healthy
+    /// without a probe, a container this process created must be seen running for [`STEADY`].
     async fn started(&self, condition: Condition) -> Result<(), ProviderError> {
+        let must_stay_up = self.created_here && condition == Condition::Healthy;
+        let mut running_since = None;
         loop {
             let info = self.inspect().await?;
-            match info.status {
-                ContainerStatus::Running => return Ok(()),
-                ContainerStatus::Exited if info.exit_code == Some(0) && !restarts(&info) => return Ok(()),
-                _ if stopped_for_good(&info) => return Err(self.stopped(&info, condition).await),
-                _ => {}
+            if info.status == ContainerStatus::Exited && info.exit_code == Some(0) && !restarts(&info) {
+                return Ok(());
+            }
+            if crashed(&info, self.created_here) {
+                return Err(self.stopped(&info, condition).await);
+            }
+            if info.status == ContainerStatus::Running {
+                let since = *running_since.get_or_insert_with(Instant::now);
+                if !must_stay_up || since.elapsed() >= STEADY {
+                    return Ok(());
+                }
             }
             let seen = Seen {
                 state: info_state(&info),
@@ -179,7 +216,7 @@ impl Waiter<'_> {
     async fn docker_healthy(&self, probe: &Probe) -> Result<(), ProviderError> {
         loop {
             let info = self.inspect().await?;
-            if matches!(info.status, ContainerStatus::Exited | ContainerStatus::Dead) {
+            if crashed(&info, self.created_here) {
                 return Err(self.stopped(&info, Condition::Healthy).await);
             }
             match info.health {
@@ -206,7 +243,7 @@ impl Waiter<'_> {
         let own_names = self.own_names();
         loop {
             let info = self.inspect().await?;
-            if matches!(info.status, ContainerStatus::Exited | ContainerStatus::Dead) {
+            if crashed(&info, self.created_here) {
                 return Err(self.stopped(&info, Condition::Healthy).await);
             }
             let mut output = None;
@@ -306,8 +343,13 @@ impl Waiter<'_> {
         let exit = info
             .exit_code
             .map_or_else(String::new, |code| format!(" with code {code}"));
+        let stopped = match (info.status, info.restart_count) {
+            (ContainerStatus::Exited | ContainerStatus::Dead, _) => "stopped".to_owned(),
+            (_, 0) => "keeps restarting: it exited".to_owned(),
+            (_, count) => format!("was restarted {count} times: it exited"),
+        };
         let message = format!(
-            "{} did not become {}: replica `{}` stopped{exit}{}",
+            "{} did not become {}: replica `{}` {stopped}{exit}{}",
             self.address,
             goal(condition),
             self.name,
@@ -348,20 +390,27 @@ impl Waiter<'_> {
 
     /// The container's last log lines, to append to a message; nothing when there are none.
     async fn logs(&self) -> String {
-        match self.docker.logs_tail(self.name, 5).await {
-            Ok(lines) if !lines.is_empty() => format!("\nits last log lines:\n  {}", lines.join("\n  ")),
-            _ => String::new(),
+        for attempt in 0..2 {
+            match self.docker.logs_tail(self.name, 5).await {
+                Ok(lines) if !lines.is_empty() => {
+                    return format!("\nits last log lines:\n  {}", lines.join("\n  "));
+                }
+                // The daemon writes a container's last output shortly after it has exited.
+                _ if attempt == 0 => tokio::time::sleep(POLL_INTERVAL).await,
+                _ => {}
+            }
         }
+        String::new()
     }
 }
 
-/// Exited and not coming back: its restart policy does not restart it.
-fn stopped_for_good(info: &ContainerInfo) -> bool {
-    match info.status {
-        ContainerStatus::Dead => true,
-        ContainerStatus::Exited => !restarts(info),
-        _ => false,
-    }
+/// Exited, restarting after an exit, or, for a container this process created, restarted at
+/// all: its process did not keep running.
+fn crashed(info: &ContainerInfo, created_here: bool) -> bool {
+    matches!(
+        info.status,
+        ContainerStatus::Exited | ContainerStatus::Dead | ContainerStatus::Restarting
+    ) || (created_here && info.restart_count > 0)
 }
 
 fn restarts(info: &ContainerInfo) -> bool {
@@ -388,5 +437,33 @@ fn goal(condition: Condition) -> &'static str {
         Condition::Started => "started",
         Condition::Healthy => "healthy",
         Condition::Completed => "complete",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stack_docker::ContainerStatus;
+    use stack_language::Address;
+
+    use super::crashed;
+    use crate::service::fixtures;
+
+    #[test]
+    fn a_replica_that_exited_or_was_restarted_has_crashed() {
+        let (stack, _dir) = fixtures::load(
+            "stack \"shop\"\nservice \"api\" {\n    image \"demo:1\"\n}\n",
+            &[],
+        );
+        let (spec, config) = fixtures::desired(&stack, "api");
+        let mut info = fixtures::container("shop", &Address::new(&[], "service", "api"), &spec, &config, 1);
+        let mut crashed_when = |status| {
+            info.status = status;
+            crashed(&info, false)
+        };
+        assert!(!crashed_when(ContainerStatus::Running));
+        assert!(!crashed_when(ContainerStatus::Created));
+        assert!(crashed_when(ContainerStatus::Restarting));
+        assert!(crashed_when(ContainerStatus::Exited));
+        assert!(crashed_when(ContainerStatus::Dead));
     }
 }
