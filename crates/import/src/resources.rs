@@ -19,14 +19,11 @@ fn entries<'n>(cx: &mut Cx, section: &'n yaml::Node, field: &str) -> Vec<(&'n ya
 
 /// The Docker name Compose gives an object (`name:`) as the stack resource's
 /// name, when the stack's own naming (`STACK_NAME`) yields the same.
-fn docker_name(
-    cx: &mut Cx,
-    node: &mut Node,
-    key: &yaml::Node,
-    definition: &yaml::Node,
-    stack: &str,
-) -> Option<String> {
-    let name = definition.get("name")?;
+fn docker_name(cx: &mut Cx, node: &mut Node, definition: &yaml::Node, stack: &str) -> Option<String> {
+    let (key, name) = definition
+        .as_map()?
+        .iter()
+        .find(|(key, _)| key.as_str() == Some("name"))?;
     let text = cx.fixed(name)?;
     if let Some(rest) = text.strip_prefix(&format!("{stack}_"))
         && stack_language::valid_name(rest)
@@ -59,7 +56,7 @@ pub fn networks(cx: &mut Cx, section: &yaml::Node, stack: &str) -> Vec<Item> {
             if external.as_map().is_some() || flag(cx, external, "external") == Some(true) {
                 node.push(Node::new("external").arg(Val::str(docker)));
             }
-        } else if let Some(renamed) = docker_name(cx, &mut node, key, definition, stack) {
+        } else if let Some(renamed) = docker_name(cx, &mut node, definition, stack) {
             name = renamed;
         }
         for (field_key, value) in definition.as_map().unwrap_or_default() {
@@ -157,7 +154,7 @@ pub fn volumes(cx: &mut Cx, section: &yaml::Node, stack: &str) -> Vec<Item> {
             if external.as_map().is_some() || flag(cx, external, "external") == Some(true) {
                 node.push(Node::new("external").arg(Val::str(docker)));
             }
-        } else if let Some(renamed) = docker_name(cx, &mut node, key, definition, stack) {
+        } else if let Some(renamed) = docker_name(cx, &mut node, definition, stack) {
             name = renamed;
         }
         for (field_key, value) in definition.as_map().unwrap_or_default() {
