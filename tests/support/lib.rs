@@ -147,35 +147,43 @@ pub fn without_docker(reason: &dyn std::fmt::Display) {
 /// once per test binary: `cargo rustc --release -p stack-demo -- -C target-feature=+crt-static`.
 pub fn demo_binary() -> &'static Path {
     static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BINARY.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = Command::new(cargo)
-            .current_dir(workspace)
-            .args([
-                "rustc",
-                "--release",
-                "-p",
-                "stack-demo",
-                "--bin",
-                "stack-demo",
-                "--message-format=json",
-            ])
-            .args(["--", "-C", "target-feature=+crt-static"])
-            .output()
-            .expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "building the static stack-demo failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| {
-                message["reason"] == "compiler-artifact" && message["target"]["name"] == "stack-demo"
-            })
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the stack-demo executable")
-    })
+    BINARY.get_or_init(|| static_binary("stack-demo"))
+}
+
+/// The `stack-proxy` program built static, for the proxy `stack` puts in front of a
+/// start-first service; `stack` finds it through `STACK_PROXY_BINARY`.
+pub fn proxy_binary() -> &'static Path {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| static_binary("stack-proxy"))
+}
+
+/// Builds the binary of `package` (named like it) static, in release mode.
+fn static_binary(package: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .current_dir(workspace)
+        .args([
+            "rustc",
+            "--release",
+            "-p",
+            package,
+            "--bin",
+            package,
+            "--message-format=json",
+        ])
+        .args(["--", "-C", "target-feature=+crt-static"])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building the static {package} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == package)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo names the {package} executable"))
 }

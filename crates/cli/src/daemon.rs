@@ -1,17 +1,19 @@
-//! The Docker daemon a command works against: the runtime, the providers and
-//! the stack's lock.
+//! The Docker daemon a command works against: the runtime, the providers,
+//! the stack's lock and its record.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stack_docker::DockerClient;
+use stack_docker::{DockerClient, DockerError};
 use stack_engine::describe_holder;
 use stack_language::Stack;
-use stack_provider::lock::LockError;
+use stack_provider::lock::{LockError, StackRecord};
 use stack_provider::{ProviderError, Providers, Scope};
 use stack_providers::DockerLock;
 use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
 
 /// How long apply waits for a resource to become started, healthy or completed.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -22,22 +24,39 @@ pub struct Daemon {
     locks: DockerLock,
 }
 
-impl Daemon {
-    /// Connects to the daemon (`DOCKER_HOST` or the local socket); a daemon
-    /// that does not answer is an error saying how to start it.
-    pub fn connect() -> Result<Daemon, String> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| format!("cannot start the async runtime: {error}"))?;
-        let docker = runtime
-            .block_on(DockerClient::connect())
+/// A connection being made while the command loads the stack files.
+pub struct Connecting {
+    runtime: Runtime,
+    client: JoinHandle<Result<DockerClient, DockerError>>,
+}
+
+impl Connecting {
+    /// The daemon, once connected; a daemon that does not answer is an error
+    /// saying how to start it.
+    pub fn connected(self) -> Result<Daemon, String> {
+        let docker = self
+            .runtime
+            .block_on(self.client)
+            .map_err(|error| format!("connecting to the Docker daemon failed: {error}"))?
             .map_err(|error| error.to_string())?;
         Ok(Daemon {
             locks: DockerLock::new(Arc::new(docker.clone())),
             providers: stack_providers::builtin(docker),
-            runtime,
+            runtime: self.runtime,
         })
+    }
+}
+
+impl Daemon {
+    /// Starts connecting to the daemon (`DOCKER_HOST` or the local socket) in
+    /// the background, so the connection is made while the files load.
+    pub fn connect() -> Result<Connecting, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+        let client = runtime.spawn(DockerClient::connect());
+        Ok(Connecting { runtime, client })
     }
 
     pub fn scope(stack: &Stack) -> Scope {
@@ -80,6 +99,32 @@ impl Daemon {
             );
         }
         Ok(result)
+    }
+
+    /// The addresses the last apply of `stack` protected with `prevent-destroy`.
+    pub async fn recorded(&self, stack: &str) -> Result<BTreeSet<String>, String> {
+        self.locks
+            .protected(stack)
+            .await
+            .map_err(|error| with_hint(&error))
+    }
+
+    /// Records `protected` as what `stack` protects, when it differs from `recorded`.
+    pub async fn record(
+        &self,
+        stack: &str,
+        recorded: &BTreeSet<String>,
+        protected: &BTreeSet<String>,
+    ) -> Result<(), String> {
+        if recorded == protected {
+            return Ok(());
+        }
+        self.locks.set_protected(stack, protected).await.map_err(|error| {
+            format!(
+                "cannot record what stack `{stack}` protects: {}",
+                with_hint(&error)
+            )
+        })
     }
 }
 

@@ -8,6 +8,8 @@
 
 mod support;
 
+use std::process::Command;
+
 use support::{LiveStack, TEST_LABEL, docker, stack, subnet};
 
 const NETWORK_AND_VOLUME: &str = r#"
@@ -77,6 +79,16 @@ fn apply_creates_then_nothing_changes_and_destroy_leaves_nothing() {
     let status = live.run("status", &[]).success();
     assert!(status.stdout.contains("network.backend"), "{}", status.stdout);
     assert!(status.stdout.contains("volume.data"), "{}", status.stdout);
+
+    // A volume that left the files is kept, and the JSON plan says so.
+    live.write("stack.kdl", "network \"backend\" {\n    internal #true\n}\n");
+    let json = live.run("plan", &["--json"]).success();
+    let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        plan["kept"],
+        serde_json::json!([{"address": "volume.data", "kind": "volume"}])
+    );
+    live.write("stack.kdl", NETWORK_AND_VOLUME);
 
     let destroyed = live.run("destroy", &["--auto-approve"]).success();
     assert!(
@@ -475,4 +487,300 @@ fn a_failing_job_fails_apply_with_its_output_skips_its_dependents_and_runs_again
     assert!(!status.stdout.contains("failed"), "{}", status.stdout);
     assert!(!status.stdout.contains("unhealthy"), "{}", status.stdout);
     live.run("plan", &["--detailed-exitcode"]).success();
+}
+
+fn held(subnet: &str, team: &str) -> String {
+    format!(
+        r#"
+network "backend" {{
+    subnet "{subnet}"
+}}
+volume "data" {{
+    labels {{
+        team "{team}"
+    }}
+}}
+image "demo" {{
+    context "app"
+}}
+service "api" {{
+    image "${{image.demo}}"
+    network "backend"
+    volume "data" target="/data"
+    stop-grace-period "1s"
+}}
+service "worker" {{
+    image "${{image.demo}}"
+    stop-grace-period "1s"
+}}
+"#
+    )
+}
+
+#[test]
+fn replacing_a_network_or_volume_replaces_the_services_on_it() {
+    let Some(live) = LiveStack::new() else { return };
+    live.demo_context("app");
+    let (first, second) = (subnet(), subnet());
+    live.write("stack.kdl", held(&first, "shop"));
+    live.run("apply", &["--auto-approve"]).success();
+    let api = format!("{}_api-1", live.name);
+    let address = || {
+        docker(&[
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &api,
+        ])
+        .trim()
+        .to_owned()
+    };
+    let prefix = |subnet: &str| subnet.trim_end_matches("0/24").to_owned();
+    assert!(address().starts_with(&prefix(&first)), "{}", address());
+
+    live.write("stack.kdl", held(&second, "shop"));
+    let plan = live.run("plan", &[]).success();
+    assert!(
+        plan.stdout
+            .contains("-/+ service.api  must be replaced (`network.backend` it uses is replaced)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("service.worker"), "{}", plan.stdout);
+    let json = live.run("plan", &["--json"]).success();
+    assert!(
+        json.stdout.contains("\"reason\": \"dependency-replaced\""),
+        "{}",
+        json.stdout
+    );
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("-/+ service.api replaced");
+    assert!(address().starts_with(&prefix(&second)), "{}", address());
+    live.run("plan", &["--detailed-exitcode"]).success();
+
+    // A volume's labels cannot change either: the service mounting it goes around it.
+    live.write("stack.kdl", held(&second, "checkout"));
+    live.run("plan", &[])
+        .success()
+        .stdout_contains("-/+ service.api  must be replaced (`volume.data` it uses is replaced)");
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("-/+ volume.data replaced");
+    let running = docker(&["inspect", "--format", "{{.State.Running}}", &api]);
+    assert_eq!(running.trim(), "true");
+    live.run("plan", &["--detailed-exitcode"]).success();
+}
+
+fn protected(guard: &str) -> String {
+    format!(
+        r#"
+network "front" {{
+    {guard}
+}}
+volume "data" {{
+    {guard}
+}}
+image "demo" {{
+    context "app"
+}}
+service "api" {{
+    image "${{image.demo}}"
+    network "front"
+    stop-grace-period "1s"
+    {guard}
+}}
+"#
+    )
+}
+
+#[test]
+fn prevent_destroy_protects_what_left_the_files_until_an_apply_lifts_it() {
+    let Some(live) = LiveStack::new() else { return };
+    live.demo_context("app");
+    live.write("stack.kdl", protected("prevent-destroy #true"));
+    live.run("apply", &["--auto-approve"]).success();
+    let record = format!("stack-record.{}", live.name);
+    let records = || {
+        docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("name=^{record}$"),
+            "--format",
+            "{{.Names}}",
+        ])
+    };
+    assert_eq!(records().trim(), record);
+
+    live.write("stack.kdl", "network \"other\"\n");
+    let refused = live.run("plan", &[]).status(1);
+    for address in ["network.front", "service.api"] {
+        assert!(
+            refused.stderr.contains(&format!(
+                "`{address}` is no longer in the files, but it was applied with `prevent-destroy #true`"
+            )),
+            "{}",
+            refused.stderr
+        );
+    }
+    assert!(
+        refused.stderr.contains("first remove `prevent-destroy`"),
+        "{}",
+        refused.stderr
+    );
+    live.run("apply", &["--auto-approve"]).status(1);
+    live.run("destroy", &["--auto-approve", "--volumes"])
+        .status(1)
+        .stderr_contains(
+            "`volume.data` is no longer in the files, but it was applied with `prevent-destroy #true`",
+        );
+    assert_eq!(live.objects("network"), [format!("{}_front", live.name)]);
+    assert_eq!(live.objects("volume"), [format!("{}_data", live.name)]);
+    assert_eq!(live.objects("container"), [format!("{}_api-1", live.name)]);
+
+    // Lifted by an apply (which changes nothing else), then removed.
+    live.write("stack.kdl", protected(""));
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("No changes");
+    assert_eq!(records().trim(), "");
+    live.write("stack.kdl", "network \"other\"\n");
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("- network.front deleted");
+    live.run("destroy", &["--auto-approve", "--volumes"]).success();
+    live.nothing_left();
+}
+
+const CHAIN: &str = r#"
+image "demo" {
+    context "app"
+}
+service "slow" {
+    image "${image.demo}"
+    stop-grace-period "1s"
+    probe {
+        http "http://127.0.0.1:8080/health"
+        interval "4s"
+    }
+}
+service "middle" {
+    image "${image.demo}"
+    stop-grace-period "1s"
+    depends-on "slow" condition="healthy"
+}
+service "last" {
+    image "${image.demo}"
+    stop-grace-period "1s"
+    depends-on "middle"
+}
+"#;
+
+#[test]
+fn ctrl_c_stops_starting_new_work_and_the_next_apply_completes() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let Some(live) = LiveStack::new() else { return };
+    live.demo_context("app");
+    live.write("stack.kdl", CHAIN);
+    let mut apply = Command::new(env!("CARGO_BIN_EXE_stack"))
+        .args(["apply", &live.path(), "--name", &live.name, "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = String::new();
+    let mut lines = BufReader::new(apply.stdout.take().unwrap()).lines();
+    // `middle` waits for `slow` to become healthy (4 s): interrupt then.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("+ service.slow created") {
+            let sent = Command::new("kill")
+                .args(["-INT", &apply.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            break;
+        }
+    }
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    let status = apply.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{seen}");
+    assert!(seen.contains("Apply interrupted:"), "{seen}");
+    assert!(seen.contains("not started  service.last"), "{seen}");
+    assert!(seen.contains("Run `stack apply` again to complete it."), "{seen}");
+    let last = format!("{}_last-1", live.name);
+    assert!(!live.objects("container").contains(&last), "{seen}");
+
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("+ service.last created");
+    live.run("plan", &["--detailed-exitcode"]).success();
+}
+
+#[test]
+fn the_shared_infra_example_applies_beside_its_external_network() {
+    let Some(live) = LiveStack::new() else { return };
+    // The example as it is, on a network of this test's in place of the host's.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shared-infra");
+    let network = format!("{}-infra", live.name);
+    let subnet = subnet();
+    let prefix = subnet.trim_end_matches("0/24");
+    let file = std::fs::read_to_string(example.join("stack.kdl"))
+        .unwrap()
+        .replace("infra_infra_app-network", &network)
+        .replace("172.22.1.", prefix);
+    live.write("stack.kdl", file);
+    live.write("Dockerfile", std::fs::read(example.join("Dockerfile")).unwrap());
+    std::fs::copy(stack_tests::demo_binary(), live.dir.path().join("stack-demo")).unwrap();
+    docker(&[
+        "network",
+        "create",
+        "--subnet",
+        &subnet,
+        "--label",
+        &format!("{TEST_LABEL}={}", live.name),
+        &network,
+    ]);
+
+    let secrets = [
+        ("PG_PASSWORD", "pg-secret"),
+        ("MONGO_PASSWORD", "mongo-secret"),
+        ("REDIS_PASSWORD", "redis-secret"),
+    ];
+    let mut apply = stack();
+    for (name, value) in secrets {
+        apply = apply.env(name, value);
+    }
+    apply
+        .args(["apply", &live.path(), "--name", &live.name, "--auto-approve"])
+        .run()
+        .success()
+        .stdout_contains("+ service.my-service created");
+    let container = format!("{}_my-service-1", live.name);
+    let address = docker(&[
+        "inspect",
+        "--format",
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+        &container,
+    ]);
+    assert_eq!(address.trim(), format!("{prefix}50"));
+    let delivered = Command::new("docker")
+        .args([
+            "exec",
+            &container,
+            "/stack-demo",
+            "probe",
+            "http://127.0.0.1:8080/file?path=/run/secrets/pg_password",
+        ])
+        .status()
+        .unwrap();
+    assert!(delivered.success(), "the secret file is not in the container");
 }

@@ -25,7 +25,8 @@ const USAGE: &str = "\
 usage:
   stack-demo serve [--port 8080] [--name NAME]
       HTTP service: GET / | /health | /env/NAME | /file?path=P | /data/KEY | /proxy?url=U,
-      PUT /data/KEY, POST /shutdown. Env: DEMO_VERSION, DEMO_FAIL_HEALTH=true.
+      PUT /data/KEY, POST /shutdown. Env: DEMO_VERSION, DEMO_FAIL_HEALTH=true,
+      DEMO_READY_AFTER_MS (/health answers 503 until then).
   stack-demo probe http://HOST:PORT/PATH [--timeout-ms 2000]
   stack-demo probe tcp HOST:PORT [--timeout-ms 2000]
       exit 0 when healthy (HTTP 2xx, TCP port open), 1 otherwise

@@ -18,6 +18,9 @@ pub struct Config {
     pub version: String,
     /// `DEMO_FAIL_HEALTH=true`: `/health` answers 503, to test unhealthy services.
     pub fail_health: bool,
+    /// `DEMO_READY_AFTER_MS`: `/health` answers 503 until this long after the start, as a
+    /// service that warms up does.
+    pub ready_at: std::time::Instant,
     /// Where `PUT /data/KEY` stores its files (a volume in the tests).
     pub data_dir: PathBuf,
     /// The only folders `/file?path=` reads from (secrets and data).
@@ -32,6 +35,13 @@ impl Config {
             name,
             version: std::env::var("DEMO_VERSION").unwrap_or_else(|_| "unset".to_string()),
             fail_health: std::env::var("DEMO_FAIL_HEALTH").is_ok_and(|value| value == "true"),
+            ready_at: std::time::Instant::now()
+                + Duration::from_millis(
+                    std::env::var("DEMO_READY_AFTER_MS")
+                        .ok()
+                        .and_then(|value| value.parse().ok())
+                        .unwrap_or(0),
+                ),
             readable_roots: vec![PathBuf::from("/run/secrets"), data_dir.clone()],
             data_dir,
         }
@@ -47,6 +57,9 @@ pub fn route(request: &Request, config: &Config) -> Response {
         ),
         ("GET", "/health") if config.fail_health => {
             Response::text(503, "unhealthy (DEMO_FAIL_HEALTH=true)\n")
+        }
+        ("GET", "/health") if std::time::Instant::now() < config.ready_at => {
+            Response::text(503, "warming up (DEMO_READY_AFTER_MS)\n")
         }
         ("GET", "/health") => Response::text(200, "ok\n"),
         ("GET", "/file") => read_file(request.query_value("path"), config),
@@ -157,6 +170,7 @@ mod tests {
             name: "web".to_string(),
             version: "1.2.3".to_string(),
             fail_health: false,
+            ready_at: std::time::Instant::now(),
             readable_roots: vec![data_dir.clone()],
             data_dir,
         }

@@ -207,6 +207,7 @@ mod tests {
                 name: "web".to_string(),
                 version: "2.0".to_string(),
                 fail_health: false,
+                ready_at: std::time::Instant::now(),
                 readable_roots: vec![dir.join("secrets"), dir.join("data")],
                 data_dir: dir.join("data"),
             };

@@ -40,6 +40,82 @@ impl EngineVersion {
     }
 }
 
+/// `GET /_ping`, by hand: its `Api-Version` and `Server` headers say what `GET /version` would,
+/// which costs the daemon 10 to 40 ms more, and bollard's `ping` hands back only the body.
+async fn ping(endpoint: &str) -> std::result::Result<EngineVersion, String> {
+    const REQUEST: &[u8] = b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n";
+    let head = if let Some(address) = endpoint
+        .strip_prefix("tcp://")
+        .or_else(|| endpoint.strip_prefix("http://"))
+    {
+        let stream = tokio::net::TcpStream::connect(address.trim_end_matches('/'))
+            .await
+            .map_err(|error| error.to_string())?;
+        exchange(stream, REQUEST).await
+    } else {
+        let path = endpoint.strip_prefix("unix://").unwrap_or(endpoint);
+        let stream = tokio::net::UnixStream::connect(path)
+            .await
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::NotFound => format!("no socket at {path}"),
+                _ => error.to_string(),
+            })?;
+        exchange(stream, REQUEST).await
+    }
+    .map_err(|error| format!("the ping failed: {error}"))?;
+    engine_version(&head)
+}
+
+/// Sends `request` and reads the answer up to the end of its head.
+async fn exchange(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    request: &[u8],
+) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// The daemon's ping answer has a head of about 300 bytes.
+    const MAX_HEAD: usize = 16 * 1024;
+    stream.write_all(request).await?;
+    let mut head = Vec::new();
+    let mut buffer = [0; 1024];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") && head.len() < MAX_HEAD {
+        let read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            break;
+        }
+        head.extend_from_slice(&buffer[..read]);
+    }
+    Ok(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// The engine and API versions in the head of a ping's answer.
+fn engine_version(head: &str) -> std::result::Result<EngineVersion, String> {
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or_default();
+    if !status.starts_with("HTTP/") {
+        return Err("the answer to a ping is not HTTP: is this a Docker daemon?".to_string());
+    }
+    if status.split_whitespace().nth(1) != Some("200") {
+        return Err(format!("the daemon answered a ping with `{}`", status.trim()));
+    }
+    let header = |name: &str| {
+        head.lines()
+            .filter_map(|line| line.split_once(':'))
+            .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.trim().to_string())
+    };
+    // `Server: Docker/20.10.24+dfsg1 (linux)`
+    let engine = header("Server")
+        .and_then(|server| {
+            let release = server.strip_prefix("Docker/")?;
+            Some(release.split_whitespace().next().unwrap_or(release).to_string())
+        })
+        .unwrap_or_default();
+    Ok(EngineVersion {
+        engine,
+        api: header("Api-Version").unwrap_or_default(),
+    })
+}
+
 fn parse_api(version: &str) -> Option<(u32, u32)> {
     let (major, minor) = version.split_once('.')?;
     Some((major.parse().ok()?, minor.parse().ok()?))
@@ -61,7 +137,7 @@ impl DockerClient {
     }
 
     /// Connects to `unix:///path` or plain `tcp://host:port` (no TLS), pings the daemon and
-    /// checks its API version.
+    /// checks its API version (from the ping's headers: no second request).
     pub async fn connect_to(endpoint: &str) -> Result<DockerClient> {
         let daemon = ObjectRef::new(ObjectKind::Daemon, endpoint);
         let wrap = |error| DockerError::from_bollard(error, daemon.clone(), endpoint, PING_TIMEOUT);
@@ -73,23 +149,16 @@ impl DockerClient {
         }
         .map_err(wrap)?;
 
-        let unanswered = || DockerError::DaemonUnavailable {
-            endpoint: endpoint.to_string(),
-            reason: format!("no answer to a ping within {}s", PING_TIMEOUT.as_secs()),
-        };
-        tokio::time::timeout(PING_TIMEOUT, docker.ping())
+        let engine = tokio::time::timeout(PING_TIMEOUT, ping(endpoint))
             .await
-            .map_err(|_| unanswered())?
-            .map_err(wrap)?;
-        let version = tokio::time::timeout(PING_TIMEOUT, docker.version())
-            .await
-            .map_err(|_| unanswered())?
-            .map_err(wrap)?;
-
-        let engine = EngineVersion {
-            engine: version.version.unwrap_or_default(),
-            api: version.api_version.unwrap_or_default(),
-        };
+            .map_err(|_| DockerError::DaemonUnavailable {
+                endpoint: endpoint.to_string(),
+                reason: format!("no answer to a ping within {}s", PING_TIMEOUT.as_secs()),
+            })?
+            .map_err(|reason| DockerError::DaemonUnavailable {
+                endpoint: endpoint.to_string(),
+                reason,
+            })?;
         if !engine.speaks_at_least(API_VERSION) {
             return Err(DockerError::ApiTooOld {
                 endpoint: endpoint.to_string(),
@@ -133,6 +202,24 @@ mod tests {
         assert!(speaks("2.0").speaks_at_least(API_VERSION));
         assert!(!speaks("1.40").speaks_at_least(API_VERSION));
         assert!(!speaks("").speaks_at_least(API_VERSION));
+    }
+
+    #[test]
+    fn the_versions_come_from_the_ping_headers() {
+        let head = "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nOstype: linux\r\n\
+                    Server: Docker/20.10.24+dfsg1 (linux)\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(
+            engine_version(head),
+            Ok(EngineVersion {
+                engine: "20.10.24+dfsg1".to_string(),
+                api: "1.41".to_string(),
+            })
+        );
+        // An engine that names no API version is taken as too old, not as broken.
+        let bare = engine_version("HTTP/1.1 200 OK\r\n\r\n").unwrap();
+        assert!(!bare.speaks_at_least(API_VERSION));
+        assert!(engine_version("HTTP/1.1 500 Internal Server Error\r\n\r\n").is_err());
+        assert!(engine_version("SSH-2.0-OpenSSH\r\n").is_err());
     }
 
     #[tokio::test]

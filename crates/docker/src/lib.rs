@@ -32,5 +32,5 @@ pub use container_spec::{
 pub use error::{DockerError, ObjectKind, ObjectRef, Result};
 pub use image::{BuildSpec, ImageInfo};
 pub use labels::{LabelFilter, Labels};
-pub use network::{AttachedContainer, NetworkAttachment, NetworkInfo, NetworkSpec, NetworkSummary, Subnet};
+pub use network::{AttachedContainer, NetworkAttachment, NetworkInfo, NetworkSpec, Subnet};
 pub use volume::{VolumeInfo, VolumeSpec};

@@ -57,14 +57,6 @@ pub struct AttachedContainer {
     pub ipv4_address: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkSummary {
-    pub id: String,
-    pub name: String,
-    pub driver: String,
-    pub labels: Labels,
-}
-
 /// How a container joins a network.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkAttachment {
@@ -140,19 +132,6 @@ impl DockerClient {
             .inspect_network(name, None::<InspectNetworkOptions>)
             .await
             .map_err(self.error(ObjectRef::network(name)))?;
-        let subnets = network
-            .ipam
-            .and_then(|ipam| ipam.config)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|config| {
-                Some(Subnet {
-                    subnet: config.subnet?,
-                    gateway: config.gateway,
-                    ip_range: config.ip_range,
-                })
-            })
-            .collect();
         let containers = network
             .containers
             .unwrap_or_default()
@@ -172,13 +151,14 @@ impl DockerClient {
             internal: network.internal.unwrap_or_default(),
             attachable: network.attachable.unwrap_or_default(),
             labels: labels::from_hash_map(network.labels),
-            subnets,
+            subnets: subnets(network.ipam),
             containers,
         })
     }
 
-    /// The networks carrying the label, in one request.
-    pub async fn list_networks(&self, filter: &LabelFilter) -> Result<Vec<NetworkSummary>> {
+    /// The networks carrying the label, in one request. The list has each network's
+    /// addressing, `internal` and `attachable`, but no containers: `containers` is empty.
+    pub async fn list_networks(&self, filter: &LabelFilter) -> Result<Vec<NetworkInfo>> {
         let options = ListNetworksOptions {
             filters: Some(filter.to_filters()),
         };
@@ -192,11 +172,15 @@ impl DockerClient {
             ))))?;
         Ok(networks
             .into_iter()
-            .map(|network| NetworkSummary {
+            .map(|network| NetworkInfo {
                 id: network.id.unwrap_or_default(),
                 name: network.name.unwrap_or_default(),
                 driver: network.driver.unwrap_or_default(),
+                internal: network.internal.unwrap_or_default(),
+                attachable: network.attachable.unwrap_or_default(),
                 labels: labels::from_hash_map(network.labels),
+                subnets: subnets(network.ipam),
+                containers: BTreeMap::new(),
             })
             .collect())
     }
@@ -236,6 +220,21 @@ impl DockerClient {
             Err(error) => Err(self.error(attachment_object(&error, container, network))(error)),
         }
     }
+}
+
+/// The IPAM pools of a network as inspect and list answer them.
+fn subnets(ipam: Option<Ipam>) -> Vec<Subnet> {
+    ipam.and_then(|ipam| ipam.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|config| {
+            Some(Subnet {
+                subnet: config.subnet?,
+                gateway: config.gateway,
+                ip_range: config.ip_range,
+            })
+        })
+        .collect()
 }
 
 /// Connect and disconnect fail for the container or for the network: the daemon's message

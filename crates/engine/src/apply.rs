@@ -2,16 +2,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
+use futures_util::future::{BoxFuture, join_all};
 use stack_graph::ResourceGraph;
 use stack_language::{Address, Condition};
-use stack_plan::{Action, ResourcePlan};
-use stack_provider::{Live, ProviderError, Providers, Scope};
+use stack_plan::{Action, Reason, ResourcePlan};
+use stack_provider::{Desired, Live, Provider, ProviderError, Providers, Scope};
 use tokio::sync::OnceCell;
 
+use crate::order::uses;
 use crate::walk::{Step, Stop, walk};
 use crate::{Entry, Outcome, Prepared, Progress, Report};
 
@@ -75,6 +76,8 @@ struct Forward<'a> {
     plans: HashMap<&'a Address, &'a ResourcePlan>,
     /// One wait per dependency and condition, however many dependents ask.
     waits: HashMap<(&'a Address, Condition), OnceCell<Result<(), ProviderError>>>,
+    /// One deletion per object deleted ahead of a dependency it holds.
+    vacated: HashMap<&'a Address, OnceCell<Result<(), ProviderError>>>,
     elapsed: Mutex<Vec<Option<Duration>>>,
 }
 
@@ -107,6 +110,13 @@ impl<'a> Forward<'a> {
                 }
             }
         }
+        let vacated = plans
+            .iter()
+            .filter(|(_, planned)| holds_replaced(planned))
+            .map(|(address, _)| *address)
+            .chain(prepared.deletions.iter().map(|object| &object.address))
+            .map(|address| (address, OnceCell::new()))
+            .collect();
         let elapsed = Mutex::new(vec![None; nodes.len()]);
         Forward {
             providers,
@@ -117,6 +127,7 @@ impl<'a> Forward<'a> {
             nodes,
             plans,
             waits,
+            vacated,
             elapsed,
         }
     }
@@ -193,14 +204,7 @@ impl<'a> Forward<'a> {
     }
 
     async fn change(&self, address: &Address, action: Action) -> Result<(), ProviderError> {
-        let desired = self
-            .prepared
-            .desired
-            .get(address)
-            .ok_or_else(|| ProviderError::new(format!("{address}: no desired state was planned")))?;
-        let provider = self.providers.get(desired.kind.name).ok_or_else(|| {
-            ProviderError::new(format!("{address}: no provider for `{}`", desired.kind.name))
-        })?;
+        let (desired, provider) = self.planned(address)?;
         let live = || {
             self.prepared
                 .live
@@ -210,7 +214,21 @@ impl<'a> Forward<'a> {
         match action {
             Action::Create => provider.create(self.scope, desired).await,
             Action::Update => provider.update(self.scope, desired, live()?).await,
-            Action::Replace => provider.replace(self.scope, desired, live()?).await,
+            Action::Replace => {
+                if provider.held_by_dependents() {
+                    self.vacate(address).await?;
+                }
+                // Its object went with the step of the dependency it held.
+                if self
+                    .plans
+                    .get(address)
+                    .is_some_and(|planned| holds_replaced(planned))
+                {
+                    provider.create(self.scope, desired).await
+                } else {
+                    provider.replace(self.scope, desired, live()?).await
+                }
+            }
             Action::Delete | Action::NoChange | Action::Read => Ok(()),
         }
     }
@@ -248,6 +266,51 @@ impl<'a> Forward<'a> {
         }
     }
 
+    /// Deletes, once, the objects of the dependents that hold `dependency`
+    /// (and first those that hold them), so that it can be replaced.
+    fn vacate<'s>(&'s self, dependency: &'s Address) -> BoxFuture<'s, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let holders = self
+                .vacated
+                .iter()
+                .filter(|(address, _)| self.holds(address, dependency));
+            let deletions = holders.map(|(address, cell)| {
+                cell.get_or_init(move || async move {
+                    self.vacate(address).await?;
+                    let live = self.prepared.live.get(*address);
+                    let provider = live.and_then(|live| self.providers.get(live.kind));
+                    match (live, provider) {
+                        (Some(live), Some(provider)) => provider.delete(self.scope, live).await,
+                        _ => Ok(()),
+                    }
+                    .map_err(|error| ProviderError {
+                        message: format!(
+                            "{address} holds {dependency}, and could not be deleted before it: {}",
+                            error.message
+                        ),
+                        hint: error.hint,
+                    })
+                })
+            });
+            join_all(deletions).await.into_iter().try_for_each(Clone::clone)
+        })
+    }
+
+    /// Whether the object of `holder` must go before `dependency` is replaced:
+    /// it is replaced for that reason, or it left the files and uses it (then
+    /// it goes now instead of among the last deletions).
+    fn holds(&self, holder: &Address, dependency: &Address) -> bool {
+        if let Some(planned) = self.plans.get(holder) {
+            return planned.reasons.iter().any(
+                |reason| matches!(reason, Reason::DependencyReplaced { dependency: held } if held == dependency),
+            );
+        }
+        match (self.prepared.live.get(holder), self.prepared.live.get(dependency)) {
+            (Some(user), Some(used)) => uses(user, used),
+            _ => false,
+        }
+    }
+
     /// Waits, once for all dependents, until `dependency` has reached `condition`.
     async fn wait(&self, dependency: &Address, condition: Condition) -> Result<(), ProviderError> {
         let Some(cell) = self.waits.get(&(dependency, condition)) else {
@@ -271,6 +334,12 @@ impl<'a> Forward<'a> {
 
     /// The provider's wait until `address` has reached `condition`.
     async fn provider_wait(&self, address: &Address, condition: Condition) -> Result<(), ProviderError> {
+        let (desired, provider) = self.planned(address)?;
+        provider.wait(self.scope, desired, condition).await
+    }
+
+    /// The desired state of `address` and the provider of its kind.
+    fn planned(&self, address: &Address) -> Result<(&'a Desired, &'a Arc<dyn Provider>), ProviderError> {
         let desired = self
             .prepared
             .desired
@@ -279,7 +348,7 @@ impl<'a> Forward<'a> {
         let provider = self.providers.get(desired.kind.name).ok_or_else(|| {
             ProviderError::new(format!("{address}: no provider for `{}`", desired.kind.name))
         })?;
-        provider.wait(self.scope, desired, condition).await
+        Ok((desired, provider))
     }
 }
 
@@ -327,6 +396,14 @@ async fn delete(
             elapsed: elapsed[i],
         })
         .collect()
+}
+
+/// Whether `planned` is replaced because a dependency it holds is.
+fn holds_replaced(planned: &ResourcePlan) -> bool {
+    planned
+        .reasons
+        .iter()
+        .any(|reason| matches!(reason, Reason::DependencyReplaced { .. }))
 }
 
 fn outcome(step: Step, address_of: impl Fn(usize) -> Address) -> Outcome {

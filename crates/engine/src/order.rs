@@ -53,7 +53,7 @@ pub(crate) fn deletion_order(
 }
 
 /// Whether `user`'s recorded configuration names `used`.
-fn uses(user: &Live, used: &Live) -> bool {
+pub(crate) fn uses(user: &Live, used: &Live) -> bool {
     let address = used.address.to_string();
     user.config
         .0

@@ -1,7 +1,7 @@
 //! Planning: what each resource should be, what is live, and the difference,
 //! decided before anything is touched.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use futures_util::future::join_all;
 use indexmap::IndexMap;
@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use stack_diagnostics::{Diagnostic, Diagnostics};
 use stack_graph::ResourceGraph;
 use stack_language::{Address, Data, Resource, Stack};
-use stack_plan::{Action, Plan, Reason, ResourcePlan, diff};
+use stack_plan::{Action, Kept, Plan, Reason, ResourcePlan, diff};
 use stack_provider::{Config, Desired, Live, ProviderError, Providers, Resolve, Scope, Setting};
 
 use crate::order::deletion_order;
@@ -112,13 +112,25 @@ pub async fn plan(
 
     let live = by_address(live);
     let mut resources = Vec::new();
+    // Replaced resources whose objects their dependents' objects hold.
+    let mut held = HashSet::new();
     for address in graph.layers().into_iter().flatten() {
         let (Some(desired), Some(resource)) = (desired.get(address), stack.resources.get(address)) else {
             continue;
         };
-        let Some(planned) = diff(Some(desired), live.get(address)) else {
+        let Some(mut planned) = diff(Some(desired), live.get(address)) else {
             continue;
         };
+        if live.contains_key(address) && !desired.external {
+            replace_with_held(&mut planned, graph, &held);
+        }
+        if planned.action == Action::Replace
+            && providers
+                .get(desired.kind.name)
+                .is_some_and(|provider| provider.held_by_dependents())
+        {
+            held.insert(address.clone());
+        }
         if planned.action == Action::Replace
             && (prevents_destroy(&desired.config) || declares_prevent_destroy(resource))
         {
@@ -150,8 +162,9 @@ pub async fn plan(
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
+    let plan = plan_keeping(stack, resources, &kept);
     Ok(Prepared {
-        plan: Plan::new(stack.name.clone(), stack.environment.clone(), resources),
+        plan,
         kept,
         desired,
         live,
@@ -208,14 +221,70 @@ pub async fn destroy(
             drift: Vec::new(),
         })
         .collect();
+    let plan = plan_keeping(stack, resources, &kept);
     Ok(Prepared {
-        plan: Plan::new(stack.name.clone(), stack.environment.clone(), resources),
+        plan,
         kept,
         desired: IndexMap::new(),
         live,
         deletions,
         deletion_needs,
     })
+}
+
+/// The plan of `resources`, which lists the objects kept.
+fn plan_keeping(stack: &Stack, resources: Vec<ResourcePlan>, kept: &[Live]) -> Plan {
+    let mut plan = Plan::new(stack.name.clone(), stack.environment.clone(), resources);
+    plan.kept = kept
+        .iter()
+        .map(|object| Kept {
+            address: object.address.clone(),
+            kind: object.kind.to_owned(),
+        })
+        .collect();
+    plan
+}
+
+/// The addresses the files protect with `prevent-destroy #true`: what an
+/// apply records, so that they stay protected once they leave the files.
+pub fn protected(stack: &Stack) -> BTreeSet<String> {
+    stack
+        .resources
+        .values()
+        .filter(|resource| declares_prevent_destroy(resource) && resource.field("external").is_none())
+        .map(|resource| resource.address.to_string())
+        .collect()
+}
+
+/// Refuses a plan or destroy that deletes an object no longer in the files
+/// which the last apply recorded as protected (`recorded`).
+pub fn check_recorded(
+    stack: &Stack,
+    recorded: &BTreeSet<String>,
+    prepared: Prepared,
+) -> Result<Prepared, Diagnostics> {
+    let mut diagnostics = Diagnostics::new();
+    for object in &prepared.deletions {
+        if !stack.resources.contains_key(&object.address) && recorded.contains(&object.address.to_string()) {
+            diagnostics.push(
+                Diagnostic::error(
+                    "stack::prevent_destroy",
+                    format!(
+                        "`{}` is no longer in the files, but it was applied with `prevent-destroy #true`: nothing was changed",
+                        object.address
+                    ),
+                )
+                .help(
+                    "put it back into the files; to delete it, first remove `prevent-destroy` from it (or set it to #false) and apply, then remove it from the files",
+                ),
+            );
+        }
+    }
+    if diagnostics.has_errors() {
+        Err(diagnostics)
+    } else {
+        Ok(prepared)
+    }
 }
 
 /// Every object of the stack, read from every provider at once (one read per kind).
@@ -371,24 +440,42 @@ fn no_provider(resource: &Resource) -> Diagnostic {
 }
 
 fn replace_prevented(resource: &Resource, planned: &ResourcePlan) -> Diagnostic {
-    let fields: Vec<&str> = planned
+    let causes: Vec<String> = planned
         .reasons
         .iter()
         .filter_map(|reason| match reason {
-            Reason::ForcesReplacement { field } => Some(field.as_str()),
+            Reason::ForcesReplacement { field } => Some(format!("`{field}` cannot change in place")),
+            Reason::DependencyReplaced { dependency } => Some(format!("`{dependency}` it uses is replaced")),
             _ => None,
         })
         .collect();
     Diagnostic::error(
         "stack::prevent_destroy",
         format!(
-            "`{}` must be replaced (`{}` cannot change in place), but it has `prevent-destroy #true`",
+            "`{}` must be replaced ({}), but it has `prevent-destroy #true`",
             resource.address,
-            fields.join("`, `")
+            causes.join("; ")
         ),
     )
     .primary(resource.span, "protected from deletion")
     .help("undo the change, or set `prevent-destroy #false` if replacing it is really meant")
+}
+
+/// Replaces the object of `planned` when a dependency in `held` is replaced:
+/// that dependency cannot go while this object holds it.
+fn replace_with_held(planned: &mut ResourcePlan, graph: &ResourceGraph, held: &HashSet<Address>) {
+    let replaced: Vec<Reason> = graph
+        .dependencies(&planned.address)
+        .iter()
+        .filter(|(dependency, _)| held.contains(*dependency))
+        .map(|(dependency, _)| Reason::DependencyReplaced {
+            dependency: (*dependency).clone(),
+        })
+        .collect();
+    if !replaced.is_empty() {
+        planned.action = Action::Replace;
+        planned.reasons.extend(replaced);
+    }
 }
 
 /// Whether a configuration asks never to delete its object.

@@ -61,7 +61,11 @@ pub fn diff(desired: Option<&Desired>, live: Option<&Live>) -> Option<ResourcePl
                     field: change.field.clone(),
                 });
             }
-            if !changes.is_empty() && forcing.is_empty() {
+            // A field that only drifted was not changed in the files.
+            let changed_in_files = changes
+                .iter()
+                .any(|change| !live.drift.iter().any(|drift| drift.field == change.field));
+            if changed_in_files && forcing.is_empty() {
                 reasons.push(Reason::Changed);
             }
             if !live.drift.is_empty() {

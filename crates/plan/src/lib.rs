@@ -44,6 +44,10 @@ pub enum Reason {
     Changed,
     /// A changed field cannot be updated in place.
     ForcesReplacement { field: String },
+    /// A resource this one uses is replaced, and cannot be while this one's
+    /// object holds it (a network containers are attached to): this one is
+    /// deleted before it and created again after it.
+    DependencyReplaced { dependency: Address },
     /// On the daemon, but no longer in the files.
     RemovedFromFiles,
     /// Changed on the daemon by hand; the apply repairs it.
@@ -83,7 +87,17 @@ pub struct Plan {
     pub environment: Option<String>,
     /// Resources in the order they will be worked on (dependencies first; deletions last).
     pub resources: Vec<ResourcePlan>,
+    /// Objects of the stack that would go but are kept (volumes, unless
+    /// `stack destroy --volumes`): nothing is done to them.
+    pub kept: Vec<Kept>,
     pub summary: Summary,
+}
+
+/// An object of the stack no longer in the files that the plan keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Kept {
+    pub address: Address,
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -112,6 +126,7 @@ impl Plan {
             stack,
             environment,
             resources,
+            kept: Vec::new(),
             summary,
         }
     }

@@ -149,6 +149,7 @@ fn why(resource: &ResourcePlan) -> String {
             Reason::NotFound => "not on the daemon".to_owned(),
             Reason::Changed => "changed in the files".to_owned(),
             Reason::ForcesReplacement { field } => format!("`{field}` cannot change in place"),
+            Reason::DependencyReplaced { dependency } => format!("`{dependency}` it uses is replaced"),
             Reason::RemovedFromFiles => "no longer in the files".to_owned(),
             Reason::Drift => "changed on the daemon by hand".to_owned(),
             Reason::External => "external".to_owned(),

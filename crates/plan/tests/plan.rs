@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 use serde_json::json;
 use stack_language::Address;
 use stack_language::schema::builtin;
-use stack_plan::{Action, Plan, Reason, diff, human, markdown};
+use stack_plan::{Action, Kept, Plan, Reason, diff, human, markdown};
 use stack_provider::{Config, Desired, Drift, Live, Setting};
 
 fn config(fields: &[(&str, serde_json::Value)]) -> Config {
@@ -92,6 +92,19 @@ fn drift_is_repaired_and_removed_objects_deleted() {
         (Action::Update, vec![Reason::Drift])
     );
 
+    // What only drifted was not changed in the files.
+    let mut have = live(&want, api(1, "shop/api:v1"));
+    have.drift.push(Drift {
+        field: "replicas".to_owned(),
+        expected: "2".to_owned(),
+        actual: "1".to_owned(),
+    });
+    let plan = diff(Some(&want), Some(&have)).expect("a plan");
+    assert_eq!(
+        (plan.action, plan.reasons.clone(), plan.changes.len()),
+        (Action::Update, vec![Reason::Drift], 1)
+    );
+
     let plan = diff(None, Some(&have)).expect("a plan");
     assert_eq!(
         (plan.action, plan.reasons),
@@ -103,9 +116,10 @@ fn drift_is_repaired_and_removed_objects_deleted() {
 #[test]
 fn sensitive_values_never_render() {
     let mut secret_env = api(2, "shop/api:v1");
-    secret_env
-        .0
-        .insert("env".to_owned(), Setting::sensitive(b"{\"TOKEN\":\"hunter2\"}"));
+    secret_env.0.insert(
+        "env".to_owned(),
+        Setting::sensitive("shop/service.api/env", b"{\"TOKEN\":\"hunter2\"}"),
+    );
     let want = desired("service", "api", secret_env);
     let plan = Plan::new(
         "shop".to_owned(),
@@ -136,11 +150,25 @@ fn sample() -> Plan {
         .0
         .insert("replicas".to_owned(), Setting::Plain(json!(2)));
     let old_volume = desired("volume", "old", config(&[]));
-    Plan::new(
+    let front = desired("network", "front", config(&[("internal", json!(true))]));
+    let web = desired("service", "web", config(&[("image", json!("shop/web"))]));
+    let mut web_plan = diff(Some(&web), Some(&live(&web, web.config.clone())));
+    if let Some(planned) = &mut web_plan {
+        planned.action = Action::Replace;
+        planned.reasons = vec![Reason::DependencyReplaced {
+            dependency: front.address.clone(),
+        }];
+    }
+    let mut plan = Plan::new(
         "shop".to_owned(),
         Some("production".to_owned()),
         [
             diff(Some(&network), None),
+            diff(
+                Some(&front),
+                Some(&live(&front, config(&[("internal", json!(false))]))),
+            ),
+            web_plan,
             diff(Some(&api_now), Some(&live(&api_now, api(2, "shop/api:v1")))),
             diff(Some(&cache), Some(&live(&cache, cache.config.clone()))),
             diff(
@@ -158,7 +186,12 @@ fn sample() -> Plan {
         .into_iter()
         .flatten()
         .collect(),
-    )
+    );
+    plan.kept.push(Kept {
+        address: Address::new(&[], "volume", "data"),
+        kind: "volume".to_owned(),
+    });
+    plan
 }
 
 #[test]

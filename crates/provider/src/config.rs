@@ -27,7 +27,7 @@ impl<'de> Deserialize<'de> for Setting {
         if let serde_json::Value::Object(map) = &value
             && map.len() == 1
             && let Some(serde_json::Value::String(hash)) = map.get("sensitive")
-            && hash.starts_with("sha256:")
+            && (hash.starts_with(SENSITIVE_PREFIX) || hash.starts_with("sha256:"))
         {
             return Ok(Setting::Sensitive {
                 sensitive: hash.clone(),
@@ -39,9 +39,10 @@ impl<'de> Deserialize<'de> for Setting {
 
 impl Setting {
     /// A sensitive value, kept only as a hash so changes are seen but the value never is.
-    pub fn sensitive(value: &[u8]) -> Setting {
+    /// `salt` says whose value it is: `stack/address/field` (see [`sensitive_hash`]).
+    pub fn sensitive(salt: &str, value: &[u8]) -> Setting {
         Setting::Sensitive {
-            sensitive: hash(value),
+            sensitive: sensitive_hash(salt, value),
         }
     }
 
@@ -66,6 +67,24 @@ impl Setting {
     }
 }
 
+const SENSITIVE_PREFIX: &str = "pbkdf2-sha256:";
+/// Rounds of HMAC-SHA256 per sensitive value: a millisecond or so here, and as much for
+/// every guess of someone trying words against a hash they read in a label.
+const SENSITIVE_ROUNDS: u32 = 4096;
+
+/// How a sensitive value is kept in labels and plans: PBKDF2-HMAC-SHA256 of the value,
+/// salted with whose value it is (`stack/address/field`), all 32 bytes, as
+/// `pbkdf2-sha256:` and 64 hex digits. Whoever may inspect the daemon's objects reads
+/// the labels; a plain hash of a short password would give it away to a dictionary at
+/// once. The salt makes every stack and field a search of its own (no table of hashes
+/// serves two), and the rounds make each guess cost thousands of hashes. A password of
+/// few words is still guessable: give secrets enough entropy.
+pub fn sensitive_hash(salt: &str, value: &[u8]) -> String {
+    let mut key = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(value, salt.as_bytes(), SENSITIVE_ROUNDS, &mut key);
+    format!("{SENSITIVE_PREFIX}{}", hex::encode(key))
+}
+
 /// A short, stable hash of some bytes, as `sha256:` and 16 hex digits.
 pub fn hash(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -73,15 +92,23 @@ pub fn hash(bytes: &[u8]) -> String {
 }
 
 impl Config {
-    /// The configuration of `resource`: every field it sets, and the schema's
-    /// default for those it does not, with references replaced by `reference`
-    /// (how the referenced resource reads: a name, a tag) and sensitive values
-    /// hashed.
-    pub fn from_resource(resource: &Resource, reference: impl Fn(&Address) -> Option<String>) -> Config {
+    /// The configuration of `resource` in `stack`: every field it sets, and the
+    /// schema's default for those it does not, with references replaced by
+    /// `reference` (how the referenced resource reads: a name, a tag) and
+    /// sensitive values hashed ([`sensitive_hash`]).
+    pub fn from_resource(
+        resource: &Resource,
+        stack: &str,
+        reference: impl Fn(&Address) -> Option<String>,
+    ) -> Config {
         let mut fields = IndexMap::new();
         for field in resource.kind.all_fields() {
             let setting = match resource.fields.get(field.name) {
-                Some(value) => setting(value, &reference),
+                Some(value) if value.contains_sensitive() => Setting::sensitive(
+                    &salt(stack, &resource.address, field.name),
+                    json(value, &reference).to_string().as_bytes(),
+                ),
+                Some(value) => Setting::Plain(json(value, &reference)),
                 None => match field.default {
                     Some(default) => Setting::Plain(default_json(default)),
                     None => continue,
@@ -126,11 +153,9 @@ impl Config {
     }
 }
 
-fn setting(value: &Value, reference: &impl Fn(&Address) -> Option<String>) -> Setting {
-    if value.contains_sensitive() {
-        return Setting::sensitive(json(value, reference).to_string().as_bytes());
-    }
-    Setting::Plain(json(value, reference))
+/// The salt of a sensitive value: whose value it is.
+pub fn salt(stack: &str, address: &Address, field: &str) -> String {
+    format!("{stack}/{address}/{field}")
 }
 
 fn json(value: &Value, reference: &impl Fn(&Address) -> Option<String>) -> serde_json::Value {
@@ -167,13 +192,23 @@ mod tests {
 
     #[test]
     fn sensitive_settings_serialize_as_hashes_only() {
-        let setting = Setting::sensitive(b"hunter2");
+        let setting = Setting::sensitive("shop/secret.token/content", b"hunter2");
         let text = serde_json::to_string(&setting).unwrap_or_default();
         assert!(!text.contains("hunter2"));
-        assert!(text.contains("sha256:"));
+        assert!(text.contains("pbkdf2-sha256:"));
         assert_eq!(setting.display(), "(sensitive)");
         let back: Setting = serde_json::from_str(&text).unwrap_or(Setting::Plain(serde_json::Value::Null));
         assert_eq!(back, setting);
+    }
+
+    #[test]
+    fn the_same_value_hashes_apart_in_another_stack_or_field() {
+        let hash = |salt: &str| sensitive_hash(salt, b"hunter2");
+        let token = hash("shop/secret.token/content");
+        assert_eq!(token, hash("shop/secret.token/content"));
+        assert_ne!(token, hash("blog/secret.token/content"));
+        assert_ne!(token, hash("shop/service.api/env"));
+        assert_eq!(token.len(), "pbkdf2-sha256:".len() + 64);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use indexmap::IndexMap;
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Condition, Resource};
 
-pub use config::{Config, Setting};
+pub use config::{Config, Setting, salt};
 pub use error::ProviderError;
 
 /// What a resource should be, ready to compare and to apply.
@@ -128,6 +128,14 @@ pub trait Provider: Send + Sync {
     /// Checks that an external object exists (and looks as declared).
     async fn read_external(&self, _scope: &Scope, _desired: &Desired) -> Result<(), ProviderError> {
         Ok(())
+    }
+
+    /// Whether the daemon refuses to delete an object of this kind while its
+    /// dependents' objects use it (a network containers are attached to, a
+    /// volume they mount). Replacing one then replaces those dependents too:
+    /// they are deleted before it and created again after it.
+    fn held_by_dependents(&self) -> bool {
+        false
     }
 
     async fn create(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError>;

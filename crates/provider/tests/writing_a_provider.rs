@@ -19,7 +19,7 @@ use stack_language::{Address, Condition, Inputs, Options, Resource, Stack, Value
 use stack_plan::{Action, Reason};
 use stack_provider::labels::{ADDRESS, CONFIG, HASH, STACK};
 use stack_provider::{
-    Config, Desired, Drift, Live, Provider, ProviderError, Providers, Resolve, Scope, Setting,
+    Config, Desired, Drift, Live, Provider, ProviderError, Providers, Resolve, Scope, Setting, salt,
 };
 
 // ANCHOR: schema
@@ -85,7 +85,8 @@ impl FileProvider {
         let recorded = Config::from_json(labels.get(CONFIG)?);
         // A file removed by hand is not there: the plan creates it again.
         let on_disk = std::fs::read_to_string(self.dir.join(name)).ok()?;
-        let (config, drift) = observe(recorded, &on_disk);
+        let salt = salt(&scope.stack, &address, "content");
+        let (config, drift) = observe(recorded, &on_disk, &salt);
         Some(Live {
             address,
             kind: FILE.name,
@@ -136,7 +137,7 @@ impl Provider for FileProvider {
         resolve: &dyn Resolve,
     ) -> Result<Desired, Diagnostic> {
         // Every field, defaults filled in; a reference reads as the referenced object's name.
-        let mut config = Config::from_resource(resource, |address| {
+        let mut config = Config::from_resource(resource, &scope.stack, |address| {
             resolve.desired(address).map(|dependency| dependency.name.clone())
         });
         let extension = config
@@ -162,9 +163,10 @@ impl Provider for FileProvider {
         let content = resource.field("content");
         let text = content.and_then(Value::as_str).unwrap_or_default().to_owned();
         let sensitive = content.is_some_and(Value::contains_sensitive);
+        let salt = salt(&scope.stack, &resource.address, "content");
         config
             .0
-            .insert("content".to_owned(), recorded_content(&text, sensitive));
+            .insert("content".to_owned(), recorded_content(&text, sensitive, &salt));
         Ok(Desired {
             address: resource.address.clone(),
             kind: &FILE,
@@ -234,10 +236,11 @@ impl Provider for FileProvider {
 // ANCHOR_END: trait
 
 // ANCHOR: helpers
-/// How a content is recorded: as it is, or only as a hash when it is sensitive.
-fn recorded_content(text: &str, sensitive: bool) -> Setting {
+/// How a content is recorded: as it is, or only as a hash (salted with whose it is) when it
+/// is sensitive.
+fn recorded_content(text: &str, sensitive: bool, salt: &str) -> Setting {
     if sensitive {
-        Setting::sensitive(text.as_bytes())
+        Setting::sensitive(salt, text.as_bytes())
     } else {
         Setting::Plain(text.into())
     }
@@ -246,11 +249,11 @@ fn recorded_content(text: &str, sensitive: bool) -> Setting {
 /// Compares the file on disk with the content its labels recorded. A difference is drift,
 /// and the live configuration takes what is on disk, so that the plan shows the change back
 /// to what the stack says, and the apply makes it.
-fn observe(mut recorded: Config, on_disk: &str) -> (Config, Vec<Drift>) {
+fn observe(mut recorded: Config, on_disk: &str, salt: &str) -> (Config, Vec<Drift>) {
     let Some(expected) = recorded.get("content").cloned() else {
         return (recorded, Vec::new());
     };
-    let actual = recorded_content(on_disk, expected.is_sensitive());
+    let actual = recorded_content(on_disk, expected.is_sensitive(), salt);
     if actual == expected {
         return (recorded, Vec::new());
     }
@@ -417,7 +420,7 @@ async fn a_file_is_created_repaired_replaced_and_deleted() -> Result<(), Provide
     for desired in planned.0.values() {
         let plan = stack_plan::diff(Some(desired), live.get(&desired.address)).expect("a plan");
         assert_eq!(plan.action, Action::Update);
-        assert!(plan.reasons.contains(&Reason::Drift), "{plan:?}");
+        assert_eq!(plan.reasons, [Reason::Drift], "only the daemon changed: {plan:?}");
         provider.update(&scope, desired, &live[&desired.address]).await?;
     }
     let token = &live[&address("token")].drift[0];

@@ -107,7 +107,7 @@ pub fn fixed_object(
     resource: &Resource,
     resolve: &dyn Resolve,
 ) -> Desired {
-    let config = without_engine_fields(Config::from_resource(resource, reference(resolve)));
+    let config = without_engine_fields(Config::from_resource(resource, &scope.stack, reference(resolve)));
     let external = resource.field("external").and_then(Value::as_str);
     let name = external.map_or_else(|| object_name(scope, &resource.address), str::to_owned);
     Desired {

@@ -88,7 +88,7 @@ impl Provider for ImageProvider {
         };
         let tag = reference::own_tag(&common::object_name(scope, &resource.address), &content);
 
-        let mut config = Config::from_resource(resource, reference);
+        let mut config = Config::from_resource(resource, &scope.stack, reference);
         config
             .0
             .insert(CONTENT.to_owned(), json(format!("sha256:{content}")));

@@ -69,7 +69,7 @@ impl Provider for JobProvider {
     ) -> Result<Desired, Diagnostic> {
         let mut container = ServiceSpec::from_resource(resource, resolve)?;
         container.restart = RestartPolicy::No;
-        let mut config = config::desired(resource, resolve, &container);
+        let mut config = config::desired(resource, &scope.stack, resolve, &container);
         // A job has no restart policy to record: it is never restarted.
         config.0.shift_remove("restart");
         let spec = JobSpec {

@@ -5,13 +5,17 @@
 //! daemon sees. The container is never started; its labels say who holds the
 //! lock. Creating a container needs an image: an empty one is imported from a
 //! tar the first time (nothing can be pulled).
+//!
+//! The stack's record (what it protects with `prevent-destroy`) is a
+//! container of the same image, `stack-record.<stack>`, that stays.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use stack_docker::{ContainerSpec, DockerClient, DockerError, LabelFilter, Labels};
 use stack_provider::ProviderError;
-use stack_provider::lock::{Holder, LockError, StackLock};
+use stack_provider::lock::{Holder, LockError, StackLock, StackRecord};
 
 use crate::common::error;
 
@@ -30,6 +34,10 @@ const HOST: &str = "dev.stack.lock.host";
 const PID: &str = "dev.stack.lock.pid";
 const SINCE: &str = "dev.stack.lock.since";
 const OPERATION: &str = "dev.stack.lock.operation";
+/// The label naming the stack a record is for, and the one listing the
+/// protected addresses (a JSON array).
+const RECORD: &str = "dev.stack.record";
+const PROTECTED: &str = "dev.stack.record.protected";
 
 pub struct DockerLock {
     docker: Arc<DockerClient>,
@@ -85,6 +93,63 @@ impl DockerLock {
             let _ = self.docker.remove_image(&untagged.id, false).await;
         }
         Ok(())
+    }
+}
+
+/// The record of a stack: a container like the lock's, never started, kept between runs.
+fn record_name(stack: &str) -> String {
+    format!("stack-record.{stack}")
+}
+
+#[async_trait]
+impl StackRecord for DockerLock {
+    async fn protected(&self, stack: &str) -> Result<BTreeSet<String>, ProviderError> {
+        let name = record_name(stack);
+        match self.docker.inspect_container(&name).await {
+            Ok(info) if info.labels.get(RECORD).map(String::as_str) == Some(stack) => Ok(info
+                .labels
+                .get(PROTECTED)
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default()),
+            Ok(_) => Err(ProviderError::new(format!(
+                "a container named `{name}` exists, but stack did not make it: it cannot keep the record of stack `{stack}`"
+            ))
+            .with_hint(format!("rename or remove that container (`docker rm {name}`)"))),
+            Err(DockerError::NotFound { .. }) => Ok(BTreeSet::new()),
+            Err(failure) => Err(error(failure)),
+        }
+    }
+
+    /// Called under the stack's lock: removing and creating again cannot race another apply.
+    async fn set_protected(&self, stack: &str, addresses: &BTreeSet<String>) -> Result<(), ProviderError> {
+        let name = record_name(stack);
+        match self.docker.remove_container(&name, true).await {
+            Ok(()) | Err(DockerError::NotFound { .. }) => {}
+            Err(failure) => return Err(error(failure)),
+        }
+        if addresses.is_empty() {
+            return Ok(());
+        }
+        let protected =
+            serde_json::to_string(addresses).map_err(|json| ProviderError::new(json.to_string()))?;
+        let spec = ContainerSpec {
+            name,
+            image: IMAGE.to_owned(),
+            command: Some(vec!["record".to_owned()]),
+            labels: Labels::from([
+                (RECORD.to_owned(), stack.to_owned()),
+                (PROTECTED.to_owned(), protected),
+            ]),
+            ..ContainerSpec::default()
+        };
+        match self.docker.create_container(&spec).await {
+            Ok(_) => Ok(()),
+            Err(DockerError::NotFound { .. }) => {
+                self.import_image().await?;
+                self.docker.create_container(&spec).await.map(drop).map_err(error)
+            }
+            Err(failure) => Err(error(failure)),
+        }
     }
 }
 

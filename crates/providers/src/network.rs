@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures_util::future::join_all;
 use stack_diagnostics::Diagnostic;
 use stack_docker::{DockerClient, DockerError, LabelFilter, NetworkInfo, NetworkSpec, Subnet};
 use stack_language::Resource;
@@ -65,6 +64,11 @@ impl Provider for NetworkProvider {
         self.kind
     }
 
+    /// Docker removes no network while containers are attached to it.
+    fn held_by_dependents(&self) -> bool {
+        true
+    }
+
     async fn desired(
         &self,
         scope: &Scope,
@@ -77,23 +81,10 @@ impl Provider for NetworkProvider {
     async fn read(&self, scope: &Scope) -> Result<Vec<Live>, ProviderError> {
         let filter = LabelFilter::new(STACK, &scope.stack);
         let networks = self.docker.list_networks(&filter).await.map_err(common::error)?;
-        // The list leaves out addressing, internal and attachable: drift needs an inspect each.
-        let inspected = join_all(
-            networks
-                .iter()
-                .map(|network| self.docker.inspect_network(&network.id)),
-        )
-        .await;
-        let mut live = Vec::new();
-        for network in inspected {
-            match network {
-                Ok(network) => live.extend(self.live(network)),
-                // Removed since it was listed: it is not there.
-                Err(error) if error.is_not_found() => {}
-                Err(error) => return Err(common::error(error)),
-            }
-        }
-        Ok(live)
+        Ok(networks
+            .into_iter()
+            .filter_map(|network| self.live(network))
+            .collect())
     }
 
     async fn read_external(&self, _scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {

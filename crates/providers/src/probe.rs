@@ -50,7 +50,7 @@ impl Provider for ProbeProvider {
         resource: &Resource,
         resolve: &dyn Resolve,
     ) -> Result<Desired, Diagnostic> {
-        let config = Config::from_resource(resource, common::reference(resolve));
+        let config = Config::from_resource(resource, &scope.stack, common::reference(resolve));
         let probe = Probe::parse(resource, &config)?;
         Ok(Desired {
             address: resource.address.clone(),

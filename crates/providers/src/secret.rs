@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
 use stack_language::schema::KindSchema;
 use stack_language::{Resource, Value};
-use stack_provider::{Config, Desired, Live, Provider, ProviderError, Resolve, Scope, Setting};
+use stack_provider::{Config, Desired, Live, Provider, ProviderError, Resolve, Scope, Setting, salt};
 
 use crate::common;
 
@@ -46,8 +46,8 @@ impl SecretProvider {
         resolve: &dyn Resolve,
         content: Vec<u8>,
     ) -> Desired {
-        let mut config = Config::from_resource(resource, common::reference(resolve));
-        let hashed = Setting::sensitive(&content);
+        let mut config = Config::from_resource(resource, &scope.stack, common::reference(resolve));
+        let hashed = Setting::sensitive(&salt(&scope.stack, &resource.address, "content"), &content);
         let outputs = match &hashed {
             Setting::Sensitive { sensitive } => IndexMap::from([("hash".to_owned(), sensitive.clone())]),
             Setting::Plain(_) => IndexMap::new(),
@@ -293,7 +293,7 @@ mod tests {
         assert_eq!(desired.name, "shop_token");
         assert_eq!(
             desired.config.get("content"),
-            Some(&Setting::sensitive(VALUE.as_bytes()))
+            Some(&Setting::sensitive("shop/secret.token/content", VALUE.as_bytes()))
         );
         assert_eq!(
             desired.config.get("from-env"),

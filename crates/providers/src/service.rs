@@ -78,7 +78,7 @@ impl Provider for ServiceProvider {
             address: resource.address.clone(),
             kind: self.kind,
             name: common::object_name(scope, &resource.address),
-            config: config::desired(resource, resolve, &spec),
+            config: config::desired(resource, &scope.stack, resolve, &spec),
             outputs: IndexMap::from([("ref".to_owned(), spec.host_name.clone())]),
             external: false,
             payload: Some(Arc::new(spec)),
@@ -202,15 +202,7 @@ impl Provider for ServiceProvider {
     /// proxy go first, and the new ones come up after, with a gap.
     async fn replace(&self, scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
         let spec = resolved(desired)?;
-        let containers = self.finish_interrupted(scope, desired).await?;
-        let (replicas, _) = live::serving(&containers);
-        for extra in replicas
-            .iter()
-            .rev()
-            .filter(|replica| replica.number > spec.replicas)
-        {
-            self.remove(extra).await?;
-        }
+        let containers = self.scaled_down(scope, desired, spec).await?;
         let numbers: Vec<u32> = (1..=spec.replicas).collect();
         let front = containers.iter().find(|container| container.slot == Slot::Front);
         let proxy_changes = front.map_or(spec.fronted(), |front| {
@@ -403,16 +395,9 @@ impl ServiceProvider {
         spec: &ServiceSpec,
         update: &rollout::Update,
     ) -> Result<(), ProviderError> {
-        let containers = self.finish_interrupted(scope, desired).await?;
+        let containers = self.scaled_down(scope, desired, spec).await?;
         let front = self.reconcile_front(scope, desired, spec).await?;
         let (replicas, _) = live::serving(&containers);
-        for extra in replicas
-            .iter()
-            .rev()
-            .filter(|replica| replica.number > spec.replicas)
-        {
-            self.remove(extra).await?;
-        }
         let mut stale = Vec::new();
         for number in 1..=spec.replicas {
             match replicas.iter().find(|replica| replica.number == number) {
@@ -607,6 +592,26 @@ impl ServiceProvider {
             Err(error) if error.is_not_found() => Ok(None),
             Err(error) => Err(common::error(error)),
         }
+    }
+
+    /// The service's containers once what an interrupted rollout left is finished and the
+    /// replicas beyond `replicas` are gone (highest first), as every change begins.
+    async fn scaled_down(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        spec: &ServiceSpec,
+    ) -> Result<Vec<Replica>, ProviderError> {
+        let containers = self.finish_interrupted(scope, desired).await?;
+        let (replicas, _) = live::serving(&containers);
+        for extra in replicas
+            .iter()
+            .rev()
+            .filter(|replica| replica.number > spec.replicas)
+        {
+            self.remove(extra).await?;
+        }
+        Ok(containers)
     }
 
     /// Finishes what an interrupted rollout left: a replacement that stands alone is renamed to

@@ -63,6 +63,11 @@ impl Provider for VolumeProvider {
         self.kind
     }
 
+    /// Docker removes no volume while a container mounts it.
+    fn held_by_dependents(&self) -> bool {
+        true
+    }
+
     async fn desired(
         &self,
         scope: &Scope,

@@ -22,7 +22,8 @@
 //! Run with `cargo bench -p stack-cli --bench apply`. `STACKBENCH_SIZES=10,30`
 //! changes the sizes; `STACKBENCH_ROUNDS=3` repeats the applies from nothing
 //! (the daemon's pace varies by 10 % from run to run) and keeps each tool's
-//! fastest run.
+//! fastest run. `STACKBENCH_NOOP_ONLY=1` measures only the no-op plan (one
+//! apply per size, no baselines of the apply): a check of a minute or two.
 
 mod baselines;
 mod proxy;
@@ -97,7 +98,9 @@ fn main() -> ExitCode {
     drop(guard);
     match result {
         Ok(sizes) => {
-            print!("{}", report::summary(&sizes, rounds()));
+            if !sizes.is_empty() {
+                print!("{}", report::summary(&sizes, rounds()));
+            }
             ExitCode::SUCCESS
         }
         Err(problem) => {
@@ -162,7 +165,18 @@ fn bench(runtime: &Runtime, prefix: &str, guard: &mut Guard) -> Result<Vec<Measu
         prefix: prefix.to_owned(),
         proxy,
     };
+    if noop_only() {
+        for services in sizes {
+            bench.noop_only(services)?;
+        }
+        return Ok(Vec::new());
+    }
     sizes.into_iter().map(|services| bench.size(services)).collect()
+}
+
+/// `STACKBENCH_NOOP_ONLY=1`: only the no-op plan is measured.
+fn noop_only() -> bool {
+    std::env::var("STACKBENCH_NOOP_ONLY").is_ok_and(|value| value == "1")
 }
 
 fn preflight() -> Result<(), String> {
@@ -204,7 +218,8 @@ fn rounds() -> usize {
 }
 
 impl Bench<'_> {
-    fn size(&self, services: usize) -> Result<Measured, String> {
+    /// The stack of `services` services, written: its name and directory.
+    fn stack_dir(&self, services: usize) -> Result<(String, PathBuf), String> {
         eprintln!("\n== {services} services");
         let name = self.run_name("stack", services);
         let dir = self.work.path().join(&name);
@@ -214,6 +229,28 @@ impl Bench<'_> {
             workload::stack_file(&name, &self.image, services),
         )
         .map_err(|error| error.to_string())?;
+        Ok((name, dir))
+    }
+
+    /// The no-op plan alone, against its goal.
+    fn noop_only(&self, services: usize) -> Result<(), String> {
+        let (name, dir) = self.stack_dir(services)?;
+        let measured = self
+            .stack_apply(&dir)
+            .and_then(|_| self.noop_plan(&name, &dir, services));
+        self.finish(&name)?;
+        let noop = measured?;
+        println!(
+            "{services} services: no-op plan {:.1} ms, {:.2}x the direct reads (goal {PLAN_GOAL}x), {} requests",
+            millis(noop.plan),
+            noop.plan.as_secs_f64() / noop.reads.as_secs_f64(),
+            noop.requests.values().sum::<usize>()
+        );
+        Ok(())
+    }
+
+    fn size(&self, services: usize) -> Result<Measured, String> {
+        let (name, dir) = self.stack_dir(services)?;
         let mut applies = Applies::default();
         let mut stack_peak_kb = 0;
         let mut noop = None;

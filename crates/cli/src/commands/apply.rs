@@ -36,22 +36,28 @@ pub(super) fn run(stack: &StackArgs, auto_approve: bool, output: &Output) -> Res
         }
         None => (stack.path.clone(), options(stack, true)),
     };
+    let connecting = Daemon::connect()?;
     let loaded = match load(&path, &options, output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = Daemon::connect()?;
+    let daemon = connecting.connected()?;
     let scope = Daemon::scope(&loaded.stack);
     let name = loaded.stack.name.clone();
     let work = async {
-        let planned = stack_engine::plan(
-            &daemon.providers,
-            &scope,
-            &loaded.stack,
-            &loaded.graph,
-            KEPT_KINDS,
-        )
-        .await;
+        let (planned, recorded) = tokio::join!(
+            stack_engine::plan(
+                &daemon.providers,
+                &scope,
+                &loaded.stack,
+                &loaded.graph,
+                KEPT_KINDS,
+            ),
+            daemon.recorded(&name)
+        );
+        let recorded = recorded?;
+        let planned =
+            planned.and_then(|prepared| stack_engine::check_recorded(&loaded.stack, &recorded, prepared));
         let prepared = match planned {
             Ok(prepared) => prepared,
             Err(problems) => return Ok(report(&problems, &loaded.sources, output)),
@@ -60,7 +66,9 @@ pub(super) fn run(stack: &StackArgs, auto_approve: bool, output: &Output) -> Res
             file.check(&prepared, &stack.path)?;
         }
         print!("{}", rendered(&prepared, PlanFormat::Human));
+        let protected = stack_engine::protected(&loaded.stack);
         if !prepared.plan.has_changes() {
+            daemon.record(&name, &recorded, &protected).await?;
             return Ok(ExitCode::SUCCESS);
         }
         if plan_file.is_none()
@@ -70,6 +78,7 @@ pub(super) fn run(stack: &StackArgs, auto_approve: bool, output: &Output) -> Res
             println!("Apply cancelled: nothing was changed.");
             return Ok(ExitCode::from(1));
         }
+        daemon.record(&name, &recorded, &protected).await?;
         let report = carry_out(&daemon, &scope, &prepared, &loaded.graph).await;
         Ok(summary(&report, "Apply"))
     };

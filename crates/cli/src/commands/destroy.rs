@@ -1,5 +1,6 @@
 //! `stack destroy`: remove every object of the stack, users first.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use super::apply::{carry_out, confirm, ensure_terminal, summary};
@@ -20,23 +21,37 @@ pub(super) fn run(
         ensure_terminal("destroy", "pass --auto-approve")?;
     }
     // Destroy needs the stack's name and graph, not every variable's value.
+    let connecting = Daemon::connect()?;
     let loaded = match load(&stack.path, &options(stack, false), output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = Daemon::connect()?;
+    let daemon = connecting.connected()?;
     let scope = Daemon::scope(&loaded.stack);
     let name = loaded.stack.name.clone();
     let keep = if volumes { &[][..] } else { KEPT_KINDS };
     let work = async {
+        let (planned, recorded) = tokio::join!(
+            stack_engine::destroy(&daemon.providers, &scope, &loaded.stack, &loaded.graph, keep),
+            daemon.recorded(&name)
+        );
+        let recorded = recorded?;
         let planned =
-            stack_engine::destroy(&daemon.providers, &scope, &loaded.stack, &loaded.graph, keep).await;
+            planned.and_then(|prepared| stack_engine::check_recorded(&loaded.stack, &recorded, prepared));
         let prepared = match planned {
             Ok(prepared) => prepared,
             Err(problems) => return Ok(report(&problems, &loaded.sources, output)),
         };
         let kept = kept(&prepared, "Kept (pass --volumes to remove them too):", "  = ", "");
+        // What is left to protect once the destroy is done: the kept objects.
+        let left: BTreeSet<String> = prepared
+            .kept
+            .iter()
+            .map(|object| object.address.to_string())
+            .collect();
+        let still: BTreeSet<String> = recorded.intersection(&left).cloned().collect();
         if prepared.plan.resources.is_empty() {
+            daemon.record(&name, &recorded, &still).await?;
             print!("Nothing to destroy: stack `{name}` has no objects on the daemon.\n{kept}");
             return Ok(ExitCode::SUCCESS);
         }
@@ -46,6 +61,9 @@ pub(super) fn run(
             return Ok(ExitCode::from(1));
         }
         let report = carry_out(&daemon, &scope, &prepared, &loaded.graph).await;
+        if report.succeeded() && !report.interrupted {
+            daemon.record(&name, &recorded, &still).await?;
+        }
         Ok(summary(&report, "Destroy"))
     };
     daemon.runtime.block_on(daemon.locked(&name, "destroy", work))?

@@ -21,19 +21,28 @@ pub(super) fn run(
     out: Option<&std::path::Path>,
     output: &Output,
 ) -> Result<ExitCode, String> {
+    let connecting = Daemon::connect()?;
     let loaded = match load(&stack.path, &options(stack, true), output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = Daemon::connect()?;
+    let daemon = connecting.connected()?;
     let scope = Daemon::scope(&loaded.stack);
-    let planned = daemon.runtime.block_on(stack_engine::plan(
-        &daemon.providers,
-        &scope,
-        &loaded.stack,
-        &loaded.graph,
-        KEPT_KINDS,
-    ));
+    let (planned, recorded) = daemon.runtime.block_on(async {
+        tokio::join!(
+            stack_engine::plan(
+                &daemon.providers,
+                &scope,
+                &loaded.stack,
+                &loaded.graph,
+                KEPT_KINDS,
+            ),
+            daemon.recorded(&loaded.stack.name)
+        )
+    });
+    let recorded = recorded?;
+    let planned =
+        planned.and_then(|prepared| stack_engine::check_recorded(&loaded.stack, &recorded, prepared));
     let prepared = match planned {
         Ok(prepared) => prepared,
         Err(problems) => return Ok(report(&problems, &loaded.sources, output)),

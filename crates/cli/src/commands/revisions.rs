@@ -20,12 +20,13 @@ pub(super) fn operate(
     operation: Operation,
     output: &Output,
 ) -> Result<ExitCode, String> {
+    let connecting = Daemon::connect()?;
     let loaded = match load(&stack.path, &options(stack, true), output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
     let address = find_service(&loaded.stack, service)?;
-    let daemon = Daemon::connect()?;
+    let daemon = connecting.connected()?;
     let scope = Daemon::scope(&loaded.stack);
     let name = loaded.stack.name.clone();
     let (doing, done) = match operation {
@@ -61,11 +62,12 @@ pub(super) fn operate(
 
 /// Prints the revisions each service keeps.
 pub(super) fn history(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
+    let connecting = Daemon::connect()?;
     let loaded = match load(&stack.path, &options(stack, true), output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = Daemon::connect()?;
+    let daemon = connecting.connected()?;
     let scope = Daemon::scope(&loaded.stack);
     daemon.runtime.block_on(async {
         let prepared = match prepare(&daemon, &scope, &loaded, output).await {
@@ -96,7 +98,10 @@ pub(super) fn history(stack: &StackArgs, output: &Output) -> Result<ExitCode, St
                     revision.label,
                     revision.applied,
                     revision.state,
-                    hash.get(..12).unwrap_or(&hash)
+                    hash.strip_prefix("sha256:")
+                        .unwrap_or(&hash)
+                        .get(..12)
+                        .unwrap_or(&hash)
                 );
                 let kind = prepared.desired(&address).map(|desired| desired.kind);
                 if let (Some(current), Some(kind), "previous") = (&current, kind, revision.label) {

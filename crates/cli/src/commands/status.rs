@@ -12,11 +12,12 @@ use crate::daemon::Daemon;
 use crate::output::Output;
 
 pub(super) fn run(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
+    let connecting = Daemon::connect()?;
     let loaded = match load(&stack.path, &options(stack, false), output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = Daemon::connect()?;
+    let daemon = connecting.connected()?;
     let scope = Daemon::scope(&loaded.stack);
     let live = match daemon
         .runtime

@@ -98,13 +98,11 @@ impl LiveStack {
         self.dir.path().display().to_string()
     }
 
+    /// `command` may be several words (`rollout continue web`): the folder comes after them.
     fn stack_args(&self, command: &str) -> Vec<String> {
-        vec![
-            command.to_owned(),
-            self.path(),
-            "--name".to_owned(),
-            self.name.clone(),
-        ]
+        let mut args: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
+        args.extend([self.path(), "--name".to_owned(), self.name.clone()]);
+        args
     }
 
     /// `stack COMMAND DIR --name NAME ARGS...`
@@ -190,15 +188,35 @@ impl LiveStack {
         found
     }
 
-    /// The ids of the stack's containers of one service, sorted.
+    /// [`LiveStack::containers`] without the previous revision an update keeps (`.prev`).
+    pub fn current_containers(&self) -> Vec<(String, String)> {
+        let mut containers = self.containers();
+        containers.retain(|(name, _)| !name.ends_with(".prev"));
+        containers
+    }
+
+    /// The ids of the stack's containers of one service that serve (not the previous revision
+    /// an update keeps, nor a proxy in front), sorted.
     pub fn container_ids(&self, service: &str) -> Vec<String> {
         let filter = format!("label=dev.stack.address=service.{service}");
         let stack = format!("label=dev.stack.stack={}", self.name);
-        let mut ids: Vec<String> =
-            docker(&["ps", "-aq", "--no-trunc", "--filter", &filter, "--filter", &stack])
-                .lines()
-                .map(str::to_owned)
-                .collect();
+        let listed = docker(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--filter",
+            &stack,
+            "--format",
+            "{{.ID}} {{.Names}}",
+        ]);
+        let mut ids: Vec<String> = listed
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .filter(|(_, name)| !name.ends_with(".prev") && !name.ends_with("-proxy"))
+            .map(|(id, _)| id.to_owned())
+            .collect();
         ids.sort();
         ids
     }
@@ -277,10 +295,19 @@ impl Drop for LiveStack {
             }
         }
         docker(&["rm", "-f", &format!("stack-lock.{}", self.name)]);
+        docker(&["rm", "-f", &format!("stack-record.{}", self.name)]);
     }
 }
 
 /// Runs `docker ARGS` and returns its standard output.
+/// A TCP port of 127.0.0.1 that nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap()
+}
+
 pub fn docker(args: &[&str]) -> String {
     let output = Command::new("docker").args(args).output().unwrap();
     String::from_utf8_lossy(&output.stdout).into_owned()

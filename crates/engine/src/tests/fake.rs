@@ -145,7 +145,7 @@ impl Provider for Fake {
         resource: &Resource,
         resolve: &dyn Resolve,
     ) -> Result<Desired, Diagnostic> {
-        let config = Config::from_resource(resource, |address| {
+        let config = Config::from_resource(resource, &scope.stack, |address| {
             resolve.desired(address).map(|desired| desired.name.clone())
         });
         Ok(Desired {
@@ -157,6 +157,11 @@ impl Provider for Fake {
             external: resource.field("external").is_some(),
             payload: None,
         })
+    }
+
+    /// Like Docker: a network or volume cannot go while an object names it.
+    fn held_by_dependents(&self) -> bool {
+        matches!(self.kind.name, "network" | "volume")
     }
 
     async fn read(&self, _scope: &Scope) -> Result<Vec<Live>, ProviderError> {
@@ -192,6 +197,17 @@ impl Provider for Fake {
         self.world
             .record("delete", &live.address, || {
                 self.world.fails(&live.address)?;
+                let held = self.held_by_dependents()
+                    && self
+                        .world
+                        .objects
+                        .lock()
+                        .unwrap()
+                        .values()
+                        .any(|other| other.config.to_json().contains(&format!("\"{}\"", live.name)));
+                if held {
+                    return Err(ProviderError::new(format!("{} is in use", live.address)));
+                }
                 self.world.objects.lock().unwrap().shift_remove(&live.address);
                 Ok(())
             })

@@ -220,6 +220,86 @@ async fn changes_update_in_place_or_replace_by_the_schema() {
 }
 
 #[tokio::test]
+async fn replacing_what_dependents_hold_replaces_them_around_it() {
+    let world = World::new(Duration::from_millis(5));
+    apply_stack(&world, SHOP).await;
+    let changed = SHOP.replacen(
+        "network \"backend\"",
+        "network \"backend\" {\n    internal #true\n}",
+        1,
+    );
+    let (stack, graph) = load(&changed);
+    let providers = world.providers();
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    let held = |address: &str| {
+        let planned = prepared
+            .plan
+            .resources
+            .iter()
+            .find(|resource| resource.address.to_string() == address)
+            .unwrap();
+        (planned.action, planned.reasons.clone())
+    };
+    let backend = Reason::DependencyReplaced {
+        dependency: stack_language::Address::new(&[], "network", "backend"),
+    };
+    assert_eq!(held("service.db"), (Action::Replace, vec![backend.clone()]));
+    assert_eq!(held("service.api"), (Action::Replace, vec![backend]));
+    assert_eq!(held("service.worker").0, Action::NoChange);
+
+    world.calls.lock().unwrap().clear();
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    assert!(report.succeeded(), "{report:?}");
+    let network_deleted = world.call("delete", "network.backend");
+    let network_created = world.call("create", "network.backend");
+    for service in ["service.db", "service.api"] {
+        assert!(
+            world.call("delete", service).end <= network_deleted.start,
+            "{:?}",
+            world.log()
+        );
+        assert!(
+            world.call("create", service).start >= network_created.end,
+            "{:?}",
+            world.log()
+        );
+    }
+    let again = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    assert!(!again.plan.has_changes(), "{:?}", again.plan);
+}
+
+#[tokio::test]
+async fn what_left_the_files_goes_before_a_replaced_network_it_holds() {
+    let world = World::new(Duration::from_millis(5));
+    apply_stack(&world, SHOP).await;
+    // `api` leaves the files as its network is replaced.
+    let changed = SHOP
+        .replacen("network \"backend\"", "network \"backend\" {\n    internal #true\n}", 1)
+        .replace(
+            "service \"api\" {\n    image \"api\"\n    network \"backend\"\n    depends-on \"db\" condition=\"healthy\"\n}\n",
+            "",
+        );
+    let (stack, graph) = load(&changed);
+    let providers = world.providers();
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    assert!(actions(&prepared).contains(&("service.api".to_owned(), Action::Delete)));
+    world.calls.lock().unwrap().clear();
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert!(
+        world.call("delete", "service.api").end <= world.call("delete", "network.backend").start,
+        "{:?}",
+        world.log()
+    );
+    assert_eq!(
+        world.addresses().len(),
+        3,
+        "network, db and worker: {:?}",
+        world.addresses()
+    );
+}
+
+#[tokio::test]
 async fn objects_that_left_the_files_are_deleted_last_users_first() {
     let world = World::new(Duration::from_millis(5));
     apply_stack(&world, SHOP).await;

@@ -35,8 +35,9 @@ pub const IN_PLACE: [&str; 3] = ["network", "resources", "restart"];
 /// The configuration of a service: references read as an image's tag, a network's or volume's
 /// name and a secret's content hash (so a new secret value replaces the containers), bind
 /// sources as absolute paths, and the in-place fields in their [`observed`] form.
-pub fn desired(resource: &Resource, resolve: &dyn Resolve, spec: &ServiceSpec) -> Config {
-    let mut config = common::without_engine_fields(Config::from_resource(resource, reference(resolve)));
+pub fn desired(resource: &Resource, stack: &str, resolve: &dyn Resolve, spec: &ServiceSpec) -> Config {
+    let mut config =
+        common::without_engine_fields(Config::from_resource(resource, stack, reference(resolve)));
     set(&mut config, ROLLOUT, front::config_json(spec));
     let binds = spec.mounts.iter().filter_map(|mount| match mount {
         Mount::Bind { source, .. } => Some(source.as_str()),

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use stack_docker::{ContainerEndpoint, ContainerInfo, ContainerStatus, Labels};
 use stack_language::{Address, Resource, Stack};
 use stack_provider::labels::{ADDRESS, CONFIG, STACK};
-use stack_provider::{Config, Desired, Resolve, Setting};
+use stack_provider::{Config, Desired, Resolve, Setting, salt};
 
 use super::live::REPLICA;
 use super::spec::ServiceSpec;
@@ -57,7 +57,9 @@ impl Resolved {
                     None,
                 ),
                 "secret" => {
-                    let Setting::Sensitive { sensitive } = Setting::sensitive(SECRET_VALUE) else {
+                    let Setting::Sensitive { sensitive } =
+                        Setting::sensitive(&salt(&stack.name, address, "content"), SECRET_VALUE)
+                    else {
                         unreachable!()
                     };
                     (
@@ -168,7 +170,7 @@ pub fn desired(stack: &Stack, name: &str) -> (ServiceSpec, Config) {
     let resolved = Resolved::of(stack);
     let resource = service(stack, name);
     let spec = ServiceSpec::from_resource(resource, &resolved).unwrap();
-    let config = super::config::desired(resource, &resolved, &spec);
+    let config = super::config::desired(resource, &stack.name, &resolved, &spec);
     (spec, config)
 }
 

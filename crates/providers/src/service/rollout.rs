@@ -10,8 +10,8 @@
 //!
 //! A rollout retires the replaced containers into the `prev` slot instead of removing them, so
 //! that a failed rollout, `stack rollback` and `stack rollout undo` can start them again
-//! exactly as they were (environment, secret files and all). One previous revision is kept: a
-//! new rollout first removes the older one. Each step is a single daemon call that leaves a
+//! exactly as they were (environment, secret files and all). One previous revision is kept:
+//! retiring a replica removes the one it had kept. Each step is a single daemon call that leaves a
 //! state the next read understands, so an apply killed at any point is completed by the next
 //! one (see `live::serving`).
 
@@ -194,7 +194,6 @@ impl Rollout<'_> {
     /// Replaces replicas `numbers` with new containers, following `update`; the containers they
     /// replace become the previous revision.
     pub async fn run(&self, numbers: &[u32], update: &Update) -> Result<Finished, ProviderError> {
-        self.forget_previous(numbers).await?;
         self.roll(numbers, Source::New, update).await
     }
 
@@ -460,9 +459,12 @@ impl Rollout<'_> {
 
     /// Takes replica `number` out of service: stopped gracefully and kept as the previous
     /// revision, where its restart policy must not start it again.
+    /// The revision it replaces goes: one previous revision is kept, and only once the new
+    /// one has taken over, so a failed update keeps the history as it was.
     async fn retire(&self, name: &str, number: u32) -> Result<(), ProviderError> {
         self.provider.stop_for_good(name).await?;
         let previous = Slot::Prev.name(&self.desired.name, number);
+        self.provider.remove_named(&previous).await?;
         self.provider.rename(name, &previous).await
     }
 
@@ -559,19 +561,6 @@ impl Rollout<'_> {
             numbers.join(", "),
             causes.join("\n")
         ))
-    }
-
-    /// Removes the previous revision of `numbers` and any staged container an interrupted
-    /// rollout left: the containers being replaced now become the previous revision.
-    async fn forget_previous(&self, numbers: &[u32]) -> Result<(), ProviderError> {
-        let stale = self
-            .containers
-            .iter()
-            .filter(|container| container.slot != Slot::Current && numbers.contains(&container.number));
-        for container in stale {
-            self.provider.remove_named(container.name()).await?;
-        }
-        Ok(())
     }
 
     fn container(&self, slot: Slot, number: u32) -> Option<&Replica> {

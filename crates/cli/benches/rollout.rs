@@ -1,0 +1,323 @@
+//! What a start-first rollout costs on top of the waits it cannot avoid.
+//!
+//! A service of 5 replicas of the demo image, behind its proxy, rolled from v1 to v2
+//! start-first, one replica at a time. Each new replica warms up for `WARM_UP` before its
+//! probe passes, as a real service does. In the same run the bench measures:
+//!
+//! - the rollout's total time (`stack apply` of v2);
+//! - each new replica's health-probe wait: from its start (a `docker events` start event of a
+//!   `.next` container) until its `/health` answers 200 (polled from here every 5 ms);
+//! - the requests of a load container resolving the service per request, every 10 ms.
+//!
+//! and prints the total over the sum of the waits (goal: at most 1.3) and the failed requests
+//! (goal: 0). Run with `cargo bench -p stack-cli --bench rollout`. Everything it makes is named
+//! `stackbench-rollout-<pid>…` and removed at the end.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const REPLICAS: usize = 5;
+const WARM_UP: Duration = Duration::from_millis(1500);
+const RATIO_GOAL: f64 = 1.3;
+
+fn main() -> ExitCode {
+    if std::env::args().any(|arg| arg == "--list") {
+        return ExitCode::SUCCESS;
+    }
+    let bench = Bench::new();
+    let outcome = bench.run();
+    bench.clean_up();
+    match outcome {
+        Ok(met) if met => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("rollout bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Bench {
+    name: String,
+    dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let bench = Bench {
+            name: format!("stackbench-rollout-{}", std::process::id()),
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        };
+        let app = bench.dir.path().join("app");
+        std::fs::create_dir_all(&app).expect("the build context");
+        std::fs::write(
+            app.join("Dockerfile"),
+            "FROM scratch\nCOPY stack-demo /stack-demo\nENTRYPOINT [\"/stack-demo\"]\n",
+        )
+        .expect("the Dockerfile");
+        std::fs::copy(stack_tests::demo_binary(), app.join("stack-demo")).expect("the demo binary");
+        bench
+    }
+
+    fn write(&self, version: &str) {
+        let text = format!(
+            r#"
+network "app"
+image "demo" {{
+    context "app"
+}}
+service "web" {{
+    image "${{image.demo}}"
+    command "serve" "--port" "8080" "--name" "web"
+    env {{
+        DEMO_VERSION "{version}"
+        DEMO_READY_AFTER_MS "{}"
+    }}
+    expose 8080
+    network "app"
+    replicas {REPLICAS}
+    stop-grace-period "2s"
+    probe {{
+        http "http://127.0.0.1:8080/health"
+        interval "100ms"
+        timeout "500ms"
+        retries 3
+        start-period "5s"
+    }}
+    update {{
+        order "start-first"
+    }}
+}}
+"#,
+            WARM_UP.as_millis()
+        );
+        std::fs::write(self.dir.path().join("stack.kdl"), text).expect("the stack file");
+    }
+
+    fn stack(&self, args: &[&str]) -> Result<(), String> {
+        let output = Command::new(env!("CARGO_BIN_EXE_stack"))
+            .args(args)
+            .arg(self.dir.path())
+            .args(["--name", &self.name, "--auto-approve"])
+            .env("STACK_PROXY_BINARY", stack_tests::proxy_binary())
+            .output()
+            .map_err(|error| error.to_string())?;
+        if !output.status.success() {
+            return Err(format!(
+                "stack {args:?} failed:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(())
+    }
+
+    fn run(&self) -> Result<bool, String> {
+        self.write("v1");
+        self.stack(&["apply"])?;
+        let probes = ProbeWatch::start(&self.name);
+        let load = self.start_load()?;
+        thread::sleep(Duration::from_millis(500));
+        self.write("v2");
+        let started = Instant::now();
+        self.stack(&["apply"])?;
+        let total = started.elapsed();
+        let waits = probes.finish();
+        let (requests, failed) = self.finish_load(&load)?;
+        if waits.len() != REPLICAS {
+            return Err(format!(
+                "saw {} new replicas become healthy, not {REPLICAS}",
+                waits.len()
+            ));
+        }
+        let sum: Duration = waits.iter().sum();
+        let ratio = total.as_secs_f64() / sum.as_secs_f64();
+        let verdict = |met: bool| if met { "met" } else { "MISSED" };
+        println!(
+            "start-first rollout of {REPLICAS} replicas, each warming up {}ms:",
+            WARM_UP.as_millis()
+        );
+        println!("  total                      {:>8.2}s", total.as_secs_f64());
+        println!(
+            "  health-probe waits (sum)   {:>8.2}s  ({})",
+            sum.as_secs_f64(),
+            waits
+                .iter()
+                .map(|wait| format!("{:.2}", wait.as_secs_f64()))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        );
+        println!(
+            "  total / waits              {ratio:>8.2}   goal <= {RATIO_GOAL}: {}",
+            verdict(ratio <= RATIO_GOAL)
+        );
+        println!("  requests during the update {requests:>8}");
+        println!(
+            "  failed requests            {failed:>8}   goal 0: {}",
+            verdict(failed == 0)
+        );
+        Ok(ratio <= RATIO_GOAL && failed == 0)
+    }
+
+    fn start_load(&self) -> Result<String, String> {
+        let name = format!("{}-load", self.name);
+        let image = docker(&[
+            "inspect",
+            &format!("{}_web-1", self.name),
+            "--format",
+            "{{.Config.Image}}",
+        ]);
+        let network = format!("{}_app", self.name);
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &network,
+            image.trim(),
+            "load",
+            "http://web:8080/",
+            "--interval-ms",
+            "10",
+        ]);
+        Ok(name)
+    }
+
+    fn finish_load(&self, name: &str) -> Result<(u64, u64), String> {
+        docker(&["stop", name]);
+        let log = docker(&["logs", name]);
+        let summary = log
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("load: ")
+                    .filter(|rest| rest.contains(" requests, "))
+            })
+            .ok_or_else(|| format!("no load summary in:\n{log}"))?;
+        let numbers: Vec<u64> = summary
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        Ok((
+            numbers.first().copied().unwrap_or(0),
+            numbers.get(1).copied().unwrap_or(u64::MAX),
+        ))
+    }
+
+    fn clean_up(&self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_stack"))
+            .arg("destroy")
+            .arg(self.dir.path())
+            .args(["--name", &self.name, "--auto-approve", "--volumes"])
+            .output();
+        docker(&["rm", "-f", &format!("{}-load", self.name)]);
+    }
+}
+
+/// Follows the start of each `.next` container and times its warm-up from here.
+struct ProbeWatch {
+    events: std::process::Child,
+    waits: Arc<Mutex<Vec<Duration>>>,
+    probers: Arc<Mutex<Vec<thread::JoinHandle<()>>>>,
+    reader: thread::JoinHandle<()>,
+}
+
+impl ProbeWatch {
+    fn start(stack: &str) -> ProbeWatch {
+        let mut events = Command::new("docker")
+            .args(["events", "--filter", &format!("label=dev.stack.stack={stack}")])
+            .args([
+                "--filter",
+                "event=start",
+                "--format",
+                "{{.Actor.Attributes.name}}",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("docker events runs");
+        let stdout = events.stdout.take().expect("its output");
+        let waits = Arc::new(Mutex::new(Vec::new()));
+        let probers = Arc::new(Mutex::new(Vec::new()));
+        let (found, running) = (Arc::clone(&waits), Arc::clone(&probers));
+        let reader = thread::spawn(move || {
+            for name in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !name.ends_with(".next") {
+                    continue;
+                }
+                let started = Instant::now();
+                let waits = Arc::clone(&found);
+                let prober = thread::spawn(move || {
+                    if let Some(wait) = time_to_healthy(&name, started) {
+                        waits.lock().expect("the waits").push(wait);
+                    }
+                });
+                running.lock().expect("the probers").push(prober);
+            }
+        });
+        ProbeWatch {
+            events,
+            waits,
+            probers,
+            reader,
+        }
+    }
+
+    fn finish(mut self) -> Vec<Duration> {
+        let _ = self.events.kill();
+        let _ = self.reader.join();
+        for prober in std::mem::take(&mut *self.probers.lock().expect("the probers")) {
+            let _ = prober.join();
+        }
+        self.waits.lock().expect("the waits").clone()
+    }
+}
+
+/// From `started` until the container's `/health` answers 200, or `None` after 30 s.
+fn time_to_healthy(container: &str, started: Instant) -> Option<Duration> {
+    let mut address = String::new();
+    while started.elapsed() < Duration::from_secs(30) {
+        if address.is_empty() {
+            address = docker(&[
+                "inspect",
+                container,
+                "--format",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            ])
+            .trim()
+            .to_owned();
+        }
+        if !address.is_empty() && healthy(&address) {
+            return Some(started.elapsed());
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+fn healthy(address: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(
+        &format!("{address}:8080").parse().expect("an address"),
+        Duration::from_millis(200),
+    ) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut answer = String::new();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
+}
+
+fn docker(args: &[&str]) -> String {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,389 @@
+//! Rollouts against the real daemon: start-first and blue-green updates behind the proxy under
+//! a load of requests that must see no failure, automatic rollback of a version that fails its
+//! probe, canaries, `stack rollback` and `stack history`.
+
+// Test code may unwrap.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use support::{LiveStack, TEST_LABEL, docker};
+
+/// A stack of one service `web`: `replicas` of the demo, reporting `version`, failing its
+/// probe when `fail_health`, updated as `update` says, with `more` fields.
+fn web(version: &str, fail_health: bool, update: &str, more: &str) -> String {
+    format!(
+        r#"
+image "demo" {{
+    context "app"
+}}
+network "app"
+service "web" {{
+    image "${{image.demo}}"
+    command "serve" "--port" "8080" "--name" "web"
+    env {{
+        DEMO_VERSION "{version}"
+        DEMO_FAIL_HEALTH "{fail_health}"
+    }}
+    expose 8080
+    network "app"
+    replicas 3
+    stop-grace-period "2s"
+    probe {{
+        http "http://127.0.0.1:8080/health"
+        interval "200ms"
+        timeout "500ms"
+        retries 2
+    }}
+    update {{
+{update}
+    }}
+{more}}}
+"#
+    )
+}
+
+const START_FIRST: &str = r#"        order "start-first""#;
+
+/// A stack applied at v1, with the static proxy at hand.
+fn applied(text: &str) -> Option<LiveStack> {
+    let mut live = LiveStack::new()?;
+    live.set_env(
+        "STACK_PROXY_BINARY",
+        &stack_tests::proxy_binary().display().to_string(),
+    );
+    live.demo_context("app");
+    live.write("stack.kdl", text);
+    live.run("apply", &["--auto-approve"]).success();
+    Some(live)
+}
+
+/// `stack-demo load` in a container on the stack's network, requesting `http://web:8080/`
+/// (resolved before every request) until stopped; removed on drop.
+struct Load {
+    name: String,
+}
+
+/// What a load run counted.
+#[derive(Debug)]
+struct Tally {
+    requests: u64,
+    failed: u64,
+    slowest_ms: u64,
+    answers: String,
+    log: String,
+}
+
+impl Load {
+    fn start(live: &LiveStack) -> Load {
+        let image = docker(&["inspect", &live.object("web-1"), "--format", "{{.Config.Image}}"]);
+        let name = format!("{}-load", live.name);
+        let label = format!("{TEST_LABEL}={}", live.name);
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            &label,
+            "--network",
+            &live.object("app"),
+            image.trim(),
+            "load",
+            "http://web:8080/",
+            "--interval-ms",
+            "10",
+            "--timeout-ms",
+            "3000",
+        ]);
+        // The first requests must have gone through before the update starts.
+        let load = Load { name };
+        for _ in 0..50 {
+            if docker(&["logs", &load.name]).is_empty() && load.running() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        load
+    }
+
+    fn running(&self) -> bool {
+        docker(&["inspect", &self.name, "--format", "{{.State.Running}}"]).trim() == "true"
+    }
+
+    /// Stops the load (SIGTERM ends it after the request in flight) and reads its summary.
+    fn finish(self) -> Tally {
+        docker(&["stop", "-t", "10", &self.name]);
+        let log = docker(&["logs", &self.name]);
+        let summary = log
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("load: ")
+                    .filter(|rest| rest.contains(" requests, "))
+            })
+            .unwrap_or_else(|| panic!("no load summary in:\n{log}"))
+            .to_owned();
+        // "N requests, F failed, slowest Xms; ANSWERS"
+        let (counts, answers) = summary.split_once("; ").unwrap_or((&summary, ""));
+        let numbers: Vec<u64> = counts
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        Tally {
+            requests: numbers[0],
+            failed: numbers[1],
+            slowest_ms: numbers[2],
+            answers: answers.to_owned(),
+            log,
+        }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// No request failed nor stalled, and both versions answered.
+fn served_throughout(tally: &Tally, from: &str, to: &str) {
+    assert_eq!(
+        tally.failed, 0,
+        "failed requests during the update:\n{}",
+        tally.log
+    );
+    assert!(
+        tally.requests > 100,
+        "too few requests to prove anything: {tally:?}"
+    );
+    assert!(
+        tally.slowest_ms < 1000,
+        "a request stalled for {}ms:\n{}",
+        tally.slowest_ms,
+        tally.log
+    );
+    for version in [from, to] {
+        assert!(
+            tally.answers.contains(&format!("version={version}")),
+            "{version} never answered: {tally:?}"
+        );
+    }
+}
+
+/// The versions the service's current replicas report, sorted.
+fn versions(live: &LiveStack) -> Vec<String> {
+    let mut versions: Vec<String> = (1..=3)
+        .map(|number| {
+            let env = docker(&[
+                "inspect",
+                &live.object(&format!("web-{number}")),
+                "--format",
+                "{{json .Config.Env}}",
+            ]);
+            let version = env.split("DEMO_VERSION=").nth(1).unwrap_or_default();
+            version.split('"').next().unwrap_or_default().to_owned()
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
+fn ids(live: &LiveStack) -> Vec<String> {
+    live.container_ids("web")
+}
+
+#[test]
+fn start_first_behind_the_proxy_loses_no_request_and_keeps_the_old_replicas_for_a_rollback() {
+    let Some(live) = applied(&web("v1", false, START_FIRST, "")) else {
+        return;
+    };
+    let old = ids(&live);
+    let load = Load::start(&live);
+    live.write("stack.kdl", web("v2", false, START_FIRST, ""));
+    live.run("apply", &["--auto-approve"]).success();
+    served_throughout(&load.finish(), "v1", "v2");
+    assert_eq!(versions(&live), ["v2", "v2", "v2"]);
+    assert!(
+        ids(&live).iter().all(|id| !old.contains(id)),
+        "every replica was replaced"
+    );
+    live.run("plan", &["--detailed-exitcode"]).success();
+
+    let history = live.run("history", &[]).success();
+    assert!(
+        history.stdout.contains("current") && history.stdout.contains("3 running"),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        history.stdout.contains("previous") && history.stdout.contains("3 stopped"),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        history.stdout.contains("\"DEMO_VERSION\":\"v1\""),
+        "{}",
+        history.stdout
+    );
+
+    let load = Load::start(&live);
+    live.run("rollback web", &[])
+        .success()
+        .stdout_contains("rolled back");
+    served_throughout(&load.finish(), "v2", "v1");
+    assert_eq!(versions(&live), ["v1", "v1", "v1"]);
+    let mut back = ids(&live);
+    back.sort();
+    let mut old = old;
+    old.sort();
+    assert_eq!(back, old, "the previous revision's own containers serve again");
+    // The files still say v2: the next plan puts it back.
+    live.run("plan", &["--detailed-exitcode"])
+        .status(2)
+        .stdout_contains("DEMO_VERSION");
+}
+
+#[test]
+fn a_version_that_fails_its_probe_is_rolled_back_while_the_old_one_serves() {
+    let Some(live) = applied(&web("v1", false, START_FIRST, "")) else {
+        return;
+    };
+    let old = ids(&live);
+    let load = Load::start(&live);
+    live.write("stack.kdl", web("v2", true, START_FIRST, ""));
+    let failed = live.run("apply", &["--auto-approve"]).status(1);
+    let tally = load.finish();
+    assert_eq!(tally.failed, 0, "{}", tally.log);
+    assert!(!tally.answers.contains("version=v2"), "v2 served: {tally:?}");
+    for expected in [
+        "service.web",
+        "probe `http http://127.0.0.1:8080/health`",
+        "503",
+        "rolled back",
+    ] {
+        assert!(
+            failed.stdout.contains(expected),
+            "no {expected:?} in:\n{}",
+            failed.stdout
+        );
+    }
+    assert_eq!(ids(&live), old, "the old replicas serve on, untouched");
+    let names: Vec<String> = live.containers().into_iter().map(|(name, _)| name).collect();
+    assert!(
+        !names.iter().any(|name| name.ends_with(".next")),
+        "a replacement is left: {names:?}"
+    );
+}
+
+#[test]
+fn blue_green_switches_every_replica_at_once_without_a_failed_request() {
+    let update = "        strategy \"blue-green\"\n        monitor \"1s\"";
+    let Some(live) = applied(&web("v1", false, update, "")) else {
+        return;
+    };
+    let load = Load::start(&live);
+    live.write("stack.kdl", web("v2", false, update, ""));
+    live.run("apply", &["--auto-approve"]).success();
+    served_throughout(&load.finish(), "v1", "v2");
+    assert_eq!(versions(&live), ["v2", "v2", "v2"]);
+
+    // A new set that does not stay healthy is never switched to.
+    let load = Load::start(&live);
+    live.write("stack.kdl", web("v3", true, update, ""));
+    live.run("apply", &["--auto-approve"])
+        .status(1)
+        .stdout_contains("rolled back");
+    let tally = load.finish();
+    assert_eq!(tally.failed, 0, "{}", tally.log);
+    assert!(!tally.answers.contains("version=v3"), "{tally:?}");
+    assert_eq!(versions(&live), ["v2", "v2", "v2"]);
+}
+
+#[test]
+fn a_canary_pauses_after_one_replica_then_continues_or_is_undone() {
+    let update = "        strategy \"canary\"\n        order \"start-first\"";
+    let Some(live) = applied(&web("v1", false, update, "")) else {
+        return;
+    };
+    live.write("stack.kdl", web("v2", false, update, ""));
+    live.run("apply", &["--auto-approve"]).success();
+    assert_eq!(
+        versions(&live),
+        ["v1", "v1", "v2"],
+        "one batch runs the new version"
+    );
+
+    live.run("rollout undo web", &[]).success();
+    assert_eq!(versions(&live), ["v1", "v1", "v1"]);
+
+    live.run("apply", &["--auto-approve"]).success();
+    assert_eq!(versions(&live), ["v1", "v1", "v2"]);
+    live.run("rollout continue web", &[]).success();
+    assert_eq!(versions(&live), ["v2", "v2", "v2"]);
+    live.run("plan", &["--detailed-exitcode"]).success();
+
+    live.run("rollout continue nope", &[])
+        .status(1)
+        .stderr_contains("has no service `nope`");
+}
+
+/// Requests to a published host port from this machine, until stopped.
+fn host_load(port: u16) -> (Arc<AtomicBool>, JoinHandle<(u64, Vec<String>)>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
+    let handle = std::thread::spawn(move || {
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut requests = 0;
+        let mut failures = Vec::new();
+        while !stopped.load(Ordering::SeqCst) {
+            requests += 1;
+            let answer =
+                TcpStream::connect_timeout(&address, Duration::from_secs(2)).and_then(|mut stream| {
+                    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+                    stream.write_all(b"GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n")?;
+                    let mut answer = String::new();
+                    stream.read_to_string(&mut answer)?;
+                    Ok(answer)
+                });
+            match answer {
+                Ok(answer) if answer.starts_with("HTTP/1.1 200") => {}
+                Ok(answer) => failures.push(answer.lines().next().unwrap_or_default().to_owned()),
+                Err(error) => failures.push(error.to_string()),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (requests, failures)
+    });
+    (stop, handle)
+}
+
+#[test]
+fn a_published_port_stays_served_through_a_start_first_update() {
+    let port = support::free_port();
+    let published = format!("    port {port} target=8080 host-ip=\"127.0.0.1\"\n");
+    let Some(live) = applied(&web("v1", false, START_FIRST, &published)) else {
+        return;
+    };
+    let (stop, load) = host_load(port);
+    std::thread::sleep(Duration::from_millis(300));
+    live.write("stack.kdl", web("v2", false, START_FIRST, &published));
+    live.run("apply", &["--auto-approve"]).success();
+    stop.store(true, Ordering::SeqCst);
+    let (requests, failures) = load.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} requests failed: {failures:?}",
+        failures.len()
+    );
+    assert!(requests > 50, "{requests}");
+    assert_eq!(versions(&live), ["v2", "v2", "v2"]);
+}
