@@ -123,6 +123,11 @@ impl Outcome {
         self
     }
 
+    /// The directory the run happened in.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     pub fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(path)).expect("a file the test wrote")
     }

@@ -100,6 +100,9 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Bring a project over from another tool
+    #[command(subcommand)]
+    Import(Import),
     /// Put a service's previous revision back: the containers its last update replaced,
     /// started again start-first in place of the current ones
     Rollback {
@@ -128,6 +131,30 @@ pub enum Command {
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Import {
+    /// Write a stack directory from Compose files
+    ///
+    /// Later files override earlier ones, as with `docker compose -f A -f B`.
+    /// Every setting that has no equivalent is a warning that points at the
+    /// Compose file, and a comment in the stack; credentials are never copied:
+    /// they become sensitive variables or secrets. On any error nothing is written.
+    Compose {
+        /// The Compose files (compose.yaml, ...)
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The stack directory to write (default: stack/ beside the first file)
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// The file of variables Compose reads (default: .env beside the first file)
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+        /// The stack's name (default: the file's `name`, else its directory's name)
+        #[arg(long, value_name = "NAME")]
+        project_name: Option<String>,
     },
 }
 

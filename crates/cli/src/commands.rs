@@ -16,7 +16,9 @@ use stack_diagnostics::{Diagnostics, Sources};
 use stack_graph::{Format, ResourceGraph};
 use stack_language::{Inputs, Options, schema};
 
-use crate::args::{Cli, Command, GraphFormat, RolloutAction, StackArgs};
+use stack_import::ImportOptions;
+
+use crate::args::{Cli, Command, GraphFormat, Import, RolloutAction, StackArgs};
 use crate::output::Output;
 
 pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
@@ -37,6 +39,19 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
             volumes,
         } => destroy::run(&stack, auto_approve, volumes, output),
         Command::Status { stack } => status::run(&stack, output),
+        Command::Import(Import::Compose {
+            files,
+            output: dir,
+            env_file,
+            project_name,
+        }) => {
+            let options = ImportOptions {
+                output_dir: dir,
+                env_file,
+                project_name,
+            };
+            import_compose(&files, &options, output)
+        }
         Command::Rollback { service, stack } => {
             revisions::operate(&service, &stack, stack_engine::Operation::RollBack, output)
         }
@@ -105,6 +120,41 @@ fn validate(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
         println!("{} is valid{warnings}", stack.path.display());
     }
     Ok(code)
+}
+
+/// Writes the stack only when the import found no error, then checks it as `stack validate` would.
+fn import_compose(files: &[PathBuf], options: &ImportOptions, output: &Output) -> Result<ExitCode, String> {
+    let mut sources = Sources::new();
+    let imported = match stack_import::import_compose(files, options, &mut sources) {
+        Ok(imported) => imported,
+        Err(errors) => return Ok(report(&Diagnostics::from(errors), &sources, output)),
+    };
+    output.diagnostics(&imported.warnings, &sources);
+    imported
+        .write()
+        .map_err(|error| format!("cannot write {}: {error}", imported.dir.display()))?;
+    let mut checked = Sources::new();
+    let validated = stack_language::validate(
+        &imported.dir,
+        &Options::default(),
+        &schema::builtin(),
+        &mut checked,
+    );
+    if validated.diagnostics.has_errors() {
+        output.diagnostics(&validated.diagnostics, &checked);
+        return Ok(ExitCode::from(1));
+    }
+    let moved = imported
+        .warnings
+        .iter()
+        .filter(|warning| warning.code == "stack::compose_secret")
+        .count();
+    let not_imported = imported.warnings.len() - moved;
+    println!(
+        "wrote {} ({not_imported} settings not imported, {moved} credentials moved out of the file)",
+        imported.dir.join("stack.kdl").display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn graph(stack: &StackArgs, format: GraphFormat, output: &Output) -> Result<ExitCode, String> {

@@ -392,8 +392,9 @@ fn fixed_addresses(stack: &Stack, service: &Resource, problems: &mut Vec<Diagnos
     }
 }
 
-/// Names of environment variables that hold credentials.
-fn looks_secret(key: &str) -> bool {
+/// Names of environment variables that hold credentials (shared with the
+/// Compose importer, which keeps their values out of the files it writes).
+pub fn looks_secret(key: &str) -> bool {
     let key = key.to_ascii_uppercase();
     if key.ends_with("_FILE") || key.ends_with("_PATH") {
         return false;

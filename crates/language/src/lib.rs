@@ -31,6 +31,7 @@ use indexmap::IndexMap;
 use stack_diagnostics::{Diagnostics, Sources};
 
 pub use address::Address;
+pub use check::looks_secret;
 pub use eval::object_name;
 pub use load::STDLIB_PREFIX;
 pub use lower::valid_name;

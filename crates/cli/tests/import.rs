@@ -1,0 +1,126 @@
+//! `stack import compose`, end to end: what it writes, what it says, and that
+//! it writes nothing when the Compose file is wrong.
+
+use stack_tests::Test;
+
+fn stack() -> Test {
+    Test::new(env!("CARGO_BIN_EXE_stack"))
+}
+
+const COMPOSE: &str = "services:
+  db:
+    image: postgres:16-alpine
+    container_name: the-db
+    environment:
+      POSTGRES_PASSWORD: hunter2
+      POSTGRES_USER: ${DB_USER:-app}
+";
+
+#[test]
+fn import_writes_a_stack_that_validates_and_says_what_it_left_out() {
+    let outcome = stack()
+        .file("compose.yaml", COMPOSE)
+        .args([
+            "import",
+            "compose",
+            "compose.yaml",
+            "-o",
+            "imported",
+            "--project-name",
+            "shop",
+        ])
+        .env("NO_COLOR", "1")
+        .run()
+        .success()
+        .stdout_contains("1 settings not imported, 1 credentials moved out of the file")
+        .stderr_contains("`container_name` is not imported")
+        .stderr_contains("compose.yaml:4:")
+        .stderr_contains("the literal credential in `POSTGRES_PASSWORD` was not copied");
+    let written = outcome.read("imported/stack.kdl");
+    assert!(!written.contains("hunter2"), "{written}");
+    insta::assert_snapshot!(written);
+}
+
+#[test]
+fn the_written_stack_passes_validate() {
+    let imported = stack()
+        .file("compose.yaml", COMPOSE)
+        .args(["import", "compose", "compose.yaml", "-o", "imported"])
+        .run()
+        .success();
+    stack()
+        .args(["validate", &imported.dir().join("imported").display().to_string()])
+        .run()
+        .success()
+        .stdout_contains("is valid");
+}
+
+#[test]
+fn bad_yaml_is_a_diagnostic_and_nothing_is_written() {
+    let outcome = stack()
+        .file(
+            "compose.yaml",
+            "services:\n  web:\n    image: nginx\n    ports: [\n",
+        )
+        .args(["import", "compose", "compose.yaml", "-o", "imported"])
+        .env("NO_COLOR", "1")
+        .run()
+        .status(1)
+        .stderr_contains("stack::compose_syntax")
+        .stderr_contains("compose.yaml:");
+    assert!(!outcome.dir().join("imported").exists());
+    insta::assert_snapshot!(outcome.stderr);
+}
+
+#[test]
+fn an_invalid_compose_file_reports_every_error_and_writes_nothing() {
+    let outcome = stack()
+        .file(
+            "compose.yaml",
+            "services:\n  web:\n    image: nginx\n    depends_on: [nope]\n    networks: [missing]\n",
+        )
+        .args(["import", "compose", "compose.yaml", "-o", "imported"])
+        .env("NO_COLOR", "1")
+        .run()
+        .status(1)
+        .stderr_contains("`nope`, which is not a service")
+        .stderr_contains("the network `missing` is not declared");
+    assert!(!outcome.dir().join("imported").exists());
+    insta::assert_snapshot!(outcome.stderr);
+}
+
+#[test]
+fn env_file_and_project_name_options() {
+    let outcome = stack()
+        .file("compose.yaml", "services:\n  web:\n    image: nginx:${TAG}\n")
+        .file("prod.env", "TAG=1.27-alpine\n")
+        .args([
+            "import",
+            "compose",
+            "compose.yaml",
+            "--env-file",
+            "prod.env",
+            "--project-name",
+            "web-prod",
+        ])
+        .run()
+        .success();
+    let written = outcome.read("stack/stack.kdl");
+    assert!(written.contains("stack \"web-prod\""), "{written}");
+    assert!(
+        written.contains("variable \"tag\" type=\"string\" default=\"1.27-alpine\""),
+        "{written}"
+    );
+}
+
+#[test]
+fn an_existing_stack_is_not_overwritten() {
+    stack()
+        .file("compose.yaml", "services:\n  web:\n    image: nginx\n")
+        .file("stack/stack.kdl", "stack \"mine\"\n")
+        .args(["import", "compose", "compose.yaml"])
+        .env("NO_COLOR", "1")
+        .run()
+        .status(1)
+        .stderr_contains("already exists");
+}
