@@ -183,6 +183,13 @@ pub struct Rollout<'a> {
     pub front: Option<&'a Front>,
 }
 
+/// A replica whose replacement took over its traffic: the old container still to retire.
+struct Switched {
+    number: u32,
+    staged: String,
+    current: Option<String>,
+}
+
 /// What replaces replica `number`: a new container, or its previous revision started again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -221,44 +228,73 @@ impl Rollout<'_> {
         let batch_size = update.parallelism.max(1) as usize;
         let mut done: Vec<u32> = Vec::new();
         let mut failures: Vec<(u32, ProviderError)> = Vec::new();
+        // Replicas switched but not yet retired and renamed: that goes on while the next batch
+        // starts, since the retired ones are out of traffic already.
+        let mut settling: Vec<Switched> = Vec::new();
         for (index, batch) in numbers.chunks(batch_size).enumerate() {
             if index > 0 && !update.delay.is_zero() {
                 tokio::time::sleep(update.delay).await;
             }
-            let results = join_all(
+            let replacing = join_all(
                 batch
                     .iter()
                     .map(|number| self.replace_one(*number, source, update)),
-            )
-            .await;
+            );
+            let (results, settled) =
+                futures_util::future::join(replacing, self.settle(std::mem::take(&mut settling))).await;
+            settled?;
             for (number, result) in batch.iter().zip(results) {
                 match result {
-                    Ok(()) => done.push(*number),
+                    Ok(switched) => {
+                        done.push(*number);
+                        settling.extend(switched);
+                    }
                     Err(error) => failures.push((*number, error)),
                 }
             }
             let gives_up = update.failure_action != FailureAction::Continue;
             if gives_up && too_many(failures.len(), numbers.len(), update.max_failure_ratio) {
+                self.settle(settling).await?;
                 let roll_back = update.failure_action == FailureAction::Rollback;
                 return Err(self.failed(&done, failures, roll_back, source).await);
             }
             let more_to_come = (index + 1) * batch_size < numbers.len();
             if update.strategy == Strategy::Canary && source == Source::New && more_to_come {
+                self.settle(settling).await?;
                 return Ok(Finished::CanaryPaused {
                     updated: done.len(),
                     total: numbers.len(),
                 });
             }
         }
+        self.settle(settling).await?;
         match failures.is_empty() {
             true => Ok(Finished::Complete),
             false => Err(self.continued_despite(failures)),
         }
     }
 
+    /// Retires the replicas that `switched` took out of traffic, and gives their replacements
+    /// the final names.
+    async fn settle(&self, switched: Vec<Switched>) -> Result<(), ProviderError> {
+        let settling = switched.into_iter().map(|switched| async move {
+            if let Some(current) = &switched.current {
+                self.retire(current, switched.number).await?;
+            }
+            self.promote(&switched.staged, switched.number).await
+        });
+        join_all(settling).await.into_iter().collect()
+    }
+
     /// Replaces one replica, start-first or stop-first. A replacement that does not become
-    /// ready is undone and the replica it was to replace serves on.
-    async fn replace_one(&self, number: u32, source: Source, update: &Update) -> Result<(), ProviderError> {
+    /// ready is undone and the replica it was to replace serves on. Start-first, it returns
+    /// once traffic has switched, leaving the rest to [`settle`](Self::settle).
+    async fn replace_one(
+        &self,
+        number: u32,
+        source: Source,
+        update: &Update,
+    ) -> Result<Option<Switched>, ProviderError> {
         let current = self.container(Slot::Current, number).map(Replica::name);
         if update.starts_first() {
             let staged = self.stage(number, source).await?;
@@ -267,10 +303,11 @@ impl Rollout<'_> {
                 return Err(error);
             }
             self.switch(current, Some(&staged)).await?;
-            if let Some(current) = current {
-                self.retire(current, number).await?;
-            }
-            return self.promote(&staged, number).await;
+            return Ok(Some(Switched {
+                number,
+                staged,
+                current: current.map(str::to_owned),
+            }));
         }
         if let Some(current) = current {
             self.switch(Some(current), None).await?;
@@ -280,7 +317,7 @@ impl Rollout<'_> {
             Ok(staged) => match self.ready(&staged, update).await {
                 Ok(()) => {
                     self.switch(None, Some(&staged)).await?;
-                    return self.promote(&staged, number).await;
+                    return self.promote(&staged, number).await.map(|()| None);
                 }
                 Err(error) => {
                     self.discard(&staged, source).await;

@@ -42,6 +42,8 @@ const STEADY: Duration = Duration::from_millis(500);
 
 /// Inspect is cheap; this keeps a wait within a fraction of a probe interval.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// The shortest interval at which stack checks an `http` or `tcp` probe itself.
+const MIN_PROBE_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Waits for every container in `names` (the service's replicas) to reach `condition`, for at
 /// most `timeout`; the error names the service, the replica, the probe and its last output.
@@ -141,7 +143,7 @@ impl Waiter<'_> {
                     }
                 }
                 Some(probe) => {
-                    interval = probe.interval.max(POLL_INTERVAL);
+                    interval = probe.interval.max(MIN_PROBE_INTERVAL);
                     if let Err(said) = self.check_from_host(probe, &info).await {
                         failures += 1;
                         if failures >= probe.retries.max(1) {
@@ -276,7 +278,8 @@ impl Waiter<'_> {
                 state: info_state(&info),
                 output,
             };
-            self.pause(Condition::Healthy, seen, probe.interval.max(POLL_INTERVAL))
+            // The probe's own interval: a rollout waits on this once per replica.
+            self.pause(Condition::Healthy, seen, probe.interval.max(MIN_PROBE_INTERVAL))
                 .await?;
         }
     }
