@@ -407,3 +407,52 @@ fn pause_and_continue_stop_or_go_on_past_failed_replicas() {
         .stdout_contains("replicas 1, 2, 3 were not updated (failure-action \"continue\")");
     assert_eq!(versions(&live), ["v1", "v1", "v1"]);
 }
+
+/// `examples/rollout` as its README runs it: v2 rolls out under load without a failed request,
+/// and v3, failing its probe, is rolled back by itself.
+#[test]
+fn the_rollout_example_rolls_forward_and_back_by_itself() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/rollout/stack.kdl");
+    let Some(mut live) = LiveStack::new() else {
+        return;
+    };
+    live.set_env(
+        "STACK_PROXY_BINARY",
+        &stack_tests::proxy_binary().display().to_string(),
+    );
+    live.demo_context("app");
+    live.write("stack.kdl", std::fs::read_to_string(example).unwrap());
+    let port_var = format!("port={}", support::free_port());
+    live.run("apply", &["--auto-approve", "--var", &port_var])
+        .success();
+
+    let load = Load::start(&live);
+    live.run(
+        "apply",
+        &["--auto-approve", "--var", &port_var, "--var", "version=v2"],
+    )
+    .success();
+    served_throughout(&load.finish(), "v1", "v2");
+
+    let load = Load::start(&live);
+    let failed = live.run(
+        "apply",
+        &[
+            "--auto-approve",
+            "--var",
+            &port_var,
+            "--var",
+            "version=v3",
+            "--var",
+            "fail_health=true",
+        ],
+    );
+    let tally = load.finish();
+    failed.status(1).stdout_contains("rolled back");
+    assert_eq!(tally.failed, 0, "{}", tally.log);
+    assert!(
+        tally.answers.contains("version=v2") && !tally.answers.contains("version=v3"),
+        "{tally:?}"
+    );
+    assert_eq!(versions(&live), ["v2", "v2", "v2"]);
+}

@@ -611,6 +611,12 @@ impl ServiceProvider {
         {
             self.remove(extra).await?;
         }
+        let gone = containers
+            .iter()
+            .filter(|container| container.slot == Slot::Prev && container.number > spec.replicas);
+        for previous in gone {
+            self.remove_named(previous.name()).await?;
+        }
         Ok(containers)
     }
 

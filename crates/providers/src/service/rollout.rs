@@ -22,6 +22,7 @@ use futures_util::future::join_all;
 use stack_language::{Condition, Value};
 use stack_provider::{Desired, ProviderError, Scope};
 
+use super::config;
 use super::front::Front;
 use super::live::Replica;
 use super::spec::ServiceSpec;
@@ -500,8 +501,22 @@ impl Rollout<'_> {
     /// revision, where its restart policy must not start it again.
     /// The revision it replaces goes: one previous revision is kept, and only once the new
     /// one has taken over, so a failed update keeps the history as it was.
+    ///
+    /// A replica of the very configuration that replaces it (one repaired after a crash) is
+    /// no revision of its own: it goes, and the previous revision stays as it was.
     async fn retire(&self, name: &str, number: u32) -> Result<(), ProviderError> {
         self.provider.stop_for_good(name).await?;
+        let same_revision = self
+            .containers
+            .iter()
+            .find(|container| container.name() == name)
+            .is_some_and(|container| {
+                config::replaced_fields(&container.recorded, &self.desired.config, self.desired.kind)
+                    .is_empty()
+            });
+        if same_revision {
+            return self.provider.remove_named(name).await;
+        }
         let previous = Slot::Prev.name(&self.desired.name, number);
         self.provider.remove_named(&previous).await?;
         self.provider.rename(name, &previous).await
