@@ -168,15 +168,10 @@ impl Provider for ServiceProvider {
             .with_hint("`stack history` lists the revisions kept"));
         }
         let front = self.reconcile_front(scope, desired, spec).await?;
-        let rollout = Rollout {
-            provider: self,
-            scope,
-            desired,
-            spec,
-            containers: &containers,
-            front: front.as_ref(),
-        };
-        let restored = rollout.restore(&numbers).await;
+        let restored = self
+            .rollout(scope, desired, spec, &containers, front.as_ref())
+            .restore(&numbers)
+            .await;
         self.settle_front(scope, desired, front.as_ref()).await?;
         restored
     }
@@ -213,15 +208,8 @@ impl Provider for ServiceProvider {
         if !proxy_changes {
             let front = self.reconcile_front(scope, desired, spec).await?;
             let rolled = self
-                .roll(
-                    scope,
-                    desired,
-                    spec,
-                    &containers,
-                    &numbers,
-                    front.as_ref(),
-                    &spec.update,
-                )
+                .rollout(scope, desired, spec, &containers, front.as_ref())
+                .run(&numbers, &spec.update)
                 .await;
             self.settle_front(scope, desired, front.as_ref()).await?;
             return rolled;
@@ -234,15 +222,9 @@ impl Provider for ServiceProvider {
             order: rollout::Order::StopFirst,
             ..spec.update.clone()
         };
-        let rollout = Rollout {
-            provider: self,
-            scope,
-            desired,
-            spec,
-            containers: &containers,
-            front: None,
-        };
-        rollout.run(&numbers, &stop_first).await?;
+        self.rollout(scope, desired, spec, &containers, None)
+            .run(&numbers, &stop_first)
+            .await?;
         self.reconcile_front(scope, desired, spec).await.map(drop)
     }
 
@@ -412,7 +394,8 @@ impl ServiceProvider {
         let rolled = match stale.is_empty() {
             true => Ok(()),
             false => {
-                self.roll(scope, desired, spec, &containers, &stale, front.as_ref(), update)
+                self.rollout(scope, desired, spec, &containers, front.as_ref())
+                    .run(&stale, update)
                     .await
             }
         };
@@ -420,27 +403,23 @@ impl ServiceProvider {
         rolled
     }
 
-    /// Runs a rollout of replicas `numbers` and says how a paused canary stands.
-    async fn roll(
-        &self,
-        scope: &Scope,
-        desired: &Desired,
-        spec: &ServiceSpec,
-        containers: &[Replica],
-        numbers: &[u32],
-        front: Option<&Front>,
-        update: &rollout::Update,
-    ) -> Result<(), ProviderError> {
-        let rollout = Rollout {
+    /// A rollout of the service from `containers` (as read, every slot) to `desired`.
+    fn rollout<'a>(
+        &'a self,
+        scope: &'a Scope,
+        desired: &'a Desired,
+        spec: &'a ServiceSpec,
+        containers: &'a [Replica],
+        front: Option<&'a Front>,
+    ) -> Rollout<'a> {
+        Rollout {
             provider: self,
             scope,
             desired,
             spec,
             containers,
             front,
-        };
-        // A paused canary is no error: its state shows in `stack status` and the next plan.
-        rollout.run(numbers, update).await.map(drop)
+        }
     }
 
     /// Drift when a running proxy does not send to the serving replicas: it restarted since

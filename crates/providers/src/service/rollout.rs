@@ -160,17 +160,6 @@ impl Slot {
     }
 }
 
-/// How a rollout ended, when it did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finished {
-    Complete,
-    /// A canary: the first batch runs the new configuration, the rest the old one.
-    CanaryPaused {
-        updated: usize,
-        total: usize,
-    },
-}
-
 /// One rollout of a service's replicas to `desired`.
 pub struct Rollout<'a> {
     pub provider: &'a ServiceProvider,
@@ -201,7 +190,7 @@ enum Source {
 impl Rollout<'_> {
     /// Replaces replicas `numbers` with new containers, following `update`; the containers they
     /// replace become the previous revision.
-    pub async fn run(&self, numbers: &[u32], update: &Update) -> Result<Finished, ProviderError> {
+    pub async fn run(&self, numbers: &[u32], update: &Update) -> Result<(), ProviderError> {
         self.roll(numbers, Source::New, update).await
     }
 
@@ -214,15 +203,10 @@ impl Rollout<'_> {
             failure_action: FailureAction::Pause,
             ..self.spec.update.clone()
         };
-        self.roll(numbers, Source::Previous, &update).await.map(drop)
+        self.roll(numbers, Source::Previous, &update).await
     }
 
-    async fn roll(
-        &self,
-        numbers: &[u32],
-        source: Source,
-        update: &Update,
-    ) -> Result<Finished, ProviderError> {
+    async fn roll(&self, numbers: &[u32], source: Source, update: &Update) -> Result<(), ProviderError> {
         if update.strategy == Strategy::BlueGreen {
             return self.blue_green(numbers, source, update).await;
         }
@@ -261,16 +245,13 @@ impl Rollout<'_> {
             }
             let more_to_come = (index + 1) * batch_size < numbers.len();
             if update.strategy == Strategy::Canary && source == Source::New && more_to_come {
-                self.settle(settling).await?;
-                return Ok(Finished::CanaryPaused {
-                    updated: done.len(),
-                    total: numbers.len(),
-                });
+                // A paused canary is no error: its state shows in `stack status` and the next plan.
+                return self.settle(settling).await;
             }
         }
         self.settle(settling).await?;
         match failures.is_empty() {
-            true => Ok(Finished::Complete),
+            true => Ok(()),
             false => Err(self.continued_despite(failures)),
         }
     }
@@ -371,7 +352,7 @@ impl Rollout<'_> {
         numbers: &[u32],
         source: Source,
         update: &Update,
-    ) -> Result<Finished, ProviderError> {
+    ) -> Result<(), ProviderError> {
         let staged = join_all(numbers.iter().map(|number| async move {
             let name = self.stage(*number, source).await?;
             match self.ready(&name, update).await {
@@ -444,11 +425,7 @@ impl Rollout<'_> {
             .iter()
             .zip(staged.iter().flatten())
             .map(|(number, name)| self.promote(name, *number));
-        join_all(promotions)
-            .await
-            .into_iter()
-            .collect::<Result<(), _>>()?;
-        Ok(Finished::Complete)
+        join_all(promotions).await.into_iter().collect()
     }
 
     async fn addresses(&self, names: impl Iterator<Item = &str>) -> Result<Vec<Ipv4Addr>, ProviderError> {

@@ -136,9 +136,10 @@ impl Waiter<'_> {
             }
             let mut interval = POLL_INTERVAL;
             match &self.spec.probe {
+                // Docker checks an `exec` probe; stack checks the others itself.
                 Some(probe) if matches!(probe.check, Check::Exec(_)) => {
+                    let output = info.last_health_output.as_deref().unwrap_or("nothing");
                     if info.health == Some(HealthStatus::Unhealthy) {
-                        let output = info.last_health_output.as_deref().unwrap_or("nothing");
                         return Err(self.unhealthy(probe, output, None).await);
                     }
                 }
