@@ -39,8 +39,8 @@ service "web" {{
     probe {{
         http "http://127.0.0.1:8080/health"
         interval "200ms"
-        timeout "500ms"
-        retries 2
+        timeout "1s"
+        retries 3
     }}
     update {{
 {update}
