@@ -11,14 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::future::join_all;
 use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
 use stack_docker::{ContainerInfo, ContainerStatus, DockerClient, LabelFilter, RestartPolicy};
 use stack_language::schema::KindSchema;
 use stack_language::units::parse_duration;
 use stack_language::{Address, Condition, Resource, Value};
-use stack_provider::labels::{ADDRESS, STACK};
+use stack_provider::labels::ADDRESS;
 use stack_provider::{Desired, Drift, Live, Provider, ProviderError, Resolve, Scope};
 
 use crate::common;
@@ -37,6 +36,9 @@ struct JobSpec {
     timeout: Duration,
     retries: u32,
 }
+
+/// The label that marks a job's container, with the stack's name.
+const JOB: &str = "dev.stack.job";
 
 pub struct JobProvider {
     docker: Arc<DockerClient>,
@@ -95,28 +97,15 @@ impl Provider for JobProvider {
 
     /// One list of the stack's containers, then an inspect of each job's.
     async fn read(&self, scope: &Scope) -> Result<Vec<Live>, ProviderError> {
-        let filter = LabelFilter::new(STACK, &scope.stack);
-        let containers = self
-            .docker
-            .list_containers(&filter)
-            .await
-            .map_err(common::error)?;
-        let ours = containers
-            .iter()
-            .filter(|container| job_address(&container.labels).is_some());
-        let inspected = join_all(ours.map(|container| self.docker.inspect_container(&container.id))).await;
-        let mut jobs = Vec::new();
-        for result in inspected {
-            let info = match result {
-                Ok(info) => info,
-                Err(error) if error.is_not_found() => continue,
-                Err(error) => return Err(common::error(error)),
-            };
-            if let Some(address) = job_address(&info.labels) {
-                jobs.push(live(self.kind.name, address, info));
-            }
-        }
-        Ok(jobs)
+        // Listed by a label of their own: a list of every container of a big stack costs the
+        // daemon more than the few jobs it holds.
+        let filter = LabelFilter::new(JOB, &scope.stack);
+        let ours = |labels: &stack_docker::Labels| job_address(labels).is_some();
+        let inspected = self.containers.containers_labelled(&filter, ours).await?;
+        Ok(inspected
+            .into_iter()
+            .filter_map(|info| Some(live(self.kind.name, job_address(&info.labels)?, info)))
+            .collect())
     }
 
     /// Runs the job: starts its container and waits until it exits. A run that fails is tried
@@ -132,7 +121,7 @@ impl Provider for JobProvider {
                     desired,
                     &job.container,
                     desired.name.clone(),
-                    common::labels(scope, desired),
+                    job_labels(scope, desired),
                 )
                 .await?;
             let Err(failure) = self.finish(desired, job).await else {
@@ -341,6 +330,13 @@ fn resolved(desired: &Desired) -> Result<&JobSpec, ProviderError> {
 
 fn job_address(labels: &stack_docker::Labels) -> Option<Address> {
     common::parse_address(labels.get(ADDRESS)?, "job")
+}
+
+/// The stack's labels, and the one jobs are listed by.
+fn job_labels(scope: &Scope, desired: &Desired) -> stack_docker::Labels {
+    let mut labels = common::labels(scope, desired);
+    labels.insert(JOB.to_owned(), scope.stack.clone());
+    labels
 }
 
 #[cfg(test)]

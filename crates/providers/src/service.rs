@@ -87,20 +87,10 @@ impl Provider for ServiceProvider {
 
     /// One list of the stack's containers, then an inspect of each (networks, limits, health).
     async fn read(&self, scope: &Scope) -> Result<Vec<Live>, ProviderError> {
-        let filter = LabelFilter::new(STACK, &scope.stack);
-        let containers = self
-            .docker
-            .list_containers(&filter)
-            .await
-            .map_err(common::error)?;
-        let ours = containers
-            .iter()
-            .filter(|container| service_address(&container.labels).is_some());
         let mut services: IndexMap<Address, Vec<Replica>> = IndexMap::new();
-        for info in self
-            .inspect_all(ours.map(|container| container.id.as_str()))
-            .await?
-        {
+        let ours = |labels: &stack_docker::Labels| service_address(labels).is_some();
+        let filter = LabelFilter::new(STACK, &scope.stack);
+        for info in self.containers_labelled(&filter, ours).await? {
             let Some(address) = service_address(&info.labels) else {
                 continue;
             };
@@ -277,6 +267,19 @@ impl ServiceProvider {
             .collect();
         replicas.sort_by_key(|replica| replica.number);
         Ok(replicas)
+    }
+
+    /// The containers labelled as `filter` says whose labels `belongs` accepts, inspected:
+    /// one list request, then an inspect of each at once.
+    pub(crate) async fn containers_labelled(
+        &self,
+        filter: &LabelFilter,
+        belongs: impl Fn(&stack_docker::Labels) -> bool,
+    ) -> Result<Vec<stack_docker::ContainerInfo>, ProviderError> {
+        let containers = self.docker.list_containers(filter).await.map_err(common::error)?;
+        let ours = containers.iter().filter(|container| belongs(&container.labels));
+        self.inspect_all(ours.map(|container| container.id.as_str()))
+            .await
     }
 
     /// Inspects the containers at once; one removed since it was listed is left out.
