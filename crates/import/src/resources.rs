@@ -39,26 +39,29 @@ fn docker_name(cx: &mut Cx, node: &mut Node, definition: &yaml::Node, stack: &st
     None
 }
 
+/// The stack name of the network or volume `compose`, and its `external` field when it is
+/// one: `external: true` with `name:`, or the old `external: { name: ... }`.
+fn naming(cx: &mut Cx, node: &mut Node, compose: &str, definition: &yaml::Node, stack: &str) -> String {
+    let Some(external) = definition.get("external") else {
+        return docker_name(cx, node, definition, stack).unwrap_or_else(|| stack_name(compose));
+    };
+    let docker = external
+        .get("name")
+        .or(definition.get("name"))
+        .and_then(|name| cx.fixed(name))
+        .unwrap_or_else(|| compose.to_owned());
+    if external.as_map().is_some() || flag(cx, external, "external") == Some(true) {
+        node.push(Node::new("external").arg(Val::str(docker)));
+    }
+    stack_name(compose)
+}
+
 pub fn networks(cx: &mut Cx, section: &yaml::Node, stack: &str) -> Vec<Item> {
     let mut items = Vec::new();
     for (key, definition) in entries(cx, section, "networks") {
         let Some(compose) = key.as_str() else { continue };
         let mut node = Node::new("network");
-        let external = definition.get("external");
-        let mut name = stack_name(compose);
-        if let Some(external) = external {
-            // `external: true` with `name:`, or the old `external: { name: ... }`.
-            let docker = external
-                .get("name")
-                .or(definition.get("name"))
-                .and_then(|name| cx.fixed(name))
-                .unwrap_or_else(|| compose.to_owned());
-            if external.as_map().is_some() || flag(cx, external, "external") == Some(true) {
-                node.push(Node::new("external").arg(Val::str(docker)));
-            }
-        } else if let Some(renamed) = docker_name(cx, &mut node, definition, stack) {
-            name = renamed;
-        }
+        let name = naming(cx, &mut node, compose, definition, stack);
         for (field_key, value) in definition.as_map().unwrap_or_default() {
             let Some(field) = field_key.as_str() else { continue };
             match field {
@@ -144,19 +147,7 @@ pub fn volumes(cx: &mut Cx, section: &yaml::Node, stack: &str) -> Vec<Item> {
     for (key, definition) in entries(cx, section, "volumes") {
         let Some(compose) = key.as_str() else { continue };
         let mut node = Node::new("volume");
-        let mut name = stack_name(compose);
-        if let Some(external) = definition.get("external") {
-            let docker = external
-                .get("name")
-                .or(definition.get("name"))
-                .and_then(|name| cx.fixed(name))
-                .unwrap_or_else(|| compose.to_owned());
-            if external.as_map().is_some() || flag(cx, external, "external") == Some(true) {
-                node.push(Node::new("external").arg(Val::str(docker)));
-            }
-        } else if let Some(renamed) = docker_name(cx, &mut node, definition, stack) {
-            name = renamed;
-        }
+        let name = naming(cx, &mut node, compose, definition, stack);
         for (field_key, value) in definition.as_map().unwrap_or_default() {
             let Some(field) = field_key.as_str() else { continue };
             match field {

@@ -46,6 +46,13 @@ pub struct Desired {
     pub payload: Option<Arc<dyn Any + Send + Sync>>,
 }
 
+impl Desired {
+    /// What the provider that made this state left for itself, as the type it left.
+    pub fn payload<T: Any>(&self) -> Option<&T> {
+        self.payload.as_ref()?.downcast_ref::<T>()
+    }
+}
+
 impl std::fmt::Debug for Desired {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Desired")

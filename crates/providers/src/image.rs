@@ -204,14 +204,10 @@ impl ImageProvider {
 
     /// Builds the image under its own tag and its extra tags; returns its id.
     async fn build(&self, scope: &Scope, desired: &Desired) -> Result<String, ProviderError> {
-        let inputs = desired
-            .payload
-            .as_ref()
-            .and_then(|payload| payload.downcast_ref::<BuildInputs>())
-            .ok_or_else(|| {
-                ProviderError::new(format!("{}: the build inputs were not prepared", desired.address))
-                    .with_hint("plan again: a plan read from a file cannot build images by itself")
-            })?;
+        let inputs = desired.payload::<BuildInputs>().ok_or_else(|| {
+            ProviderError::new(format!("{}: the build inputs were not prepared", desired.address))
+                .with_hint("plan again: a plan read from a file cannot build images by itself")
+        })?;
         let mut labels = inputs.labels.clone();
         labels.extend(common::labels(scope, desired));
         let built = SystemTime::now()

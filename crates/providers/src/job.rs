@@ -315,17 +315,13 @@ fn written(duration: Duration) -> String {
 
 /// The spec `desired` built; only this provider's desired states carry one.
 fn resolved(desired: &Desired) -> Result<&JobSpec, ProviderError> {
-    desired
-        .payload
-        .as_ref()
-        .and_then(|payload| payload.downcast_ref::<JobSpec>())
-        .ok_or_else(|| {
-            ProviderError::new(format!(
-                "{}: the desired state holds no job spec",
-                desired.address
-            ))
-            .with_hint("this is a bug in stack: the job provider's `desired` makes every job's spec")
-        })
+    desired.payload::<JobSpec>().ok_or_else(|| {
+        ProviderError::new(format!(
+            "{}: the desired state holds no job spec",
+            desired.address
+        ))
+        .with_hint("this is a bug in stack: the job provider's `desired` makes every job's spec")
+    })
 }
 
 fn job_address(labels: &stack_docker::Labels) -> Option<Address> {

@@ -86,11 +86,7 @@ impl Provider for ProbeProvider {
         desired: &Desired,
         _condition: Condition,
     ) -> Result<(), ProviderError> {
-        match desired
-            .payload
-            .as_ref()
-            .and_then(|payload| payload.downcast_ref::<Probe>())
-        {
+        match desired.payload::<Probe>() {
             Some(probe) => probe.wait(scope.ready_timeout).await,
             None => Err(
                 ProviderError::new(format!("{} was planned without its check", desired.address))

@@ -265,12 +265,7 @@ mod tests {
     }
 
     fn payload(desired: &Desired) -> Vec<u8> {
-        desired
-            .payload
-            .as_ref()
-            .and_then(|payload| payload.downcast_ref::<Vec<u8>>())
-            .cloned()
-            .unwrap_or_default()
+        desired.payload::<Vec<u8>>().cloned().unwrap_or_default()
     }
 
     /// The value must be nowhere but in the payload.

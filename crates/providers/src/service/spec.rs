@@ -374,8 +374,7 @@ impl Reader<'_> {
     fn secret_value(&self, span: Span, secret: &Address) -> Result<Vec<u8>, Diagnostic> {
         self.resolve
             .desired(secret)
-            .and_then(|desired| desired.payload.as_ref())
-            .and_then(|payload| payload.downcast_ref::<Vec<u8>>())
+            .and_then(|desired| desired.payload::<Vec<u8>>())
             .cloned()
             .ok_or_else(|| {
                 Diagnostic::error(
