@@ -56,6 +56,34 @@ fn examples_are_valid() {
     report(&failures);
 }
 
+/// Plan and status read the daemon under the name a first look at the files
+/// gives, while the files load; for the examples that look must be right.
+#[test]
+fn a_first_look_at_each_example_finds_its_name() {
+    let mut failures = Vec::new();
+    for dir in subdirectories(&root().join("examples")) {
+        if !dir.join("stack.kdl").is_file() {
+            continue;
+        }
+        let options = stack_language::Options::default();
+        let schema = stack_language::schema::builtin();
+        let loaded = stack_language::load(&dir, &options, &schema, &mut Sources::new());
+        let Some(stack) = loaded.stack else {
+            failures.push(format!("{} does not load", relative(&dir)));
+            continue;
+        };
+        let likely = stack_language::likely_name(&dir, &options);
+        if likely != stack.name {
+            failures.push(format!(
+                "{}: a first look finds `{likely}`, the stack is `{}`",
+                relative(&dir),
+                stack.name
+            ));
+        }
+    }
+    report(&failures);
+}
+
 // ---------------------------------------------------------------------------
 // The standard library
 

@@ -3,14 +3,15 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use stack_diagnostics::Diagnostics;
 use stack_docker::{DockerClient, DockerError};
 use stack_engine::describe_holder;
 use stack_language::Stack;
 use stack_provider::lock::{LockError, StackRecord};
-use stack_provider::{ProviderError, Providers, Scope};
+use stack_provider::{Live, ProviderError, Providers, Scope};
 use stack_providers::DockerLock;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
@@ -22,27 +23,43 @@ pub struct Daemon {
     pub runtime: Runtime,
     pub providers: Providers,
     locks: DockerLock,
+    ahead: Mutex<Option<ReadAhead>>,
+}
+
+/// What a plan reads of a stack, read while the files loaded, under the name
+/// the stack was likely to have.
+struct ReadAhead {
+    stack: String,
+    live: Option<Result<Vec<Live>, Diagnostics>>,
+    recorded: Option<Result<BTreeSet<String>, String>>,
 }
 
 /// A connection being made while the command loads the stack files.
 pub struct Connecting {
     runtime: Runtime,
-    client: JoinHandle<Result<DockerClient, DockerError>>,
+    connected: JoinHandle<Result<Connected, DockerError>>,
+}
+
+struct Connected {
+    providers: Providers,
+    locks: DockerLock,
+    ahead: Option<ReadAhead>,
 }
 
 impl Connecting {
     /// The daemon, once connected; a daemon that does not answer is an error
     /// saying how to start it.
     pub fn connected(self) -> Result<Daemon, String> {
-        let docker = self
+        let connected = self
             .runtime
-            .block_on(self.client)
+            .block_on(self.connected)
             .map_err(|error| format!("connecting to the Docker daemon failed: {error}"))?
             .map_err(|error| error.to_string())?;
         Ok(Daemon {
-            locks: DockerLock::new(Arc::new(docker.clone())),
-            providers: stack_providers::builtin(docker),
             runtime: self.runtime,
+            providers: connected.providers,
+            locks: connected.locks,
+            ahead: Mutex::new(connected.ahead),
         })
     }
 }
@@ -51,19 +68,73 @@ impl Daemon {
     /// Starts connecting to the daemon (`DOCKER_HOST` or the local socket) in
     /// the background, so the connection is made while the files load.
     pub fn connect() -> Result<Connecting, String> {
+        Daemon::connect_and_read(None)
+    }
+
+    /// [`Daemon::connect`], and once connected, reads what a plan of stack
+    /// `likely` reads: its live objects and its record. Nothing reads them
+    /// under the lock, so only commands that hold no lock read ahead.
+    pub fn connect_reading(likely: String) -> Result<Connecting, String> {
+        Daemon::connect_and_read(Some(likely))
+    }
+
+    fn connect_and_read(likely: Option<String>) -> Result<Connecting, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|error| format!("cannot start the async runtime: {error}"))?;
-        let client = runtime.spawn(DockerClient::connect());
-        Ok(Connecting { runtime, client })
+        let connected = runtime.spawn(async move {
+            let docker = DockerClient::connect().await?;
+            let locks = DockerLock::new(Arc::new(docker.clone()));
+            let providers = stack_providers::builtin(docker);
+            let ahead = match likely {
+                Some(stack) => {
+                    let scope = Daemon::scope_of(stack.clone());
+                    let (live, recorded) = tokio::join!(
+                        stack_engine::read_live(&providers, &scope),
+                        protected(&locks, &stack)
+                    );
+                    Some(ReadAhead {
+                        stack,
+                        live: Some(live),
+                        recorded: Some(recorded),
+                    })
+                }
+                None => None,
+            };
+            Ok(Connected {
+                providers,
+                locks,
+                ahead,
+            })
+        });
+        Ok(Connecting { runtime, connected })
     }
 
     pub fn scope(stack: &Stack) -> Scope {
+        Daemon::scope_of(stack.name.clone())
+    }
+
+    fn scope_of(stack: String) -> Scope {
         Scope {
-            stack: stack.name.clone(),
+            stack,
             ready_timeout: READY_TIMEOUT,
         }
+    }
+
+    /// The live objects of `scope`'s stack: those read ahead when they were
+    /// of this stack, else read now.
+    pub async fn read_live(&self, scope: &Scope) -> Result<Vec<Live>, Diagnostics> {
+        match self.take_ahead(&scope.stack, |ahead| ahead.live.take()) {
+            Some(live) => live,
+            None => stack_engine::read_live(&self.providers, scope).await,
+        }
+    }
+
+    /// What the read ahead holds of `stack`, taken out of it.
+    fn take_ahead<T>(&self, stack: &str, take: impl FnOnce(&mut ReadAhead) -> Option<T>) -> Option<T> {
+        let mut ahead = self.ahead.lock().unwrap_or_else(PoisonError::into_inner);
+        ahead.as_mut().filter(|ahead| ahead.stack == stack).and_then(take)
     }
 
     /// Runs `work` holding the lock of `stack`, so that no other apply or
@@ -103,10 +174,10 @@ impl Daemon {
 
     /// The addresses the last apply of `stack` protected with `prevent-destroy`.
     pub async fn recorded(&self, stack: &str) -> Result<BTreeSet<String>, String> {
-        self.locks
-            .protected(stack)
-            .await
-            .map_err(|error| with_hint(&error))
+        match self.take_ahead(stack, |ahead| ahead.recorded.take()) {
+            Some(recorded) => recorded,
+            None => protected(&self.locks, stack).await,
+        }
     }
 
     /// Records `protected` as what `stack` protects, when it differs from `recorded`.
@@ -126,6 +197,10 @@ impl Daemon {
             )
         })
     }
+}
+
+async fn protected(locks: &DockerLock, stack: &str) -> Result<BTreeSet<String>, String> {
+    locks.protected(stack).await.map_err(|error| with_hint(&error))
 }
 
 /// A provider's error with its hint on a line of its own.

@@ -109,6 +109,26 @@ fn apply_creates_then_nothing_changes_and_destroy_leaves_nothing() {
 }
 
 #[test]
+fn a_plan_reads_the_stack_the_files_name_though_a_first_look_guessed_another() {
+    let Some(live) = LiveStack::new() else { return };
+    // The plan starts reading the daemon under the name a first look at the files finds: here
+    // `decoy`, a line inside a string. Once loaded, the stack's own name must win.
+    let file = format!(
+        "volume \"data\" {{\n    labels {{\n        note \"\"\"\nstack \"decoy\"\n\"\"\"\n    }}\n}}\n\nstack \"{}\"\n",
+        live.name
+    );
+    live.write("stack.kdl", file);
+    live.run("apply", &["--auto-approve"]).success();
+    stack()
+        .args(["plan", &live.path(), "--detailed-exitcode"])
+        .run()
+        .success()
+        .stdout_contains("No changes: the daemon matches the stack.");
+    live.run("destroy", &["--auto-approve", "--volumes"]).success();
+    live.nothing_left();
+}
+
+#[test]
 fn apply_and_destroy_refuse_without_a_terminal_to_confirm_on() {
     let Some(live) = LiveStack::new() else { return };
     live.write("stack.kdl", NETWORK_AND_VOLUME);

@@ -201,6 +201,35 @@ impl DockerClient {
         Ok(container_info(inspected))
     }
 
+    /// Inspects the containers at once, each in a task of its own: decoding an
+    /// inspect is CPU work, and tasks spread it over the runtime's threads.
+    /// The answers come in the order of `ids`.
+    pub async fn inspect_containers<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<Result<ContainerInfo>> {
+        let tasks: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let (client, id) = (self.clone(), id.to_owned());
+                tokio::spawn(async move { client.inspect_container(&id).await })
+            })
+            .collect();
+        let mut inspected = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            match task.await {
+                Ok(answer) => inspected.push(answer),
+                // A task is cancelled only as the runtime shuts down, when nobody awaits this.
+                Err(error) => std::panic::resume_unwind(
+                    error
+                        .try_into_panic()
+                        .unwrap_or_else(|_| Box::new("an inspect task was cancelled")),
+                ),
+            }
+        }
+        inspected
+    }
+
     /// All containers carrying the label, stopped ones included, in one request.
     pub async fn list_containers(&self, filter: &LabelFilter) -> Result<Vec<ContainerSummary>> {
         let options = ListContainersOptions {

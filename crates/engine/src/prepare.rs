@@ -84,6 +84,20 @@ pub async fn plan(
     graph: &ResourceGraph,
     keep: &[&str],
 ) -> Result<Prepared, Diagnostics> {
+    plan_against(read_live(providers, scope), providers, scope, stack, graph, keep).await
+}
+
+/// [`plan`] against the live state `live` gives: a read of the stack's
+/// objects, awaited while the desired states are worked out. A command that
+/// started the read before the files loaded passes it here.
+pub async fn plan_against(
+    live: impl Future<Output = Result<Vec<Live>, Diagnostics>>,
+    providers: &Providers,
+    scope: &Scope,
+    stack: &Stack,
+    graph: &ResourceGraph,
+    keep: &[&str],
+) -> Result<Prepared, Diagnostics> {
     let mut diagnostics = Diagnostics::new();
     diagnostics.extend(
         stack
@@ -95,10 +109,7 @@ pub async fn plan(
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    let (desired, live) = tokio::join!(
-        desired_states(providers, scope, stack, graph),
-        read_live(providers, scope)
-    );
+    let (desired, live) = tokio::join!(desired_states(providers, scope, stack, graph), live);
     let (desired, problems) = desired;
     diagnostics.extend(problems);
     let live = live.unwrap_or_else(|problems| {

@@ -15,6 +15,7 @@ mod eval;
 mod load;
 mod lower;
 mod model;
+mod name;
 mod overlay;
 mod resolve;
 pub mod schema;
@@ -36,6 +37,7 @@ pub use eval::object_name;
 pub use load::STDLIB_PREFIX;
 pub use lower::valid_name;
 pub use model::{Condition, Dependency, Resource, Stack};
+pub use name::likely_name;
 pub use template::{Expr, Part, Template};
 pub use value::{Data, Value};
 pub use variables::Inputs;
@@ -154,7 +156,7 @@ fn evaluate(
     environment: Option<&str>,
     options: &Options,
 ) -> Option<Stack> {
-    let name = stack_name(unit, path, options);
+    let name = name::stack_name(unit, path, options);
     if !valid_name(&name) {
         loader.diagnostics.push(
             stack_diagnostics::Diagnostic::error("stack::invalid_name", format!("`{name}` is not a valid stack name"))
@@ -222,41 +224,4 @@ fn evaluate(
     };
     loader.diagnostics.extend(check::check(&stack, stack_dir));
     Some(stack)
-}
-
-/// `--name`, else the `stack` node, else the directory's name made valid.
-fn stack_name(unit: &Unit, path: &Path, options: &Options) -> String {
-    if let Some(name) = &options.stack_name {
-        return name.clone();
-    }
-    if let Some((name, _)) = &unit.stack_name {
-        return name.clone();
-    }
-    let dir = if path.is_dir() {
-        path.to_path_buf()
-    } else {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
-    };
-    let dir = dir.canonicalize().unwrap_or(dir);
-    let raw = dir
-        .file_name()
-        .and_then(|name| name.to_str())
-        .unwrap_or("stack")
-        .to_ascii_lowercase();
-    let cleaned: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let cleaned = cleaned.trim_start_matches(['-', '_']).to_owned();
-    if valid_name(&cleaned) {
-        cleaned
-    } else {
-        "stack".to_owned()
-    }
 }

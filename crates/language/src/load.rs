@@ -133,24 +133,16 @@ impl<'a> Loader<'a> {
     }
 
     fn read_dir(&mut self, dir: &Path) -> Option<Vec<Input>> {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
+        match stack_files(dir) {
+            Ok(paths) => Some(paths.iter().filter_map(|path| self.read_file(path)).collect()),
             Err(error) => {
                 self.diagnostics.push(Diagnostic::error(
                     "stack::io",
                     format!("cannot read {}: {error}", dir.display()),
                 ));
-                return None;
+                None
             }
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "kdl"))
-            .collect();
-        // stack.kdl first, then the others by name: diagnostics and output follow this order.
-        paths.sort_by_key(|path| (path.file_name() != Some("stack.kdl".as_ref()), path.clone()));
-        Some(paths.iter().filter_map(|path| self.read_file(path)).collect())
+        }
     }
 
     fn read_file(&mut self, path: &Path) -> Option<Input> {
@@ -182,10 +174,13 @@ impl<'a> Loader<'a> {
                 Err(problem) => self.diagnostics.push(problem),
             }
         }
-        let parsed: Vec<_> = texts
-            .par_iter()
-            .map(|(file, text)| (*file, stack_syntax::parse(*file, text)))
-            .collect();
+        let parse = |(file, text): &(FileId, Arc<str>)| (*file, stack_syntax::parse(*file, text));
+        // Starting rayon's threads costs about a millisecond: a single file is parsed here.
+        let parsed: Vec<_> = if texts.len() > 1 {
+            texts.par_iter().map(parse).collect()
+        } else {
+            texts.iter().map(parse).collect()
+        };
         let mut unit = Unit::default();
         for (file, parsed) in parsed {
             self.diagnostics.extend(parsed.diagnostics);
@@ -248,4 +243,16 @@ fn display_name(path: &Path) -> String {
         .unwrap_or_else(|| normalize(path))
         .display()
         .to_string()
+}
+
+/// The `.kdl` files of a stack directory: stack.kdl first, then the others by
+/// name. Diagnostics and output follow this order.
+pub(crate) fn stack_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "kdl"))
+        .collect();
+    paths.sort_by_key(|path| (path.file_name() != Some("stack.kdl".as_ref()), path.clone()));
+    Ok(paths)
 }

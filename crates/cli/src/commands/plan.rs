@@ -21,8 +21,9 @@ pub(super) fn run(
     out: Option<&std::path::Path>,
     output: &Output,
 ) -> Result<ExitCode, String> {
-    let connecting = Daemon::connect()?;
-    let loaded = match load(&stack.path, &options(stack, true), output) {
+    let options = options(stack, true);
+    let connecting = Daemon::connect_reading(stack_language::likely_name(&stack.path, &options))?;
+    let loaded = match load(&stack.path, &options, output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
@@ -30,7 +31,8 @@ pub(super) fn run(
     let scope = Daemon::scope(&loaded.stack);
     let (planned, recorded) = daemon.runtime.block_on(async {
         tokio::join!(
-            stack_engine::plan(
+            stack_engine::plan_against(
+                daemon.read_live(&scope),
                 &daemon.providers,
                 &scope,
                 &loaded.stack,

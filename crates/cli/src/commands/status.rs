@@ -12,17 +12,15 @@ use crate::daemon::Daemon;
 use crate::output::Output;
 
 pub(super) fn run(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
-    let connecting = Daemon::connect()?;
-    let loaded = match load(&stack.path, &options(stack, false), output) {
+    let options = options(stack, false);
+    let connecting = Daemon::connect_reading(stack_language::likely_name(&stack.path, &options))?;
+    let loaded = match load(&stack.path, &options, output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
     let daemon = connecting.connected()?;
     let scope = Daemon::scope(&loaded.stack);
-    let live = match daemon
-        .runtime
-        .block_on(stack_engine::read_live(&daemon.providers, &scope))
-    {
+    let live = match daemon.runtime.block_on(daemon.read_live(&scope)) {
         Ok(live) => live,
         Err(problems) => return Ok(report(&problems, &loaded.sources, output)),
     };
