@@ -287,7 +287,7 @@ impl ServiceProvider {
         &self,
         ids: impl Iterator<Item = &'a str>,
     ) -> Result<Vec<stack_docker::ContainerInfo>, ProviderError> {
-        let inspected = join_all(ids.map(|id| self.docker.inspect_container(id))).await;
+        let inspected = self.docker.inspect_containers(ids).await;
         let mut infos = Vec::new();
         for result in inspected {
             match result {
@@ -347,6 +347,7 @@ impl ServiceProvider {
             let _ = self.docker.remove_container(&name, true).await;
             return Err(failure(&desired.address, error));
         }
+        self.created.started(&name);
         Ok(())
     }
 

@@ -502,10 +502,7 @@ impl Rollout<'_> {
     async fn promote(&self, staged: &str, number: u32) -> Result<(), ProviderError> {
         let current = Slot::Current.name(&self.desired.name, number);
         self.provider.rename(staged, &current).await?;
-        // Under its final name it is still a container this process made (see `wait::Created`).
-        if self.provider.created.contains(staged) {
-            self.provider.created.insert(&current);
-        }
+        self.provider.created.renamed(staged, &current);
         Ok(())
     }
 

@@ -1,9 +1,9 @@
 //! Waiting until every replica of a service has reached a condition: started, healthy, or
 //! completed (a one-shot job that exited with 0).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -18,21 +18,49 @@ use super::live::status_word;
 use super::spec::{Check, Probe, ServiceSpec};
 use crate::common;
 
-/// The names of the containers this process created. Docker restarts a container whose process
-/// exited as its policy asks, and it may be running again when looked at: one of these that
-/// was restarted at all has crashed. (An older container may have restarted once, long ago.)
+/// The containers this process created, and when it started each. Docker restarts a container
+/// whose process exited as its policy asks, and it may be running again when looked at: one of
+/// these that was restarted at all has crashed. (An older container may have restarted once,
+/// long ago.)
 #[derive(Default)]
-pub struct Created(Mutex<HashSet<String>>);
+pub struct Created(Mutex<HashMap<String, Option<Instant>>>);
 
 impl Created {
     pub fn insert(&self, name: &str) {
-        if let Ok(mut names) = self.0.lock() {
-            names.insert(name.to_owned());
-        }
+        self.with(|names| {
+            names.insert(name.to_owned(), None);
+        });
+    }
+
+    /// Marks `name` started now: its steady window counts from here, so that a later wait (the
+    /// checks at the end of an apply) does not sit through it again.
+    pub fn started(&self, name: &str) {
+        self.with(|names| {
+            if let Some(at) = names.get_mut(name) {
+                *at = Some(Instant::now());
+            }
+        });
+    }
+
+    /// `from`, renamed `to`, is still a container this process made.
+    pub fn renamed(&self, from: &str, to: &str) {
+        self.with(|names| {
+            if let Some(at) = names.get(from).copied() {
+                names.insert(to.to_owned(), at);
+            }
+        });
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.0.lock().is_ok_and(|names| names.contains(name))
+        self.with(|names| names.contains_key(name))
+    }
+
+    fn started_at(&self, name: &str) -> Option<Instant> {
+        self.with(|names| names.get(name).copied().flatten())
+    }
+
+    fn with<T>(&self, work: impl FnOnce(&mut HashMap<String, Option<Instant>>) -> T) -> T {
+        work(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
@@ -66,6 +94,7 @@ pub async fn all(
             give_up_at,
             timeout,
             created_here: created.contains(name),
+            started_here: created.started_at(name),
         };
         async move { replica.wait(condition).await }
     });
@@ -93,6 +122,7 @@ pub async fn stays_up(
         give_up_at: Instant::now() + period,
         timeout: period,
         created_here: false,
+        started_here: None,
     };
     watcher.watch().await
 }
@@ -105,6 +135,8 @@ struct Waiter<'a> {
     give_up_at: Instant,
     timeout: Duration,
     created_here: bool,
+    /// When this process started the replica.
+    started_here: Option<Instant>,
 }
 
 /// What a wait saw last, for the message when it gives up.
@@ -171,10 +203,12 @@ impl Waiter<'_> {
     }
 
     /// Running, or already finished with 0 as a one-shot job may be by now. To count as healthy
-    /// without a probe, a container this process created must be seen running for [`STEADY`].
+    /// without a probe, a container this process created must be running [`STEADY`] after it
+    /// started, never restarted.
     async fn started(&self, condition: Condition) -> Result<(), ProviderError> {
         let must_stay_up = self.created_here && condition == Condition::Healthy;
         let mut running_since = None;
+        let mut interval = POLL_INTERVAL;
         loop {
             let info = self.inspect().await?;
             if info.status == ContainerStatus::Exited && info.exit_code == Some(0) && !restarts(&info) {
@@ -184,16 +218,19 @@ impl Waiter<'_> {
                 return Err(self.stopped(&info, condition).await);
             }
             if info.status == ContainerStatus::Running {
-                let since = *running_since.get_or_insert_with(Instant::now);
-                if !must_stay_up || since.elapsed() >= STEADY {
+                let since =
+                    *running_since.get_or_insert_with(|| self.started_here.unwrap_or_else(Instant::now));
+                let steady_in = STEADY.saturating_sub(since.elapsed());
+                if !must_stay_up || steady_in.is_zero() {
                     return Ok(());
                 }
+                interval = POLL_INTERVAL.min(steady_in);
             }
             let seen = Seen {
                 state: info_state(&info),
                 output: None,
             };
-            self.pause(condition, seen, POLL_INTERVAL).await?;
+            self.pause(condition, seen, interval).await?;
         }
     }
 
