@@ -6,8 +6,9 @@
 //! 1. apply from nothing: `stack apply --auto-approve` (run first and last in
 //!    each round) against the same containers made straight through the API
 //!    (at several parallelisms), by parallel `docker run` and by
-//!    `docker-compose up -d`; each tool's fastest run counts, and stack is
-//!    compared with the fastest baseline;
+//!    `docker-compose up -d`; stack's median run is compared with the median
+//!    of the baseline that is fastest by its median (and, for comparison,
+//!    fastest run with fastest run);
 //! 2. a no-op `stack plan` against the reads it needs done directly by a
 //!    program: a fresh process of this bench that starts, connects as stack
 //!    does, and makes only those reads, in parallel. `stack plan` is a
@@ -23,10 +24,11 @@
 //! makes is named `stackbench-<pid>-…` and removed between runs and at the end.
 //!
 //! Run with `cargo bench -p stack-cli --bench apply`. `STACKBENCH_SIZES=10,30`
-//! changes the sizes; `STACKBENCH_ROUNDS=3` repeats the applies from nothing
-//! (the daemon's pace varies by 10 % from run to run) and keeps each tool's
-//! fastest run. `STACKBENCH_NOOP_ONLY=1` measures only the no-op plan (one
-//! apply per size, no baselines of the apply): a check of a minute or two.
+//! changes the sizes; `STACKBENCH_ROUNDS=3` repeats the applies from nothing:
+//! the daemon's pace varies by up to 20 % from one run of the same work to
+//! the next, and the medians need several rounds. `STACKBENCH_NOOP_ONLY=1`
+//! measures only the no-op plan (one apply per size, no baselines of the
+//! apply): a check of a minute or two.
 
 mod baselines;
 mod proxy;
