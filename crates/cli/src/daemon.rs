@@ -72,8 +72,9 @@ impl Daemon {
     }
 
     /// [`Daemon::connect`], and once connected, reads what a plan of stack
-    /// `likely` reads: its live objects and its record. Nothing reads them
-    /// under the lock, so only commands that hold no lock read ahead.
+    /// `likely` reads: its live objects and its record. Apply and destroy
+    /// must read them under the stack's lock: only commands that take no lock
+    /// read ahead.
     pub fn connect_reading(likely: String) -> Result<Connecting, String> {
         Daemon::connect_and_read(Some(likely))
     }

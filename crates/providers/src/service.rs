@@ -117,6 +117,11 @@ impl Provider for ServiceProvider {
             async move { self.create_replica(scope, desired, spec, number, &name).await }
         });
         join_all(creates).await.into_iter().collect::<Result<(), _>>()?;
+        // Nothing of the service existed (a proxy would have been read with it): only a
+        // service that has a proxy needs one made.
+        if !spec.fronted() {
+            return Ok(());
+        }
         self.reconcile_front(scope, desired, spec).await.map(drop)
     }
 
