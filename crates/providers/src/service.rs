@@ -645,7 +645,9 @@ impl ServiceProvider {
             .update_container(name, &info.resources, policy)
             .await
             .map_err(common::error)?;
-        self.docker.start_container(name).await.map_err(common::error)
+        self.docker.start_container(name).await.map_err(common::error)?;
+        self.created.started(name);
+        Ok(())
     }
 
     /// Stops a container with its grace period and sees that no restart policy, nor a daemon
