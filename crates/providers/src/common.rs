@@ -50,6 +50,20 @@ pub fn parse_address(text: &str, kind: &'static str) -> Option<Address> {
 }
 
 /// The object name of a resource: `<stack>_<path>` (services add a replica number).
+/// The spec the `kind` provider's `desired` left in `desired`. It leaves one for every
+/// resource, so a missing one is a bug in stack.
+pub fn spec<'a, T: std::any::Any>(desired: &'a Desired, kind: &str) -> Result<&'a T, ProviderError> {
+    desired.payload::<T>().ok_or_else(|| {
+        ProviderError::new(format!(
+            "{}: the desired state holds no {kind} spec",
+            desired.address
+        ))
+        .with_hint(format!(
+            "this is a bug in stack: the {kind} provider's `desired` makes the spec of every {kind}"
+        ))
+    })
+}
+
 pub fn object_name(scope: &Scope, address: &Address) -> String {
     format!("{}_{}", scope.stack, address.path_name())
 }

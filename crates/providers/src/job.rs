@@ -315,13 +315,7 @@ fn written(duration: Duration) -> String {
 
 /// The spec `desired` built; only this provider's desired states carry one.
 fn resolved(desired: &Desired) -> Result<&JobSpec, ProviderError> {
-    desired.payload::<JobSpec>().ok_or_else(|| {
-        ProviderError::new(format!(
-            "{}: the desired state holds no job spec",
-            desired.address
-        ))
-        .with_hint("this is a bug in stack: the job provider's `desired` makes every job's spec")
-    })
+    common::spec(desired, "job")
 }
 
 fn job_address(labels: &stack_docker::Labels) -> Option<Address> {

@@ -830,13 +830,7 @@ fn revision(label: &'static str, replicas: &[Replica]) -> Option<Revision> {
 
 /// The spec `desired` built; only this provider's desired states carry one.
 fn resolved(desired: &Desired) -> Result<&ServiceSpec, ProviderError> {
-    desired.payload::<ServiceSpec>().ok_or_else(|| {
-        ProviderError::new(format!(
-            "{}: the desired state holds no container spec",
-            desired.address
-        ))
-        .with_hint("this is a bug in stack: the service provider's `desired` makes every service's spec")
-    })
+    common::spec(desired, "service")
 }
 
 fn service_address(labels: &stack_docker::Labels) -> Option<Address> {
