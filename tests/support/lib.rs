@@ -123,6 +123,17 @@ impl Outcome {
         self
     }
 
+    /// Asserts that stdout says `first`, then `second`.
+    pub fn stdout_in_order(self, first: &str, second: &str) -> Outcome {
+        let position = |line: &str| {
+            self.stdout
+                .find(line)
+                .unwrap_or_else(|| panic!("no {line:?} in {}", self.stdout))
+        };
+        assert!(position(first) < position(second), "{}", self.stdout);
+        self
+    }
+
     /// The directory the run happened in.
     pub fn dir(&self) -> &Path {
         self.dir.path()

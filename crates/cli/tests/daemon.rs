@@ -323,17 +323,9 @@ fn services_are_health_gated_changed_in_place_or_replaced_and_repaired() {
     live.demo_context("app");
     live.write("stack.kdl", shop("64MiB", "hello"));
 
-    let applied = live.run("apply", &["--auto-approve"]).success();
-    let stdout = &applied.stdout;
-    let position = |line: &str| {
-        stdout
-            .find(line)
-            .unwrap_or_else(|| panic!("no {line:?} in {stdout}"))
-    };
-    assert!(
-        position("+ service.cache created") < position("+ service.api created"),
-        "{stdout}"
-    );
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_in_order("+ service.cache created", "+ service.api created");
     live.run("plan", &["--detailed-exitcode"]).success();
 
     live.write("stack.kdl", shop("96MiB", "hello"));
@@ -401,17 +393,9 @@ fn a_job_runs_before_its_dependents_once_and_again_when_changed() {
         migrated_shop(r#""job" "--message" "migrated 3 tables""#),
     );
 
-    let applied = live.run("apply", &["--auto-approve"]).success();
-    let stdout = &applied.stdout;
-    let position = |line: &str| {
-        stdout
-            .find(line)
-            .unwrap_or_else(|| panic!("no {line:?} in {stdout}"))
-    };
-    assert!(
-        position("+ job.migrate created") < position("+ service.api created"),
-        "{stdout}"
-    );
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_in_order("+ job.migrate created", "+ service.api created");
     let job = format!("{}_migrate", live.name);
     let api = format!("{}_api-1", live.name);
     let finished = docker(&["inspect", "-f", "{{.State.FinishedAt}}", &job]);
