@@ -18,6 +18,11 @@ use crate::container_spec::{ContainerSpec, Mount, PortBinding, Resources, Restar
 use crate::error::{ObjectRef, Result};
 use crate::labels::{self, LabelFilter, Labels};
 
+/// How the daemon words the runtime's refusal to update a container's process.
+const RUNTIME_REFUSED_UPDATE: &str = "Cannot update container";
+/// How often an update the runtime refused is tried again, 25 ms apart.
+const RUNTIME_REFUSED_UPDATE_RETRIES: u32 = 40;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerStatus {
     Created,
@@ -186,10 +191,25 @@ impl DockerClient {
             restart_policy: Some(restart.docker_policy()),
             ..Default::default()
         };
-        self.docker
-            .update_container(name, update)
-            .await
-            .map_err(self.error(ObjectRef::container(name)))
+        // A container that exits while Docker updates it fails the update: the runtime finds
+        // its process stopped, deleted or not running before the daemon has seen the exit, and
+        // words that in several ways. Once the daemon has seen it, an update is only a change
+        // of configuration, so the same update is tried again; a lasting failure still shows.
+        let mut attempts = 0;
+        loop {
+            match self.docker.update_container(name, update.clone()).await {
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 500,
+                    message,
+                }) if message.starts_with(RUNTIME_REFUSED_UPDATE)
+                    && attempts < RUNTIME_REFUSED_UPDATE_RETRIES =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                answer => return answer.map_err(self.error(ObjectRef::container(name))),
+            }
+        }
     }
 
     pub async fn inspect_container(&self, name: &str) -> Result<ContainerInfo> {

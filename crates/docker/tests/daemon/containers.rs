@@ -455,3 +455,42 @@ async fn a_container_reads_back_as_configured() {
     let error = client.create_container(&missing_source).await.unwrap_err();
     assert!(matches!(error, DockerError::BadParameter { .. }), "{error}");
 }
+
+#[tokio::test]
+async fn a_container_that_exits_while_it_is_updated_is_updated_all_the_same() {
+    let Some(scope) = Scope::new().await else { return };
+    let client = &scope.client;
+    let image = support::demo_image(&scope).await;
+    // Each exits at once and Docker restarts it: updates race its exits.
+    let crashing: Vec<ContainerSpec> = (0..4)
+        .map(|number| ContainerSpec {
+            command: Some(["job", "--exit", "3"].map(String::from).to_vec()),
+            restart: RestartPolicy::Always,
+            ..scope.container(&format!("crashing-{number}"), &image)
+        })
+        .collect();
+    for spec in &crashing {
+        client.create_container(spec).await.unwrap();
+        client.start_container(&spec.name).await.unwrap();
+    }
+    let updates = crashing.iter().map(|spec| async move {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let policies = [RestartPolicy::UnlessStopped, RestartPolicy::Always];
+        for policy in policies.iter().cycle() {
+            if Instant::now() > deadline {
+                break;
+            }
+            client
+                .update_container(&spec.name, &Resources::default(), *policy)
+                .await
+                .unwrap_or_else(|error| panic!("{}: {error}", spec.name));
+        }
+        client
+            .update_container(&spec.name, &Resources::default(), RestartPolicy::No)
+            .await
+            .unwrap_or_else(|error| panic!("{}: {error}", spec.name));
+        let info = client.inspect_container(&spec.name).await.unwrap();
+        assert_eq!(info.restart, RestartPolicy::No, "{}", spec.name);
+    });
+    futures_util::future::join_all(updates).await;
+}
