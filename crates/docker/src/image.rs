@@ -20,6 +20,10 @@ use crate::labels::{self, LabelFilter, Labels};
 
 /// How many log lines a failed build reports.
 const BUILD_LOG_TAIL: usize = 15;
+/// What the classic builder says when a cached layer it built on has been removed.
+const LAYER_GONE: &str = "failed to get digest";
+/// Builds of one image before its failure counts: each retry makes the lost layers anew.
+const BUILD_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildSpec {
@@ -46,6 +50,9 @@ pub struct ImageInfo {
 impl DockerClient {
     /// Builds with the classic builder (what works without a BuildKit session) and returns the
     /// image id. Every line the build prints goes to `on_output` as it comes.
+    ///
+    /// A build that stood on a cached layer removed meanwhile (with another image that shared
+    /// it) fails; it is built again, and makes that layer anew.
     pub async fn build_image(&self, spec: &BuildSpec, mut on_output: impl FnMut(&str)) -> Result<String> {
         let object = ObjectRef::image(
             spec.tags
@@ -58,9 +65,33 @@ impl DockerClient {
             .clone()
             .unwrap_or_else(|| "Dockerfile".to_string());
         let archive = pack_context(spec, &dockerfile, &object).await?;
+        let mut attempts = 1;
+        loop {
+            let built = self
+                .build_once(spec, &dockerfile, archive.clone(), &object, &mut on_output)
+                .await;
+            match built {
+                Err(DockerError::BuildFailed { message, .. })
+                    if message.contains(LAYER_GONE) && attempts < BUILD_ATTEMPTS =>
+                {
+                    attempts += 1;
+                }
+                built => return built,
+            }
+        }
+    }
 
+    async fn build_once(
+        &self,
+        spec: &BuildSpec,
+        dockerfile: &str,
+        archive: Vec<u8>,
+        object: &ObjectRef,
+        on_output: &mut impl FnMut(&str),
+    ) -> Result<String> {
+        let object = object.clone();
         let options = BuildImageOptions {
-            dockerfile,
+            dockerfile: dockerfile.to_string(),
             t: spec.tags.first().cloned(),
             buildargs: Some(labels::to_hash_map(&spec.build_args)),
             labels: Some(labels::to_hash_map(&spec.labels)),
