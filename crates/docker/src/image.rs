@@ -11,6 +11,7 @@ use bollard::query_parameters::{
     BuildImageOptions, BuilderVersion, CreateImageOptions, ListImagesOptions, RemoveImageOptions,
     TagImageOptions,
 };
+use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::build_context;
@@ -64,7 +65,8 @@ impl DockerClient {
             .dockerfile
             .clone()
             .unwrap_or_else(|| "Dockerfile".to_string());
-        let archive = pack_context(spec, &dockerfile, &object).await?;
+        // Shared by the attempts, not copied: a context may be large.
+        let archive = Bytes::from(pack_context(spec, &dockerfile, &object).await?);
         let mut attempts = 1;
         loop {
             let built = self
@@ -85,7 +87,7 @@ impl DockerClient {
         &self,
         spec: &BuildSpec,
         dockerfile: &str,
-        archive: Vec<u8>,
+        archive: Bytes,
         object: &ObjectRef,
         on_output: &mut impl FnMut(&str),
     ) -> Result<String> {
@@ -101,9 +103,7 @@ impl DockerClient {
             version: BuilderVersion::BuilderV1,
             ..Default::default()
         };
-        let mut stream = self
-            .docker
-            .build_image(options, None, Some(body_full(archive.into())));
+        let mut stream = self.docker.build_image(options, None, Some(body_full(archive)));
         let mut log = VecDeque::with_capacity(BUILD_LOG_TAIL);
         let mut image_id = None;
         while let Some(item) = stream.next().await {
