@@ -48,7 +48,8 @@ fn none_created(live: &LiveStack) {
 
 #[test]
 fn a_container_that_crashes_fails_the_apply_with_its_last_log_lines() {
-    // One that Docker restarts (it may be running again when looked at), one that stays exited.
+    // One that Docker restarts (it may be running again when looked at), one that stays exited
+    // after a tenth of a second: still within the time a service without a probe must stay up.
     let crashing = format!(
         "{}{}",
         service(
@@ -57,7 +58,7 @@ fn a_container_that_crashes_fails_the_apply_with_its_last_log_lines() {
         ),
         service(
             "seed",
-            "    command \"job\" \"--exit\" \"4\" \"--message\" \"seed: no such table\"\n    restart \"no\"\n",
+            "    command \"job\" \"--exit\" \"4\" \"--sleep\" \"100\" \"--message\" \"seed: no such table\"\n    restart \"no\"\n",
         )
     );
     let Some(live) = live_with(&format!("{}{crashing}", service("api", ""))) else {

@@ -64,9 +64,10 @@ impl Created {
     }
 }
 
-/// How long a container without a probe must be seen running to count as healthy: one that
-/// crashes at once has exited or been restarted by then.
-const STEADY: Duration = Duration::from_millis(500);
+/// How long a container without a probe must be seen running to count as healthy: a program
+/// that fails at once (a bad argument, a missing file) has exited or been restarted by then.
+/// Every apply that starts one waits this long at its end, so it stays short.
+const STEADY: Duration = Duration::from_millis(250);
 
 /// Inspect is cheap; this keeps a wait within a fraction of a probe interval.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
