@@ -4,7 +4,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
 use indexmap::IndexMap;
-use stack_docker::{DockerError, Labels};
+use stack_docker::{DockerClient, DockerError, LabelFilter, Labels};
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Resource, Value};
 use stack_provider::labels::{ADDRESS, CONFIG, HASH, STACK};
@@ -18,6 +18,30 @@ pub fn labels(scope: &Scope, desired: &Desired) -> Labels {
     labels.insert(CONFIG.to_owned(), desired.config.to_json());
     labels.insert(HASH.to_owned(), desired.config.hash());
     labels
+}
+
+/// Imports `rootfs` as `reference`, an image every stack shares, marked by `label`. Two
+/// clients importing at once leave one copy untagged: untagged copies are removed, unless a
+/// container still uses one.
+pub async fn import_shared_image(
+    docker: &DockerClient,
+    rootfs: Vec<u8>,
+    reference: &str,
+    label: &str,
+) -> Result<(), ProviderError> {
+    let labels = Labels::from([(label.to_owned(), "1".to_owned())]);
+    docker
+        .import_image(rootfs, reference, &labels)
+        .await
+        .map_err(error)?;
+    let copies = docker
+        .list_images(&LabelFilter::new(label, "1"))
+        .await
+        .map_err(error)?;
+    for untagged in copies.iter().filter(|image| image.tags.is_empty()) {
+        let _ = docker.remove_image(&untagged.id, false).await;
+    }
+    Ok(())
 }
 
 /// The address and last applied configuration an object's labels record.

@@ -13,11 +13,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use stack_docker::{ContainerSpec, DockerClient, DockerError, LabelFilter, Labels};
+use stack_docker::{ContainerSpec, DockerClient, DockerError, Labels};
 use stack_provider::ProviderError;
 use stack_provider::lock::{Holder, LockError, StackLock, StackRecord};
 
-use crate::common::error;
+use crate::common::{self, error};
 
 /// The image lock containers are made of: an empty file system.
 const IMAGE: &str = "stack-lock:1";
@@ -76,23 +76,8 @@ impl DockerLock {
 }
 
 impl DockerLock {
-    /// Imports the lock image. Two clients importing at once leave one copy
-    /// untagged: it is removed unless a lock container still uses it.
     async fn import_image(&self) -> Result<(), ProviderError> {
-        let labels = Labels::from([(IMAGE_LABEL.to_owned(), "1".to_owned())]);
-        self.docker
-            .import_image(EMPTY_TAR.to_vec(), IMAGE, &labels)
-            .await
-            .map_err(error)?;
-        let copies = self
-            .docker
-            .list_images(&LabelFilter::new(IMAGE_LABEL, "1"))
-            .await
-            .map_err(error)?;
-        for untagged in copies.iter().filter(|image| image.tags.is_empty()) {
-            let _ = self.docker.remove_image(&untagged.id, false).await;
-        }
-        Ok(())
+        common::import_shared_image(&self.docker, EMPTY_TAR.to_vec(), IMAGE, IMAGE_LABEL).await
     }
 }
 

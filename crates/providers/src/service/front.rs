@@ -143,11 +143,7 @@ pub async fn image(docker: &DockerClient) -> Result<String, ProviderError> {
         gid: 0,
     };
     let rootfs = stack_docker::file_archive(&file).map_err(ProviderError::new)?;
-    let labels = Labels::from([(IMAGE_LABEL.to_owned(), "1".to_owned())]);
-    docker
-        .import_image(rootfs, &reference, &labels)
-        .await
-        .map_err(common::error)?;
+    common::import_shared_image(docker, rootfs, &reference, IMAGE_LABEL).await?;
     Ok(reference)
 }
 
