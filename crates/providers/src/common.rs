@@ -73,7 +73,6 @@ pub fn parse_address(text: &str, kind: &'static str) -> Option<Address> {
     parts.is_empty().then(|| Address::new(&module, kind, name))
 }
 
-/// The object name of a resource: `<stack>_<path>` (services add a replica number).
 /// The spec the `kind` provider's `desired` left in `desired`. It leaves one for every
 /// resource, so a missing one is a bug in stack.
 pub fn spec<'a, T: std::any::Any>(desired: &'a Desired, kind: &str) -> Result<&'a T, ProviderError> {
@@ -88,6 +87,7 @@ pub fn spec<'a, T: std::any::Any>(desired: &'a Desired, kind: &str) -> Result<&'
     })
 }
 
+/// The object name of a resource: `<stack>_<path>` (services add a replica number).
 pub fn object_name(scope: &Scope, address: &Address) -> String {
     format!("{}_{}", scope.stack, address.path_name())
 }

@@ -478,12 +478,12 @@ fn tail(output: &[u8]) -> String {
     tail
 }
 
+/// The median of `rounds` measurements.
 fn median(rounds: usize, mut measure: impl FnMut() -> Result<Duration, String>) -> Result<Duration, String> {
-    let mut times = (0..rounds)
+    let times = (0..rounds)
         .map(|_| measure())
         .collect::<Result<Vec<Duration>, String>>()?;
-    times.sort();
-    Ok(times[rounds / 2])
+    Ok(report::median(&times))
 }
 
 fn millis(duration: Duration) -> f64 {

@@ -83,7 +83,7 @@ fn best(runs: &[Duration]) -> Duration {
 }
 
 /// The middle run; of an even number, the mean of the two in the middle.
-fn median(runs: &[Duration]) -> Duration {
+pub fn median(runs: &[Duration]) -> Duration {
     let mut sorted = runs.to_vec();
     sorted.sort();
     match sorted.len() {
