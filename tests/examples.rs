@@ -1,7 +1,8 @@
 //! The examples and the standard library are valid:
 //!
-//! - every directory of `examples/` with a `stack.kdl` validates, in its base
-//!   and in every environment, with an acyclic graph;
+//! - every directory under `examples/` with a `stack.kdl`, nested ones too
+//!   (`shared-infra/infra`), validates, in its base and in every environment,
+//!   with an acyclic graph;
 //! - every module of `stdlib/` validates when a stack calls it with its
 //!   required parameters only, and with every parameter set to its default;
 //!   and each has a service with a probe, a volume and an output.
@@ -29,6 +30,20 @@ fn subdirectories(dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// Every directory under `examples/` that holds a stack, at any depth, sorted.
+fn example_stacks() -> Vec<PathBuf> {
+    let mut stacks = Vec::new();
+    let mut pending = subdirectories(&root().join("examples"));
+    while let Some(dir) = pending.pop() {
+        if dir.join("stack.kdl").is_file() {
+            stacks.push(dir.clone());
+        }
+        pending.extend(subdirectories(&dir));
+    }
+    stacks.sort();
+    stacks
+}
+
 /// The errors `stack validate` would report for `path`, rendered, or `None`.
 fn validation_errors(path: &Path) -> Option<String> {
     let (evaluated, diagnostics, sources) = validate(path);
@@ -42,17 +57,16 @@ fn validation_errors(path: &Path) -> Option<String> {
 #[test]
 fn examples_are_valid() {
     let mut failures = Vec::new();
-    let mut checked = 0;
-    for dir in subdirectories(&root().join("examples")) {
-        if !dir.join("stack.kdl").is_file() {
-            continue;
-        }
-        checked += 1;
-        if let Some(errors) = validation_errors(&dir) {
-            failures.push(format!("{} is not valid:\n{}", relative(&dir), indented(&errors)));
+    let stacks = example_stacks();
+    for dir in &stacks {
+        if let Some(errors) = validation_errors(dir) {
+            failures.push(format!("{} is not valid:\n{}", relative(dir), indented(&errors)));
         }
     }
-    assert!(checked > 0, "no example found under examples/");
+    assert!(
+        stacks.iter().any(|dir| dir.ends_with("shared-infra/infra")),
+        "nested examples are not found: {stacks:?}"
+    );
     report(&failures);
 }
 
@@ -61,10 +75,7 @@ fn examples_are_valid() {
 #[test]
 fn a_first_look_at_each_example_finds_its_name() {
     let mut failures = Vec::new();
-    for dir in subdirectories(&root().join("examples")) {
-        if !dir.join("stack.kdl").is_file() {
-            continue;
-        }
+    for dir in example_stacks() {
         let options = stack_language::Options::default();
         let schema = stack_language::schema::builtin();
         let loaded = stack_language::load(&dir, &options, &schema, &mut Sources::new());

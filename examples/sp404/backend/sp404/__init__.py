@@ -1,0 +1,1 @@
+"""sp404's API backend."""
