@@ -10,10 +10,12 @@
 #[path = "../../../providers/tests/support/http.rs"]
 mod http;
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use stack_tests::{Outcome, Test};
@@ -299,7 +301,32 @@ impl Drop for LiveStack {
     }
 }
 
-/// Runs `docker ARGS` and returns its standard output.
+/// Builds the stand-ins of official images (`examples/images/build`) among `images`
+/// (`postgres:15`, `redis:7`, ...) that this test process has not asked for yet. The script
+/// skips an image that is up to date or came from a registry, and waits for other processes
+/// building at the same time.
+pub fn stand_ins(images: &[&str]) {
+    static ASKED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut asked = ASKED.lock().unwrap_or_else(PoisonError::into_inner);
+    let new: Vec<&str> = images
+        .iter()
+        .copied()
+        .filter(|image| !asked.contains(*image))
+        .collect();
+    if new.is_empty() {
+        return;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/images/build");
+    let output = Command::new(script).args(&new).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{script} {} failed:\n{}",
+        new.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    asked.extend(new.into_iter().map(str::to_owned));
+}
+
 /// A TCP port of 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -308,6 +335,7 @@ pub fn free_port() -> u16 {
         .unwrap()
 }
 
+/// Runs `docker ARGS` and returns its standard output.
 pub fn docker(args: &[&str]) -> String {
     let output = Command::new("docker").args(args).output().unwrap();
     String::from_utf8_lossy(&output.stdout).into_owned()
