@@ -308,7 +308,11 @@ impl Drop for LiveStack {
 pub fn stand_ins(images: &[&str]) {
     static ASKED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     let mut asked = ASKED.lock().unwrap_or_else(PoisonError::into_inner);
-    let new: Vec<&str> = images.iter().copied().filter(|image| !asked.contains(*image)).collect();
+    let new: Vec<&str> = images
+        .iter()
+        .copied()
+        .filter(|image| !asked.contains(*image))
+        .collect();
     if new.is_empty() {
         return;
     }
