@@ -78,13 +78,23 @@ fn codenav_serves_its_api_events_and_page_and_rolls_a_release_without_a_failed_r
         &stack_tests::proxy_binary().display().to_string(),
     );
     let [http, sse, frontend, redis] = [free_port(), free_port(), free_port(), free_port()];
-    for (name, port) in [("http-port", http), ("sse-port", sse), ("frontend-port", frontend), ("redis-port", redis)] {
+    for (name, port) in [
+        ("http-port", http),
+        ("sse-port", sse),
+        ("frontend-port", frontend),
+        ("redis-port", redis),
+    ] {
         set_var(&mut live, name, &port.to_string());
     }
     live.run("apply", &["--auto-approve"]).success();
 
     // The API, in three replicas behind the gateway, uses Redis.
-    assert_eq!(live.container_ids("codenav-http").len(), 3, "{:?}", live.containers());
+    assert_eq!(
+        live.container_ids("codenav-http").len(),
+        3,
+        "{:?}",
+        live.containers()
+    );
     let health = json_when_ok(http, "/health", PATIENCE);
     assert_eq!(health["redis"], true, "{health}");
     assert_eq!(health["release"], "latest", "{health}");
@@ -96,11 +106,22 @@ fn codenav_serves_its_api_events_and_page_and_rolls_a_release_without_a_failed_r
         .get_mut()
         .write_all(b"GET /events HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\r\n")
         .unwrap();
-    line_within(&mut events, Duration::from_secs(2), |line| line.starts_with("data:"));
-    let (status, body) = put(local(http), "/symbols/parse_stack", r#"{"file": "src/load.rs", "line": 42}"#);
+    line_within(&mut events, Duration::from_secs(2), |line| {
+        line.starts_with("data:")
+    });
+    let (status, body) = put(
+        local(http),
+        "/symbols/parse_stack",
+        r#"{"file": "src/load.rs", "line": 42}"#,
+    );
     assert_eq!(status, 200, "{body}");
-    let change = line_within(&mut events, Duration::from_secs(5), |line| line.contains("parse_stack"));
-    assert!(change.starts_with("data:") && change.contains("src/load.rs"), "{change}");
+    let change = line_within(&mut events, Duration::from_secs(5), |line| {
+        line.contains("parse_stack")
+    });
+    assert!(
+        change.starts_with("data:") && change.contains("src/load.rs"),
+        "{change}"
+    );
     let (status, body) = get(local(http), "/symbols/parse_stack");
     assert_eq!((status, body.contains(r#""line":42"#)), (200, true), "{body}");
 
@@ -118,15 +139,24 @@ fn codenav_serves_its_api_events_and_page_and_rolls_a_release_without_a_failed_r
     set_var(&mut live, "release", "1.4.2");
     live.run("apply", &["--auto-approve"]).success();
     let tally = client.finish();
-    assert!(tally.failures.is_empty(), "failed requests during the rollout: {tally:?}");
-    assert!(tally.requests > 50, "too few requests to prove anything: {tally:?}");
+    assert!(
+        tally.failures.is_empty(),
+        "failed requests during the rollout: {tally:?}"
+    );
+    assert!(
+        tally.requests > 50,
+        "too few requests to prove anything: {tally:?}"
+    );
     assert!(
         tally.answers.contains("latest") && tally.answers.contains("1.4.2"),
         "both releases answered: {tally:?}"
     );
     let new = live.container_ids("codenav-http");
     assert_eq!(new.len(), 3);
-    assert!(new.iter().all(|id| !old.contains(id)), "every replica was replaced");
+    assert!(
+        new.iter().all(|id| !old.contains(id)),
+        "every replica was replaced"
+    );
     assert_eq!(json_when_ok(http, "/health", PATIENCE)["release"], "1.4.2");
 
     settled_then_destroyed(&live);
@@ -139,7 +169,8 @@ fn codenav_serves_its_api_events_and_page_and_rolls_a_release_without_a_failed_r
 fn targets_up(prometheus: u16) -> Vec<String> {
     eventually("every Prometheus target up", PATIENCE, || {
         let (status, body) = try_get(local(prometheus), "/api/v1/targets")?;
-        let answer: Value = serde_json::from_str(&body).map_err(|error| format!("{status} {error}: {body}"))?;
+        let answer: Value =
+            serde_json::from_str(&body).map_err(|error| format!("{status} {error}: {body}"))?;
         let targets = answer["data"]["activeTargets"]
             .as_array()
             .cloned()
@@ -158,7 +189,13 @@ fn targets_up(prometheus: u16) -> Vec<String> {
 
 #[test]
 fn sp404_answers_through_nginx_over_tls_and_prometheus_scrapes_the_backend() {
-    stand_ins(&["postgres:15", "redis:7", "nginx:1.22", "python:3.11-slim", "prom/prometheus:v2.42.0"]);
+    stand_ins(&[
+        "postgres:15",
+        "redis:7",
+        "nginx:1.22",
+        "python:3.11-slim",
+        "prom/prometheus:v2.42.0",
+    ]);
     let Some(mut live) = LiveStack::example("sp404") else {
         return;
     };
@@ -170,19 +207,32 @@ fn sp404_answers_through_nginx_over_tls_and_prometheus_scrapes_the_backend() {
     live.set_env("DB_PASSWORD", "sp404-test-password");
     live.set_env("OPENROUTER_API_KEY", "sk-or-test");
     let [http, https, prometheus] = [free_port(), free_port(), free_port()];
-    for (name, port) in [("http-port", http), ("https-port", https), ("prometheus-port", prometheus)] {
+    for (name, port) in [
+        ("http-port", http),
+        ("https-port", https),
+        ("prometheus-port", prometheus),
+    ] {
         set_var(&mut live, name, &port.to_string());
     }
     live.run("apply", &["--auto-approve"]).success();
 
     // The backend answers through nginx over TLS, having reached Postgres and Redis.
-    let (status, body) = eventually("GET /api/health over TLS", PATIENCE, || curl_insecure(https, "/api/health"));
+    let (status, body) = eventually("GET /api/health over TLS", PATIENCE, || {
+        curl_insecure(https, "/api/health")
+    });
     assert_eq!(status, 200, "{body}");
     let health: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!((&health["postgres"], &health["redis"]), (&Value::Bool(true), &Value::Bool(true)), "{health}");
+    assert_eq!(
+        (&health["postgres"], &health["redis"]),
+        (&Value::Bool(true), &Value::Bool(true)),
+        "{health}"
+    );
     let (status, page) = curl_insecure(https, "/").unwrap();
     assert_eq!((status, page.contains("<h1>sp404</h1>")), (200, true), "{page}");
-    assert!(page.contains("postgres"), "the page is rendered from the backend's answer: {page}");
+    assert!(
+        page.contains("postgres"),
+        "the page is rendered from the backend's answer: {page}"
+    );
     // Plain HTTP is sent to HTTPS.
     assert_eq!(get(local(http), "/").0, 301);
 
@@ -199,9 +249,15 @@ fn sp404_answers_through_nginx_over_tls_and_prometheus_scrapes_the_backend() {
 
 /// The subnet of the network `name`.
 fn network_subnet(name: &str) -> String {
-    docker(&["network", "inspect", name, "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}"])
-        .trim()
-        .to_owned()
+    docker(&[
+        "network",
+        "inspect",
+        name,
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+    ])
+    .trim()
+    .to_owned()
 }
 
 #[test]
@@ -244,17 +300,26 @@ fn shared_infra_service_joins_the_infra_networks_reaches_its_database_and_leaves
         .to_owned()
     };
     assert_eq!(address(&app_network), format!("{app}.50"));
-    assert!(address(&db_network).starts_with(&format!("{db}.")), "{}", address(&db_network));
+    assert!(
+        address(&db_network).starts_with(&format!("{db}.")),
+        "{}",
+        address(&db_network)
+    );
 
     // The service reaches the shared Postgres, with the password from its secret file.
     let ip = address(&app_network).parse::<std::net::Ipv4Addr>().unwrap();
     let health = eventually("my-service's /health", PATIENCE, || {
         let (status, body) = try_get(SocketAddr::from((ip, 8080)), "/health")?;
-        (status == 200).then_some(body.clone()).ok_or(format!("status {status}: {body}"))
+        (status == 200)
+            .then_some(body.clone())
+            .ok_or(format!("status {status}: {body}"))
     });
     let health: Value = serde_json::from_str(&health).unwrap();
     assert_eq!(health["postgres"], true, "{health}");
-    assert_eq!((&health["user"], &health["database"]), (&Value::from("checker_user"), &Value::from("checker")));
+    assert_eq!(
+        (&health["user"], &health["database"]),
+        (&Value::from("checker_user"), &Value::from("checker"))
+    );
 
     infra.run("plan", &["--detailed-exitcode"]).success();
     service.run("plan", &["--detailed-exitcode"]).success();
@@ -265,7 +330,10 @@ fn shared_infra_service_joins_the_infra_networks_reaches_its_database_and_leaves
     assert_eq!(network_subnet(&app_network), format!("{app}.0/24"));
     assert_eq!(network_subnet(&db_network), format!("{db}.0/24"));
     let database = infra.object("shared-postgres-1");
-    assert_eq!(docker(&["inspect", "--format", "{{.State.Status}}", &database]).trim(), "running");
+    assert_eq!(
+        docker(&["inspect", "--format", "{{.State.Status}}", &database]).trim(),
+        "running"
+    );
 
     settled_then_destroyed(&infra);
 }

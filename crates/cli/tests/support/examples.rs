@@ -14,7 +14,9 @@ use super::{LiveStack, try_get};
 
 /// The folder `examples/<path>` of the repository.
 pub fn example_dir(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(path)
 }
 
 impl LiveStack {
@@ -85,7 +87,10 @@ pub fn curl_insecure(port: u16, path: &str) -> Result<(u16, String), String> {
     }
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    let status = status.trim().parse().map_err(|_| format!("curl {url}: no status in {text:?}"))?;
+    let status = status
+        .trim()
+        .parse()
+        .map_err(|_| format!("curl {url}: no status in {text:?}"))?;
     Ok((status, body.to_owned()))
 }
 
