@@ -1,8 +1,9 @@
 """codenav's SSE server: streams changes to the index as server-sent events.
 
-Every change the HTTP API publishes on Redis arrives as a `data:` line; when
-nothing happens for a second, a heartbeat does, so clients and proxies see the
-stream alive.
+A client first gets a `connected` event, once the server listens for changes;
+then every change the HTTP API publishes on Redis arrives as a `data:` line,
+and when nothing happens for a second, a heartbeat does, so clients and
+proxies see the stream alive.
 """
 
 import json
@@ -26,11 +27,16 @@ def health():
     return {"status": "ok", "release": RELEASE}
 
 
+def event(fields: dict) -> str:
+    return f"data: {json.dumps({**fields, 'release': RELEASE})}\n\n"
+
+
 async def changes(request: Request):
     client = redis.asyncio.Redis.from_url(store.REDIS_URL, decode_responses=True)
     pubsub = client.pubsub()
     try:
         await pubsub.subscribe(store.EVENTS)
+        yield event({"type": "connected"})
         while not await request.is_disconnected():
             message = await pubsub.get_message(
                 ignore_subscribe_messages=True, timeout=HEARTBEAT_SECONDS
@@ -38,8 +44,7 @@ async def changes(request: Request):
             if message is not None:
                 yield f"data: {message['data']}\n\n"
             else:
-                heartbeat = {"type": "heartbeat", "time": time.time(), "release": RELEASE}
-                yield f"data: {json.dumps(heartbeat)}\n\n"
+                yield event({"type": "heartbeat", "time": time.time()})
     finally:
         await pubsub.close()
         await client.close()
