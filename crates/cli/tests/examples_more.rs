@@ -15,8 +15,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::examples::{RequestLoop, curl_insecure, eventually, json_when_ok};
-use support::{LiveStack, docker, free_port, get, put, stand_ins, subnet, try_get};
+use support::examples::{RequestLoop, curl_insecure, eventually, json_when_ok, prepare_images, try_get};
+use support::{LiveStack, docker, free_port, get, put, subnet};
 
 /// Generous: a first start of Postgres and a Prometheus scrape on two busy cores.
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -69,10 +69,10 @@ fn line_within(stream: &mut BufReader<TcpStream>, within: Duration, wanted: impl
 
 #[test]
 fn codenav_serves_its_api_events_and_page_and_rolls_a_release_without_a_failed_request() {
-    stand_ins(&["python:3.11-slim", "redis:7", "nginx:1.22"]);
     let Some(mut live) = LiveStack::example("codenav") else {
         return;
     };
+    prepare_images("codenav");
     live.set_env(
         "STACK_PROXY_BINARY",
         &stack_tests::proxy_binary().display().to_string(),
@@ -189,16 +189,10 @@ fn targets_up(prometheus: u16) -> Vec<String> {
 
 #[test]
 fn sp404_answers_through_nginx_over_tls_and_prometheus_scrapes_the_backend() {
-    stand_ins(&[
-        "postgres:15",
-        "redis:7",
-        "nginx:1.22",
-        "python:3.11-slim",
-        "prom/prometheus:v2.42.0",
-    ]);
     let Some(mut live) = LiveStack::example("sp404") else {
         return;
     };
+    prepare_images("sp404");
     let certificate = Command::new(live.dir.path().join("ssl/self-signed"))
         .arg(live.dir.path().join("ssl"))
         .output()
@@ -262,7 +256,6 @@ fn network_subnet(name: &str) -> String {
 
 #[test]
 fn shared_infra_service_joins_the_infra_networks_reaches_its_database_and_leaves_them() {
-    stand_ins(&["postgres:15", "python:3.11-slim"]);
     // Declared first, dropped last: the service leaves the networks before they go.
     let Some(mut infra) = LiveStack::example("shared-infra/infra") else {
         return;
@@ -270,6 +263,7 @@ fn shared_infra_service_joins_the_infra_networks_reaches_its_database_and_leaves
     let Some(mut service) = LiveStack::example("shared-infra") else {
         return;
     };
+    prepare_images("shared-infra");
     // /24s of this test's own in place of the host's 172.22.1.0/24 and 172.22.0.0/24.
     let [app, db] = [subnet(), subnet()].map(|range| range.trim_end_matches(".0/24").to_owned());
     for live in [&mut infra, &mut service] {

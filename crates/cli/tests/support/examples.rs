@@ -1,46 +1,31 @@
-//! What the tests of the examples share: an example copied into a live stack's folder, waiting
-//! until something answers, and a steady loop of requests that counts what failed.
+//! What the tests of the examples share: their `prepare`, waiting until something answers, and a
+//! steady loop of requests that counts what failed.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{LiveStack, try_get};
+use super::{EXAMPLES, try_request};
 
-/// The folder `examples/<path>` of the repository.
-pub fn example_dir(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(path)
+/// Runs `examples/NAME/prepare --images`: the images the example runs or builds from (the
+/// binaries it would build too, the test has already).
+pub fn prepare_images(name: &str) {
+    let script = format!("{EXAMPLES}/{name}/prepare");
+    let output = Command::new(&script).arg("--images").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{script} --images failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
-impl LiveStack {
-    /// A live stack whose folder is a copy of `examples/<path>`, build contexts included: what
-    /// the test writes there (certificates, uploads) stays out of the repository.
-    pub fn example(path: &str) -> Option<LiveStack> {
-        let live = LiveStack::new()?;
-        copy_folder(&example_dir(path), live.dir.path());
-        Some(live)
-    }
-}
-
-fn copy_folder(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_folder(&entry.path(), &target);
-        } else {
-            // Keeps the permissions: the examples' scripts stay executable.
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+/// `GET path` at `address`: the answer's status and body, or what went wrong.
+pub fn try_get(address: SocketAddr, path: &str) -> Result<(u16, String), String> {
+    try_request(address, "GET", path, "").map_err(|error| format!("GET http://{address}{path}: {error}"))
 }
 
 /// Calls `attempt` until it gives a value, every quarter of a second for at most `timeout`;

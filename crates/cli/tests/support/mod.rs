@@ -13,6 +13,7 @@ mod http;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -20,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use stack_tests::{Outcome, Test};
 
-pub use http::{get, put, try_get};
+// Each test file uses a part of these.
+#[allow(unused_imports)]
+pub use http::{get, post, put, try_request};
 
 /// Objects a test makes by hand carry this label, with the test's stack name.
 pub const TEST_LABEL: &str = "dev.stack.test";
@@ -69,6 +72,13 @@ impl LiveStack {
             dir: tempfile::Builder::new().prefix("stack-live-").tempdir().unwrap(),
             env: Vec::new(),
         })
+    }
+
+    /// A copy of the example `examples/NAME` as the stack's folder.
+    pub fn example(name: &str) -> Option<LiveStack> {
+        let live = LiveStack::new()?;
+        copy_folder(&Path::new(EXAMPLES).join(name), live.dir.path());
+        Some(live)
     }
 
     pub fn write(&self, path: &str, contents: impl AsRef<[u8]>) -> &LiveStack {
@@ -316,8 +326,8 @@ pub fn stand_ins(images: &[&str]) {
     if new.is_empty() {
         return;
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/images/build");
-    let output = Command::new(script).args(&new).output().unwrap();
+    let script = format!("{EXAMPLES}/images/build");
+    let output = Command::new(&script).args(&new).output().unwrap();
     assert!(
         output.status.success(),
         "{script} {} failed:\n{}",
@@ -325,6 +335,23 @@ pub fn stand_ins(images: &[&str]) {
         String::from_utf8_lossy(&output.stderr)
     );
     asked.extend(new.into_iter().map(str::to_owned));
+}
+
+/// The repository's `examples/` folder.
+pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+
+/// Copies the files under `from` into `to`, keeping their permissions.
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 /// A TCP port of 127.0.0.1 that nothing listens on now.
@@ -349,4 +376,5 @@ pub fn subnet() -> String {
 }
 
 pub mod examples;
+pub mod seen;
 pub mod slow_daemon;
