@@ -8,26 +8,14 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use support::examples::prepare_images;
 use support::seen::{Seen, random_value};
-use support::{EXAMPLES, LiveStack, docker, free_port, get, post, try_request};
-
-/// Runs `examples/NAME/prepare --images`: the images the example runs or builds from (the
-/// binaries it would build too, the test has already).
-fn prepare_images(name: &str) {
-    let script = format!("{EXAMPLES}/{name}/prepare");
-    let output = Command::new(&script).arg("--images").output().unwrap();
-    assert!(
-        output.status.success(),
-        "{script} --images failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+use support::{LiveStack, docker, free_port, get, post, try_request};
 
 /// A steady loop of `GET path` from the host until stopped, counting the answers that are not
 /// 200 and the requests that fail.
