@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::examples::prepare_images;
 use support::seen::{Seen, random_value};
@@ -48,6 +48,22 @@ impl Load {
     fn finish(self) -> (u64, Vec<String>) {
         self.stop.store(true, Ordering::SeqCst);
         self.thread.join().unwrap()
+    }
+}
+
+/// The items the example's API lists, through the frontend at `address`, once it answers:
+/// apply does not wait for the frontend, which nothing depends on, to be healthy.
+fn items(address: SocketAddr) -> String {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        match try_request(address, "GET", "/api/items", "") {
+            Ok((200, items)) => return items,
+            answer => assert!(
+                Instant::now() < give_up,
+                "GET /api/items through the frontend: {answer:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -89,10 +105,10 @@ fn fastapi_vue_postgres_serves_items_from_postgres_and_updates_without_a_failed_
     // From nothing: the migration has made the table, the frontend passes /api/ on.
     seen.run(&live, "apply", &["--auto-approve"], 0);
     seen.run(&live, "plan", &["--detailed-exitcode"], 0);
+    assert_eq!(items(frontend), "[]");
     let (status, page) = get(frontend, "/");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<title>fastapi-vue-postgres</title>"), "{page}");
-    assert_eq!(get(frontend, "/api/items"), (200, "[]".to_owned()));
     let (status, created) = post(frontend, "/api/items", r#"{"name": "first item"}"#);
     assert_eq!(
         (status, created.as_str()),
@@ -126,12 +142,12 @@ fn fastapi_vue_postgres_serves_items_from_postgres_and_updates_without_a_failed_
     assert_eq!(live.containers(), Vec::new(), "destroy removed the containers");
     assert_eq!(live.objects("volume"), vec![live.object("db-data")]);
     seen.run(&live, "apply", &["--auto-approve"], 0);
-    assert_eq!(get(frontend, "/api/items"), (200, format!("[{created}]")));
+    assert_eq!(items(frontend), format!("[{created}]"));
 
     // Staging: two backends behind the proxy.
     seen.run(&live, "apply", &["--auto-approve", "--env", "staging"], 0);
     assert_eq!(live.container_ids("backend").len(), 2, "{:?}", live.containers());
-    assert_eq!(get(frontend, "/api/items"), (200, format!("[{created}]")));
+    assert_eq!(items(frontend), format!("[{created}]"));
 
     // The password is only in the secret's file, not even in the server's environment.
     seen.daemon(&live);

@@ -10,6 +10,7 @@
 
 mod support;
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -229,4 +230,107 @@ fn prometheus_serves_its_api_with_the_official_flags() {
     let (status, body) = get(api, "/api/v1/status/buildinfo");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"version\":\"2.42.0"), "{body}");
+}
+
+/// A copy of `examples/images/build` with one folder, `probe`; the images it made are
+/// removed on drop.
+struct ScratchStandIn {
+    folder: tempfile::TempDir,
+    tag: String,
+    made: RefCell<Vec<String>>,
+}
+
+impl ScratchStandIn {
+    /// A copy of the script and of the base's folder (so the base is up to date), and a folder
+    /// `probe` whose image is tagged `tag`.
+    fn new(live: &LiveStack) -> ScratchStandIn {
+        let folder = tempfile::tempdir().unwrap();
+        let images = std::path::Path::new(support::EXAMPLES).join("images");
+        std::fs::copy(images.join("build"), folder.path().join("build")).unwrap();
+        std::fs::create_dir(folder.path().join("debian")).unwrap();
+        for file in std::fs::read_dir(images.join("debian")).unwrap() {
+            let file = file.unwrap();
+            std::fs::copy(file.path(), folder.path().join("debian").join(file.file_name())).unwrap();
+        }
+        let tag = format!("{}/probe:1", live.name);
+        std::fs::create_dir(folder.path().join("probe")).unwrap();
+        std::fs::write(folder.path().join("probe/tag"), &tag).unwrap();
+        ScratchStandIn {
+            folder,
+            tag,
+            made: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn dockerfile(&self, text: &str) {
+        std::fs::write(self.folder.path().join("probe/Dockerfile"), text).unwrap();
+    }
+
+    /// Runs the copied script for `probe`; what it said, and the id of the image after.
+    fn build(&self) -> (String, String) {
+        let output = Command::new(self.folder.path().join("build"))
+            .arg(&self.tag)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{said}");
+        let id = self.id();
+        self.made.borrow_mut().push(id.clone());
+        (said, id)
+    }
+
+    fn id(&self) -> String {
+        docker_ok(&["image", "inspect", "--format", "{{.Id}}", &self.tag])
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for ScratchStandIn {
+    fn drop(&mut self) {
+        docker(&["rmi", "-f", &self.tag]);
+        for id in self.made.borrow().iter() {
+            docker(&["rmi", "-f", id]);
+        }
+    }
+}
+
+#[test]
+fn the_build_script_skips_up_to_date_images_rebuilds_changed_ones_and_never_replaces_others() {
+    let Some(live) = LiveStack::new() else { return };
+    stand_ins(&["stack-stand-in/debian:bookworm"]);
+    let scratch = ScratchStandIn::new(&live);
+    scratch.dockerfile("FROM stack-stand-in/debian:bookworm\nLABEL version=1\n");
+    let (said, first) = scratch.build();
+    assert!(said.contains(&format!("{} built", scratch.tag)), "{said}");
+    assert!(
+        said.contains("stack-stand-in/debian:bookworm is up to date"),
+        "{said}"
+    );
+
+    let (said, again) = scratch.build();
+    assert!(said.contains(&format!("{} is up to date", scratch.tag)), "{said}");
+    assert_eq!(again, first, "an up to date stand-in is kept");
+
+    scratch.dockerfile("FROM stack-stand-in/debian:bookworm\nLABEL version=2\n");
+    let (said, changed) = scratch.build();
+    assert!(said.contains("older recipe: rebuilding"), "{said}");
+    assert_ne!(changed, first, "a changed folder rebuilds the stand-in");
+
+    // An image under the same name that is not a stand-in, as one pulled from a registry.
+    let tar = live.dir.path().join("empty.tar");
+    std::fs::write(&tar, [0u8; 1024]).unwrap();
+    let label = format!("{TEST_LABEL}={}", live.name);
+    docker_ok(&[
+        "import",
+        "--change",
+        &format!("LABEL {label}"),
+        &tar.display().to_string(),
+        &scratch.tag,
+    ]);
+    let pulled = scratch.id();
+    scratch.dockerfile("FROM stack-stand-in/debian:bookworm\nLABEL version=3\n");
+    let (said, kept) = scratch.build();
+    assert!(said.contains("is not a stand-in"), "{said}");
+    assert_eq!(kept, pulled, "an image that is not a stand-in is never replaced");
 }
