@@ -120,6 +120,7 @@ impl Daemon {
         Scope {
             stack,
             ready_timeout: READY_TIMEOUT,
+            registries: Vec::new(),
         }
     }
 

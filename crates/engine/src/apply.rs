@@ -20,7 +20,8 @@ use crate::{Entry, Outcome, Prepared, Progress, Report};
 /// containers a second whatever the client; more at once only queues there.
 const PARALLELISM: usize = 32;
 
-/// Carries out `prepared`: every resource starts once its dependencies are
+/// Carries out `prepared`: first it fetches what the plan lists (a failure there ends the
+/// apply with nothing changed); then every resource starts once its dependencies are
 /// done (and, where its `depends-on` asks, started, healthy or completed);
 /// what was created or replaced must be healthy at the end (see `settle`);
 /// deletions come last, users first. A failure skips what depends on it while
@@ -51,6 +52,12 @@ pub async fn apply_until(
     progress: &dyn Progress,
     stop: impl Future<Output = ()> + Send,
 ) -> Report {
+    if let Err(entries) = crate::fetch::run(providers, scope, prepared, progress).await {
+        return Report {
+            entries,
+            interrupted: false,
+        };
+    }
     let mut stop = Stop::new(async {
         stop.await;
         progress.interrupted();

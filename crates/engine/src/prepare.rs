@@ -173,7 +173,12 @@ pub async fn plan_against(
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    let plan = plan_keeping(stack, resources, &kept);
+    let fetches = crate::fetch::find(providers, scope, stack, &desired, &resources).await;
+    let mut plan = plan_keeping(stack, resources, &kept);
+    match fetches {
+        Ok(fetches) => plan.fetches = fetches,
+        Err(problems) => return Err(Diagnostics::from(problems)),
+    }
     Ok(Prepared {
         plan,
         kept,

@@ -268,5 +268,6 @@ pub fn scope() -> Scope {
     Scope {
         stack: "shop".to_owned(),
         ready_timeout: Duration::from_secs(5),
+        registries: Vec::new(),
     }
 }
