@@ -8,6 +8,24 @@ pub fn builtin() -> Schema {
     Schema::new(vec![&NETWORK, &VOLUME, &IMAGE, &SECRET, &SERVICE, &JOB, &PROBE])
 }
 
+/// The fields of a `registry` block (not a resource: the credentials pulls and pushes use).
+pub static REGISTRY_FIELDS: &[Field] = &[
+    field!(
+        "username",
+        Shape::Scalar(Type::String),
+        InPlace,
+        required,
+        "The user name to log in with"
+    ),
+    field!(
+        "password",
+        Shape::Scalar(Type::String),
+        InPlace,
+        required,
+        "The password, from a sensitive variable"
+    ),
+];
+
 const LABELS: Field = field!(
     "labels",
     Shape::Map(Type::String),
