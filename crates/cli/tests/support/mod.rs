@@ -320,4 +320,5 @@ pub fn subnet() -> String {
     format!("10.219.{octet}.0/24")
 }
 
+pub mod registry;
 pub mod slow_daemon;
