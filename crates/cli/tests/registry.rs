@@ -191,3 +191,86 @@ fn a_registry_behind_a_login_takes_the_stacks_credentials_or_the_docker_configs(
     live.run("destroy", &["--auto-approve"]).success();
     forget(&image);
 }
+
+#[test]
+fn a_pushed_image_runs_by_digest_and_a_failed_push_is_completed_by_the_next_apply() {
+    let Some(registry) = Registry::with_login(USER, PASSWORD) else {
+        return;
+    };
+    let Some(mut live) = live_stack_with_config(registry.dir()) else {
+        return;
+    };
+    let Some(elsewhere) = live_stack_with_config(registry.dir()) else {
+        return;
+    };
+    let repository = registry.image("app");
+    live.demo_context("app");
+    let image_and_web = format!(
+        "image \"app\" {{\n    context \"app\"\n    push \"{repository}\"\n}}\n\n{}",
+        web("${image.app}")
+    );
+
+    // No credentials: the image is built, its push fails, nothing runs it.
+    live.write("stack.kdl", &image_and_web);
+    let failed = live.run("apply", &["--auto-approve"]).status(1);
+    assert!(
+        failed
+            .stdout
+            .contains(&format!("image.app: pushing image `{repository}:"))
+            && failed.stdout.contains("failed: unauthorized"),
+        "{}",
+        failed.stdout
+    );
+    assert!(live.containers().is_empty());
+
+    // With them, the next apply pushes it and runs it by its digest.
+    live.write(
+        "stack.kdl",
+        format!(
+            "variable \"registry-password\" type=\"string\" sensitive=#true\n\n\
+             registry \"{}\" {{\n    username \"{USER}\"\n    password \"${{var.registry-password}}\"\n}}\n\n{image_and_web}",
+            registry.host
+        ),
+    );
+    live.set_env("STACK_VAR_registry_password", PASSWORD);
+    live.run("plan", &[])
+        .success()
+        .stdout_contains("~ image.app  will be updated in place");
+    live.run("apply", &["--auto-approve"]).success();
+    let running = support::docker(&["inspect", "--format", "{{.Config.Image}}", &live.object("web-1")]);
+    let digest = running.trim().to_owned();
+    assert!(digest.starts_with(&format!("{repository}@sha256:")), "{digest}");
+    live.run("plan", &["--detailed-exitcode"])
+        .success()
+        .stdout_contains("No changes");
+
+    // Another stack runs it by digest on a host that no longer has it: pulled.
+    live.run("destroy", &["--auto-approve"]).success();
+    assert!(support::docker(&["images", "-q", &digest]).trim().is_empty());
+    elsewhere.write(
+        "stack.kdl",
+        format!(
+            "variable \"registry-password\" type=\"string\" sensitive=#true\n\n\
+             registry \"{}\" {{\n    username \"{USER}\"\n    password \"${{var.registry-password}}\"\n}}\n\n{}",
+            registry.host,
+            web(&digest)
+        ),
+    );
+    elsewhere
+        .run(
+            "apply",
+            &[
+                "--auto-approve",
+                "--var",
+                &format!("registry-password={PASSWORD}"),
+            ],
+        )
+        .success()
+        .stdout_contains(&format!("<= {digest} pulled"));
+    assert_eq!(
+        elsewhere.current_containers(),
+        [(elsewhere.object("web-1"), "running".to_owned())]
+    );
+    elsewhere.run("destroy", &["--auto-approve"]).success();
+    forget(&digest);
+}

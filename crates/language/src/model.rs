@@ -34,7 +34,7 @@ pub struct Registry {
     pub password: Value,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Resource {
     pub address: Address,
     pub kind: &'static KindSchema,

@@ -199,6 +199,17 @@ pub trait Provider: Send + Sync {
 
     async fn create(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError>;
 
+    /// The outputs of `desired` once it has been created or changed, when applying settles what
+    /// the plan could not know (the digest a registry gave a pushed image); `None` keeps the
+    /// planned ones. The engine plans the dependents that read changed outputs again.
+    async fn applied_outputs(
+        &self,
+        _scope: &Scope,
+        _desired: &Desired,
+    ) -> Result<Option<IndexMap<String, String>>, ProviderError> {
+        Ok(None)
+    }
+
     /// Applies changes whose effect is in place (and repairs drift).
     async fn update(&self, scope: &Scope, desired: &Desired, live: &Live) -> Result<(), ProviderError>;
 

@@ -153,6 +153,12 @@ pub static IMAGE: KindSchema = KindSchema {
             InPlace,
             "Extra tags for the built image (Docker retags without a build)"
         ),
+        field!(
+            "push",
+            Shape::Scalar(Type::String),
+            InPlace,
+            "A registry repository the built image is pushed to; `${image.NAME}` is then the pushed reference with its digest"
+        ),
         LABELS,
     ],
 };
