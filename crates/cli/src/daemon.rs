@@ -11,7 +11,7 @@ use stack_docker::{DockerClient, DockerError};
 use stack_engine::describe_holder;
 use stack_language::Stack;
 use stack_provider::lock::{LockError, StackRecord};
-use stack_provider::{Live, ProviderError, Providers, Scope};
+use stack_provider::{Live, ProviderError, Providers, RegistryLogin, Scope};
 use stack_providers::DockerLock;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
@@ -113,13 +113,26 @@ impl Daemon {
     }
 
     pub fn scope(stack: &Stack) -> Scope {
-        Daemon::scope_of(stack.name.clone())
+        let mut scope = Daemon::scope_of(stack.name.clone());
+        scope.registries = stack
+            .registries
+            .iter()
+            .filter_map(|registry| {
+                Some(RegistryLogin {
+                    server: registry.server.clone(),
+                    username: registry.username.as_str()?.to_owned(),
+                    password: registry.password.as_str()?.to_owned(),
+                })
+            })
+            .collect();
+        scope
     }
 
     fn scope_of(stack: String) -> Scope {
         Scope {
             stack,
             ready_timeout: READY_TIMEOUT,
+            registries: Vec::new(),
         }
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use stack_engine::{Outcome, Progress};
 use stack_language::{Address, Condition};
 use stack_plan::Action;
+use stack_provider::{Fetch, ProviderError};
 
 /// `+ network.backend created (0.2s)`, or the failure.
 pub fn finished_line(address: &Address, action: Action, outcome: &Outcome, elapsed: Duration) -> String {
@@ -24,6 +25,18 @@ pub fn finished_line(address: &Address, action: Action, outcome: &Outcome, elaps
                 .unwrap_or(&error.message)
         ),
         _ => format!("{} {address} {} ({seconds:.1}s)", symbol(action), past(action)),
+    }
+}
+
+/// `<= redis:7 pulled (1.2s)`, or the failure.
+fn fetched_line(fetch: &Fetch, result: &Result<(), ProviderError>, elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    match result {
+        Ok(()) => format!("<= {} pulled ({seconds:.1}s)", fetch.item),
+        Err(error) => format!(
+            "! {} failed to pull after {seconds:.1}s: {}",
+            fetch.item, error.message
+        ),
     }
 }
 
@@ -77,6 +90,10 @@ impl Progress for Plain {
 
     fn started(&self, _address: &Address, _action: Action) {}
 
+    fn fetched(&self, fetch: &Fetch, result: &Result<(), ProviderError>, elapsed: Duration) {
+        println!("{}", fetched_line(fetch, result, elapsed));
+    }
+
     fn interrupted(&self) {
         println!("Interrupted: no new work starts; waiting for the running steps to finish.");
     }
@@ -98,7 +115,8 @@ struct Board {
 }
 
 struct Active {
-    address: Address,
+    /// A resource's address, or what is pulled.
+    label: String,
     doing: String,
     since: Instant,
 }
@@ -120,7 +138,7 @@ impl Board {
             let _ = writeln!(
                 out,
                 "  … {} {} {:.1}s",
-                active.address,
+                active.label,
                 active.doing,
                 active.since.elapsed().as_secs_f64()
             );
@@ -129,11 +147,11 @@ impl Board {
         let _ = out.flush();
     }
 
-    fn set(&mut self, address: &Address, doing: String) {
-        match self.active.iter_mut().find(|active| &active.address == address) {
+    fn set(&mut self, label: String, doing: String) {
+        match self.active.iter_mut().find(|active| active.label == label) {
             Some(active) => active.doing = doing,
             None => self.active.push(Active {
-                address: address.clone(),
+                label,
                 doing,
                 since: Instant::now(),
             }),
@@ -178,7 +196,7 @@ impl Progress for Terminal {
     fn waiting(&self, address: &Address, dependency: &Address, condition: Condition) {
         self.with_board(|board| {
             board.set(
-                address,
+                address.to_string(),
                 format!("waiting for {dependency} to be {}", condition.as_str()),
             );
             board.draw(&[]);
@@ -187,15 +205,31 @@ impl Progress for Terminal {
 
     fn started(&self, address: &Address, action: Action) {
         self.with_board(|board| {
-            board.set(address, present(action).to_owned());
+            board.set(address.to_string(), present(action).to_owned());
             board.draw(&[]);
         });
     }
 
     fn finished(&self, address: &Address, action: Action, outcome: &Outcome, elapsed: Duration) {
         self.with_board(|board| {
-            board.active.retain(|active| &active.address != address);
+            let label = address.to_string();
+            board.active.retain(|active| active.label != label);
             board.draw(&[finished_line(address, action, outcome, elapsed)]);
+        });
+    }
+
+    fn fetching(&self, fetch: &Fetch, status: &str) {
+        self.with_board(|board| {
+            board.set(format!("<= {}", fetch.item), format!("pulling: {status}"));
+            board.draw(&[]);
+        });
+    }
+
+    fn fetched(&self, fetch: &Fetch, result: &Result<(), ProviderError>, elapsed: Duration) {
+        self.with_board(|board| {
+            let label = format!("<= {}", fetch.item);
+            board.active.retain(|active| active.label != label);
+            board.draw(&[fetched_line(fetch, result, elapsed)]);
         });
     }
 

@@ -228,6 +228,8 @@ fn a_failure_in_one_branch_skips_its_dependents_and_the_rest_finishes() {
         &format!("{TEST_LABEL}={}", live.name),
         &blocker,
     ]);
+    // An image the stack builds: one the host lacks would be pulled before anything changes.
+    live.demo_context("app");
     live.write(
         "stack.kdl",
         format!(
@@ -235,8 +237,11 @@ fn a_failure_in_one_branch_skips_its_dependents_and_the_rest_finishes() {
 network "backend" {{
     subnet "{taken}"
 }}
+image "demo" {{
+    context "app"
+}}
 service "api" {{
-    image "stacktest-never-built:1"
+    image "${{image.demo}}"
     network "backend"
 }}
 volume "data"
@@ -246,7 +251,7 @@ volume "data"
     let outcome = live.run("apply", &["--auto-approve"]).status(1);
     let stdout = &outcome.stdout;
     assert!(
-        stdout.contains("Apply failed: 1 done, 1 failed, 1 skipped."),
+        stdout.contains("Apply failed: 2 done, 1 failed, 1 skipped."),
         "{stdout}"
     );
     assert!(stdout.contains("failed   network.backend:"), "{stdout}");

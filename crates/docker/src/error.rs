@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
 
+use crate::registry::{RegistryFailure, Transfer};
+
 pub type Result<T, E = DockerError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,6 +138,15 @@ pub enum DockerError {
         source: io::Error,
     },
 
+    /// A pull or push the registry (or the way to it) refused.
+    #[error("{} image `{image}` {} registry {registry} failed: {failure}", transfer.verb(), transfer.preposition())]
+    Registry {
+        transfer: Transfer,
+        image: String,
+        registry: String,
+        failure: RegistryFailure,
+    },
+
     /// Any other answer of the daemon, with its own words.
     #[error("{object}: the Docker daemon answered {status}: {message}")]
     Daemon {
@@ -160,7 +171,9 @@ impl DockerError {
     /// The object the failed call was about, when there is one.
     pub fn object(&self) -> Option<&ObjectRef> {
         match self {
-            DockerError::DaemonUnavailable { .. } | DockerError::ApiTooOld { .. } => None,
+            DockerError::DaemonUnavailable { .. }
+            | DockerError::ApiTooOld { .. }
+            | DockerError::Registry { .. } => None,
             DockerError::NotFound { object }
             | DockerError::Conflict { object, .. }
             | DockerError::InUse { object, .. }

@@ -1,5 +1,5 @@
-//! Images without a registry: build from a local context, import a rootfs tar, inspect, list,
-//! tag, remove.
+//! Images on the daemon: build from a local context, import a rootfs tar, inspect, list, tag,
+//! remove (pull and push are in `registry`).
 
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
@@ -45,6 +45,8 @@ pub struct ImageInfo {
     /// `sha256:...`
     pub id: String,
     pub tags: Vec<String>,
+    /// `repository@sha256:...`: the digests a registry gave the image on push or pull.
+    pub repo_digests: Vec<String>,
     pub labels: Labels,
 }
 
@@ -195,6 +197,7 @@ impl DockerClient {
         Ok(ImageInfo {
             id: image.id.unwrap_or_default(),
             tags: image.repo_tags.unwrap_or_default(),
+            repo_digests: image.repo_digests.unwrap_or_default(),
             labels: labels::from_hash_map(image.config.and_then(|config| config.labels)),
         })
     }
@@ -219,6 +222,11 @@ impl DockerClient {
                     .repo_tags
                     .into_iter()
                     .filter(|tag| tag != "<none>:<none>")
+                    .collect(),
+                repo_digests: image
+                    .repo_digests
+                    .into_iter()
+                    .filter(|digest| !digest.starts_with("<none>@"))
                     .collect(),
                 labels: image.labels.into_iter().collect(),
             })

@@ -14,12 +14,14 @@ mod build_context;
 mod client;
 mod container;
 mod container_spec;
+mod docker_config;
 mod dockerignore;
 mod error;
 mod health;
 mod image;
 mod labels;
 mod network;
+mod registry;
 mod volume;
 
 pub use archive::{ContainerFile, file_archive};
@@ -29,8 +31,10 @@ pub use container::{ContainerEndpoint, ContainerInfo, ContainerStatus, Container
 pub use container_spec::{
     ContainerSpec, HealthTest, Healthcheck, Mount, PortBinding, Protocol, Resources, RestartPolicy,
 };
+pub use docker_config::DockerConfig;
 pub use error::{DockerError, ObjectKind, ObjectRef, Result};
 pub use image::{BuildSpec, ImageInfo};
 pub use labels::{LabelFilter, Labels};
 pub use network::{AttachedContainer, NetworkAttachment, NetworkInfo, NetworkSpec, Subnet};
+pub use registry::{DEFAULT_REGISTRY, RegistryAuth, RegistryFailure, Transfer, registry_of};
 pub use volume::{VolumeInfo, VolumeSpec};

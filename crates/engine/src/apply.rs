@@ -9,7 +9,7 @@ use futures_util::future::{BoxFuture, join_all};
 use stack_graph::ResourceGraph;
 use stack_language::{Address, Condition};
 use stack_plan::{Action, Reason, ResourcePlan};
-use stack_provider::{Desired, Live, Provider, ProviderError, Providers, Scope};
+use stack_provider::{Desired, Live, Provider, ProviderError, Providers, Resolve, Scope};
 use tokio::sync::OnceCell;
 
 use crate::order::uses;
@@ -20,7 +20,8 @@ use crate::{Entry, Outcome, Prepared, Progress, Report};
 /// containers a second whatever the client; more at once only queues there.
 const PARALLELISM: usize = 32;
 
-/// Carries out `prepared`: every resource starts once its dependencies are
+/// Carries out `prepared`: first it fetches what the plan lists (a failure there ends the
+/// apply with nothing changed); then every resource starts once its dependencies are
 /// done (and, where its `depends-on` asks, started, healthy or completed);
 /// what was created or replaced must be healthy at the end (see `settle`);
 /// deletions come last, users first. A failure skips what depends on it while
@@ -51,6 +52,12 @@ pub async fn apply_until(
     progress: &dyn Progress,
     stop: impl Future<Output = ()> + Send,
 ) -> Report {
+    if let Err(entries) = crate::fetch::run(providers, scope, prepared, progress).await {
+        return Report {
+            entries,
+            interrupted: false,
+        };
+    }
     let mut stop = Stop::new(async {
         stop.await;
         progress.interrupted();
@@ -79,6 +86,8 @@ struct Forward<'a> {
     /// One deletion per object deleted ahead of a dependency it holds.
     vacated: HashMap<&'a Address, OnceCell<Result<(), ProviderError>>>,
     elapsed: Mutex<Vec<Option<Duration>>>,
+    /// Desired states whose outputs applying settled otherwise than planned.
+    refreshed: Mutex<HashMap<Address, Desired>>,
 }
 
 impl<'a> Forward<'a> {
@@ -129,6 +138,7 @@ impl<'a> Forward<'a> {
             waits,
             vacated,
             elapsed,
+            refreshed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -193,7 +203,7 @@ impl<'a> Forward<'a> {
         let action = planned.action;
         self.progress.started(address, action);
         let started = Instant::now();
-        let result = self.change(address, action).await;
+        let result = self.change_replanned(address, action).await;
         let elapsed = started.elapsed();
         if let Ok(mut times) = self.elapsed.lock() {
             times[i] = Some(elapsed);
@@ -203,8 +213,57 @@ impl<'a> Forward<'a> {
         result
     }
 
-    async fn change(&self, address: &Address, action: Action) -> Result<(), ProviderError> {
-        let (desired, provider) = self.planned(address)?;
+    /// [`change`](Self::change) with the desired state planned again if a dependency's outputs
+    /// changed while applying; then records the outputs applying settled.
+    async fn change_replanned(&self, address: &Address, action: Action) -> Result<(), ProviderError> {
+        let (planned, provider) = self.planned(address)?;
+        let replanned = self.replan(address, provider).await?;
+        let desired = replanned.as_ref().unwrap_or(planned);
+        self.change(address, action, desired, provider).await?;
+        if let Some(outputs) = provider.applied_outputs(self.scope, desired).await?
+            && outputs != desired.outputs
+        {
+            let mut settled = desired.clone();
+            settled.outputs = outputs;
+            lock(&self.refreshed).insert(address.clone(), settled);
+        }
+        Ok(())
+    }
+
+    /// The desired state of `address` planned again with the outputs applying settled for its
+    /// dependencies; `None` when none of them changed.
+    async fn replan(
+        &self,
+        address: &Address,
+        provider: &Arc<dyn Provider>,
+    ) -> Result<Option<Desired>, ProviderError> {
+        let refreshed = lock(&self.refreshed).clone();
+        let touched = self
+            .graph
+            .dependencies(address)
+            .iter()
+            .any(|(dependency, _)| refreshed.contains_key(*dependency));
+        let Some(resource) = self.prepared.declared.get(address).filter(|_| touched) else {
+            return Ok(None);
+        };
+        let resolve = Settled {
+            refreshed: &refreshed,
+            planned: &self.prepared.desired,
+        };
+        provider
+            .desired(self.scope, resource, &resolve)
+            .await
+            .map(Some)
+            .map_err(|problem| ProviderError::new(format!("{address}: {}", problem.message)))
+    }
+
+    async fn change(
+        &self,
+        address: &Address,
+        action: Action,
+        desired: &Desired,
+        provider: &Arc<dyn Provider>,
+    ) -> Result<(), ProviderError> {
         let live = || {
             self.prepared
                 .live
@@ -350,6 +409,22 @@ impl<'a> Forward<'a> {
         })?;
         Ok((desired, provider))
     }
+}
+
+/// Desired states as applying settled them, else as planned.
+struct Settled<'a> {
+    refreshed: &'a HashMap<Address, Desired>,
+    planned: &'a indexmap::IndexMap<Address, Desired>,
+}
+
+impl Resolve for Settled<'_> {
+    fn desired(&self, address: &Address) -> Option<&Desired> {
+        self.refreshed.get(address).or_else(|| self.planned.get(address))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The deletions, after everything else: an object goes once all its users are gone.

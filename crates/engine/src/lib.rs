@@ -12,6 +12,7 @@
 //! isolates failures to what depends on them.
 
 mod apply;
+mod fetch;
 mod lock;
 mod order;
 mod prepare;

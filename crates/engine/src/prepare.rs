@@ -22,6 +22,9 @@ pub struct Prepared {
     /// unless asked, like volumes): never deleted by this plan.
     pub kept: Vec<Live>,
     pub(crate) desired: IndexMap<Address, Desired>,
+    /// The declarations of the resources the plan changes: planned again during the apply
+    /// when a dependency's outputs turn out other than planned.
+    pub(crate) declared: IndexMap<Address, Resource>,
     /// Every live object of the stack, by address.
     pub(crate) live: IndexMap<Address, Live>,
     /// The objects to delete, users first, and for each the deletions that go before it.
@@ -173,11 +176,27 @@ pub async fn plan_against(
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
-    let plan = plan_keeping(stack, resources, &kept);
+    let fetches = crate::fetch::find(providers, scope, stack, &desired, &resources).await;
+    let declared = resources
+        .iter()
+        .filter(|planned| planned.action.changes_something())
+        .filter_map(|planned| {
+            Some((
+                planned.address.clone(),
+                stack.resources.get(&planned.address)?.clone(),
+            ))
+        })
+        .collect();
+    let mut plan = plan_keeping(stack, resources, &kept);
+    match fetches {
+        Ok(fetches) => plan.fetches = fetches,
+        Err(problems) => return Err(Diagnostics::from(problems)),
+    }
     Ok(Prepared {
         plan,
         kept,
         desired,
+        declared,
         live,
         deletions,
         deletion_needs,
@@ -237,6 +256,7 @@ pub async fn destroy(
         plan,
         kept,
         desired: IndexMap::new(),
+        declared: IndexMap::new(),
         live,
         deletions,
         deletion_needs,

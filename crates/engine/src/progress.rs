@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use stack_language::{Address, Condition};
 use stack_plan::Action;
+use stack_provider::{Fetch, ProviderError};
 
 use crate::Outcome;
 
@@ -17,6 +18,12 @@ pub trait Progress: Send + Sync {
 
     /// Work on `address` ended: done or failed, after `elapsed`.
     fn finished(&self, address: &Address, action: Action, outcome: &Outcome, elapsed: Duration);
+
+    /// Fetching `fetch`, before any change, said `status` (a layer's progress, a digest).
+    fn fetching(&self, _fetch: &Fetch, _status: &str) {}
+
+    /// Fetching `fetch` ended after `elapsed`.
+    fn fetched(&self, _fetch: &Fetch, _result: &Result<(), ProviderError>, _elapsed: Duration) {}
 
     /// Ctrl-C: no new work starts; what runs is let finish.
     fn interrupted(&self) {}

@@ -48,7 +48,10 @@ pub fn check(stack: &Stack, stack_dir: &Path) -> Vec<Diagnostic> {
                 );
             }
             "secret" => secret(resource, stack_dir, &mut problems),
-            "image" => build_context(resource, &mut problems),
+            "image" => {
+                build_context(resource, &mut problems);
+                push_repository(resource, &mut problems);
+            }
             _ => {}
         }
         conditions(stack, resource, &mut problems);
@@ -513,6 +516,37 @@ fn build_context(resource: &Resource, problems: &mut Vec<Diagnostic>) {
             .primary(context.span, "not a directory")
             .help("the context is relative to the file that declares the image"),
         );
+    }
+}
+
+/// `push` names a repository of a registry (`HOST/PATH`), without a tag or digest: the image
+/// is pushed under its own content tag.
+fn push_repository(resource: &Resource, problems: &mut Vec<Diagnostic>) {
+    let Some(push) = resource.field("push") else {
+        return;
+    };
+    let Some(repository) = push.as_str() else { return };
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    let problem = if !repository.contains('/')
+        || repository.contains("://")
+        || repository.chars().any(char::is_whitespace)
+    {
+        Some((
+            format!("`push \"{repository}\"` is not a repository of a registry"),
+            "expected `HOST/NAME`",
+            "name the registry and the repository, as an image reference does: `push \"127.0.0.1:5000/shop/api\"`, `push \"ghcr.io/acme/api\"`",
+        ))
+    } else if last.contains('@') || last.contains(':') {
+        Some((
+            format!("`push \"{repository}\"` names a tag or digest"),
+            "a repository only, without `:TAG` or `@DIGEST`",
+            "the image is pushed under the tag its content gives it, and `${image.NAME}` reads as the pushed digest: write `push \"HOST/NAME\"`; extra local tags go in `tags`",
+        ))
+    } else {
+        None
+    };
+    if let Some((message, label, help)) = problem {
+        problems.push(invalid(push, message, label, help));
     }
 }
 

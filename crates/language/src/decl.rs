@@ -17,6 +17,8 @@ pub struct Unit {
     pub overlays: Vec<OverlayDecl>,
     pub uses: IndexMap<String, UseDecl>,
     pub outputs: IndexMap<String, OutputDecl>,
+    /// `registry "HOST" { ... }` blocks, by host (the root stack's only).
+    pub registries: IndexMap<String, RegistryDecl>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,4 +120,12 @@ pub struct UseDecl {
 pub struct OutputDecl {
     pub name_span: Span,
     pub value: Value,
+}
+
+/// The credentials a stack gives for one registry.
+#[derive(Debug, Clone)]
+pub struct RegistryDecl {
+    pub server_span: Span,
+    /// `username` and `password`, as written.
+    pub fields: IndexMap<String, Value>,
 }

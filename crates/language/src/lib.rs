@@ -36,7 +36,7 @@ pub use check::looks_secret;
 pub use eval::object_name;
 pub use load::STDLIB_PREFIX;
 pub use lower::valid_name;
-pub use model::{Condition, Dependency, Resource, Stack};
+pub use model::{Condition, Dependency, Registry, Resource, Stack};
 pub use name::likely_name;
 pub use template::{Expr, Part, Template};
 pub use value::{Data, Value};
@@ -210,11 +210,13 @@ fn evaluate(
             evaluator.output(instance, &output);
         }
     }
+    let registries = registries(&mut evaluator, root, unit);
     let stack = Stack {
         name,
         environment: environment.map(str::to_owned),
         resources: all,
         outputs,
+        registries,
     };
     loader.diagnostics.append(&mut evaluator.diagnostics);
     let stack_dir = if path.is_dir() {
@@ -224,4 +226,42 @@ fn evaluate(
     };
     loader.diagnostics.extend(check::check(&stack, stack_dir));
     Some(stack)
+}
+
+/// The root's `registry` blocks, evaluated: a password must come from a sensitive variable.
+fn registries(evaluator: &mut Evaluator, root: usize, unit: &Unit) -> Vec<Registry> {
+    let mut registries = Vec::new();
+    for (server, declared) in &unit.registries {
+        let mut evaluate = |field: &str| {
+            let value = declared.fields.get(field)?;
+            Some(evaluator.value(root, value, &mut Vec::new()))
+        };
+        let (Some(username), Some(password)) = (evaluate("username"), evaluate("password")) else {
+            continue;
+        };
+        // A literal is reported when lowered; a value from a variable that is not sensitive here.
+        let from_variable = matches!(
+            declared.fields.get("password").map(|value| &value.data),
+            Some(Data::Template(_))
+        );
+        if from_variable && !password.sensitive && !password.is_unknown() {
+            evaluator.diagnostics.push(
+                stack_diagnostics::Diagnostic::error(
+                    "stack::literal_secret",
+                    format!(
+                        "the password of registry `{server}` comes from a variable that is not sensitive"
+                    ),
+                )
+                .primary(password.span, "this value could be shown in plans and logs")
+                .help("declare the variable with `sensitive=#true`"),
+            );
+        }
+        registries.push(Registry {
+            server: server.clone(),
+            span: declared.server_span,
+            username,
+            password,
+        });
+    }
+    registries
 }

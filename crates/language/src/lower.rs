@@ -12,15 +12,16 @@ use kdl::{KdlDocument, KdlEntry, KdlIdentifier, KdlNode, KdlValue};
 use stack_diagnostics::{Diagnostic, FileId, Span};
 
 use crate::decl::{
-    OutputDecl, OverlayDecl, OverlayTarget, ResourceDecl, Rule, Unit, UseDecl, VariableDecl, VariableType,
+    OutputDecl, OverlayDecl, OverlayTarget, RegistryDecl, ResourceDecl, Rule, Unit, UseDecl, VariableDecl,
+    VariableType,
 };
-use crate::schema::{Field, KindSchema, Repeat, Schema, Shape};
+use crate::schema::{Field, KindSchema, REGISTRY_FIELDS, Repeat, Schema, Shape};
 use crate::suggest::did_you_mean;
 use crate::template::Template;
 use crate::variables::coerce;
 use crate::{Data, Value};
 
-const TOP_LEVEL: &[&str] = &["stack", "variable", "overlay", "use", "output"];
+const TOP_LEVEL: &[&str] = &["stack", "variable", "overlay", "use", "output", "registry"];
 const IN_MODULE: &[&str] = &["variable", "use", "output"];
 
 /// Names of resources and stacks: they become parts of object and host names.
@@ -54,7 +55,8 @@ impl Lowerer<'_> {
                 "overlay" if !self.in_module => self.lower_overlay(node, unit),
                 "use" => self.lower_use(node, unit),
                 "output" => self.lower_output(node, unit),
-                "stack" | "overlay" => self.error(
+                "registry" if !self.in_module => self.lower_registry(node, unit),
+                "stack" | "overlay" | "registry" => self.error(
                     Diagnostic::error(
                         "stack::not_allowed_in_module",
                         format!("a module cannot declare `{name}`"),
@@ -62,6 +64,7 @@ impl Lowerer<'_> {
                     .primary(self.ident_span(node.name()), "not allowed in a module")
                     .help(match name {
                         "stack" => "the stack's name belongs to the stack that uses the module",
+                        "registry" => "registry credentials belong to the stack that uses the module: declare the `registry` there",
                         _ => {
                             "environments are chosen by the stack: pass values through the module's variables"
                         }
@@ -1044,6 +1047,57 @@ impl Lowerer<'_> {
         }
         unit.outputs.insert(name, OutputDecl { name_span, value });
     }
+}
+
+impl Lowerer<'_> {
+    fn lower_registry(&mut self, node: &KdlNode, unit: &mut Unit) {
+        self.reject_properties(node, &[]);
+        let Some((server, server_span)) = self.name_argument(node, "host") else {
+            return;
+        };
+        let fields = self.lower_block(node, FieldSet::Block("registry", REGISTRY_FIELDS), true);
+        if !valid_server(&server) {
+            self.error(
+                Diagnostic::error("stack::invalid_value", format!("`{server}` is not a registry host"))
+                    .primary(server_span, "not a host, or host and port")
+                    .help("write the registry as image references name it, without a scheme or path: `ghcr.io`, `registry.example.com:5000`, `127.0.0.1:5000`"),
+            );
+            return;
+        }
+        if let Some(password) = fields.get("password")
+            && matches!(password.data, Data::Str(_))
+        {
+            self.error(
+                Diagnostic::error("stack::literal_secret", "a registry password cannot be written in the file")
+                    .primary(password.span, "the password would be committed with the file")
+                    .help("declare `variable \"NAME\" type=\"string\" sensitive=#true`, set it with `--var`, a var file or `STACK_VAR_NAME`, and write `password \"${var.NAME}\"`"),
+            );
+        }
+        if let Some(first) = unit.registries.get(&server) {
+            let first = first.server_span;
+            self.error(
+                Diagnostic::error(
+                    "stack::duplicate_name",
+                    format!("registry `{server}` is declared twice"),
+                )
+                .primary(server_span, "declared again here")
+                .secondary(first, "first declared here")
+                .help("keep one `registry` block per registry host"),
+            );
+            return;
+        }
+        unit.registries
+            .insert(server, RegistryDecl { server_span, fields });
+    }
+}
+
+/// A registry as image references name it: a host name or address, and maybe a port.
+fn valid_server(server: &str) -> bool {
+    !server.is_empty()
+        && server
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        && !server.starts_with(['.', '-', ':'])
 }
 
 /// The environment variable that sets a stack variable: `STACK_VAR_` and the

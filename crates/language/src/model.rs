@@ -19,9 +19,22 @@ pub struct Stack {
     pub resources: IndexMap<Address, Resource>,
     /// The root's outputs.
     pub outputs: IndexMap<String, Value>,
+    /// The credentials the stack gives for registries, in file order.
+    pub registries: Vec<Registry>,
 }
 
-#[derive(Debug)]
+/// `registry "HOST" { username "..."; password "${var.NAME}" }`: how to log in to a registry.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    /// The registry's host, as image references name it: `ghcr.io`, `127.0.0.1:5000`.
+    pub server: String,
+    pub span: Span,
+    pub username: Value,
+    /// From a sensitive variable: never shown.
+    pub password: Value,
+}
+
+#[derive(Debug, Clone)]
 pub struct Resource {
     pub address: Address,
     pub kind: &'static KindSchema,

@@ -10,7 +10,7 @@ mod render;
 use serde::Serialize;
 use stack_language::Address;
 use stack_language::schema::Effect;
-use stack_provider::{Drift, Setting};
+use stack_provider::{Drift, Fetch, Setting};
 
 pub use diff::diff;
 pub use render::{human, markdown};
@@ -90,7 +90,18 @@ pub struct Plan {
     /// Objects of the stack that would go but are kept (volumes, unless
     /// `stack destroy --volumes`): nothing is done to them.
     pub kept: Vec<Kept>,
+    /// What is fetched before anything changes (images the host lacks), in the order found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fetches: Vec<PlannedFetch>,
     pub summary: Summary,
+}
+
+/// One thing fetched before the apply changes anything, and the resources that need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedFetch {
+    #[serde(flatten)]
+    pub fetch: Fetch,
+    pub needed_by: Vec<Address>,
 }
 
 /// An object of the stack no longer in the files that the plan keeps.
@@ -127,6 +138,7 @@ impl Plan {
             environment,
             resources,
             kept: Vec::new(),
+            fetches: Vec::new(),
             summary,
         }
     }

@@ -42,8 +42,27 @@ pub fn human(plan: &Plan) -> String {
     if !plan.has_changes() {
         let _ = writeln!(out, "  No changes: the daemon matches the stack.");
     }
+    if !plan.fetches.is_empty() {
+        let _ = writeln!(out, "\n  Pulled first, before anything changes:");
+        for line in fetch_lines(plan) {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     let _ = writeln!(out, "\n{}", summary(plan));
     out
+}
+
+/// `<= redis:7 from docker.io, for service.cache, job.seed`: one line per fetch.
+fn fetch_lines(plan: &Plan) -> impl Iterator<Item = String> + '_ {
+    plan.fetches.iter().map(|planned| {
+        let needed_by: Vec<String> = planned.needed_by.iter().map(ToString::to_string).collect();
+        format!(
+            "<= {} from {}, for {}",
+            planned.fetch.item,
+            planned.fetch.source,
+            needed_by.join(", ")
+        )
+    })
 }
 
 /// The plan as a pull-request comment: a table of actions, field changes in a diff block.
@@ -56,6 +75,13 @@ pub fn markdown(plan: &Plan) -> String {
         .unwrap_or_default();
     let _ = writeln!(out, "#### `stack plan`: {}{environment}\n", plan.stack);
     let _ = writeln!(out, "{}\n", summary(plan));
+    if !plan.fetches.is_empty() {
+        let _ = writeln!(out, "Pulled first, before anything changes:\n");
+        for line in fetch_lines(plan) {
+            let _ = writeln!(out, "- `{line}`");
+        }
+        let _ = writeln!(out);
+    }
     let changing: Vec<&ResourcePlan> = plan
         .resources
         .iter()

@@ -4,8 +4,8 @@ use indexmap::IndexMap;
 use serde_json::json;
 use stack_language::Address;
 use stack_language::schema::builtin;
-use stack_plan::{Action, Kept, Plan, Reason, diff, human, markdown};
-use stack_provider::{Config, Desired, Drift, Live, Setting};
+use stack_plan::{Action, Kept, Plan, PlannedFetch, Reason, diff, human, markdown};
+use stack_provider::{Config, Desired, Drift, Fetch, Live, Setting};
 
 fn config(fields: &[(&str, serde_json::Value)]) -> Config {
     Config(
@@ -190,6 +190,13 @@ fn sample() -> Plan {
     plan.kept.push(Kept {
         address: Address::new(&[], "volume", "data"),
         kind: "volume".to_owned(),
+    });
+    plan.fetches.push(PlannedFetch {
+        fetch: Fetch {
+            item: "registry.example.com/shop/web:2".to_owned(),
+            source: "registry.example.com".to_owned(),
+        },
+        needed_by: vec![web.address.clone()],
     });
     plan
 }

@@ -113,6 +113,37 @@ pub struct Scope {
     pub stack: String,
     /// How long to wait for an object to become ready.
     pub ready_timeout: Duration,
+    /// The credentials the stack declares for registries (`registry "HOST" { ... }`).
+    pub registries: Vec<RegistryLogin>,
+}
+
+/// A user name and password the stack gives for a registry. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryLogin {
+    /// The registry's host, as image references name it: `ghcr.io`, `127.0.0.1:5000`.
+    pub server: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryLogin")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .field("password", &"(sensitive)")
+            .finish()
+    }
+}
+
+/// Something a resource needs from elsewhere before the apply changes anything: an image the
+/// host does not have, to pull from its registry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Fetch {
+    /// What is fetched, as the stack names it: `redis:7`.
+    pub item: String,
+    /// Where from: `docker.io`, `127.0.0.1:5000`.
+    pub source: String,
 }
 
 /// One resource kind on one backend.
@@ -145,7 +176,39 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// What `desired` needs fetched before the apply changes anything (an image the host
+    /// lacks). Asked at plan time for the resources the plan creates or changes; by default
+    /// nothing.
+    async fn fetches(&self, _scope: &Scope, _desired: &Desired) -> Result<Vec<Fetch>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// Fetches what [`fetches`](Self::fetches) found, telling `progress` how it goes, in a
+    /// phase before any change: a failure leaves everything as it was.
+    async fn fetch(
+        &self,
+        _scope: &Scope,
+        fetch: &Fetch,
+        _progress: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<(), ProviderError> {
+        Err(ProviderError::new(format!(
+            "{} cannot be fetched: this provider fetches nothing",
+            fetch.item
+        )))
+    }
+
     async fn create(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError>;
+
+    /// The outputs of `desired` once it has been created or changed, when applying settles what
+    /// the plan could not know (the digest a registry gave a pushed image); `None` keeps the
+    /// planned ones. The engine plans the dependents that read changed outputs again.
+    async fn applied_outputs(
+        &self,
+        _scope: &Scope,
+        _desired: &Desired,
+    ) -> Result<Option<IndexMap<String, String>>, ProviderError> {
+        Ok(None)
+    }
 
     /// Applies changes whose effect is in place (and repairs drift).
     async fn update(&self, scope: &Scope, desired: &Desired, live: &Live) -> Result<(), ProviderError>;

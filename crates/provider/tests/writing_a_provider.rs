@@ -369,6 +369,7 @@ fn scope(stack: &str) -> Scope {
     Scope {
         stack: stack.to_owned(),
         ready_timeout: Duration::from_secs(5),
+        registries: Vec::new(),
     }
 }
 

@@ -1,9 +1,16 @@
-//! `image`: built locally from a build context with the Docker build API; no registry needed.
+//! `image`: built locally from a build context with the Docker build API; pushed to a registry
+//! when it has `push`.
 //!
 //! An image is built under a tag made from a hash of its inputs (the context's files as
 //! `.dockerignore` leaves them, the Dockerfile, args, target, labels). `"${image.NAME}"` reads
 //! as that tag, so a rebuild changes the configuration of every service running the image and
 //! rolls it, while unchanged inputs are never built again.
+//!
+//! With `push "HOST/NAME"`, a build is also tagged `HOST/NAME:<content tag>` and pushed there,
+//! and `"${image.NAME}"` reads as `HOST/NAME@sha256:...`, the digest the registry gave it: at
+//! plan time when this build was pushed before, else once the apply has pushed it (the engine
+//! plans its dependents again with it). A build whose push failed is live without `push`, so
+//! the next plan pushes it.
 //!
 //! A built image's labels cannot change, and they record its configuration: `tags` is read
 //! from the image's actual tags (and retagged in place); any other change builds again.
@@ -20,13 +27,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
-use stack_docker::{BuildSpec, DockerClient, DockerError, ImageInfo, LabelFilter};
+use stack_docker::{BuildSpec, DockerClient, DockerError, ImageInfo, LabelFilter, registry_of};
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Data, Resource, Value};
 use stack_provider::labels::STACK;
 use stack_provider::{Config, Desired, Drift, Live, Provider, ProviderError, Resolve, Scope, Setting};
 
-use crate::common;
+use crate::{common, registry};
 use content::BuildInputs;
 
 /// When the image was built, in nanoseconds since the epoch: the newest build of a resource
@@ -35,6 +42,7 @@ const BUILT: &str = "dev.stack.built";
 /// The configuration field holding the content hash.
 const CONTENT: &str = "content";
 const TAGS: &str = "tags";
+const PUSH: &str = "push";
 
 pub struct ImageProvider {
     docker: Arc<DockerClient>,
@@ -96,12 +104,18 @@ impl Provider for ImageProvider {
             let tags = reference::normalized_set(tags.as_list().iter().filter_map(Value::as_str));
             config.0.insert(TAGS.to_owned(), json(tags));
         }
+        // A pushed image reads as its digest once pushed; until then as the tag it is pushed
+        // under, which the apply replaces by the digest for its dependents.
+        let reference = match push_reference(&config, &tag) {
+            Some(pushed) => self.pushed_digest(&pushed).await.unwrap_or(pushed),
+            None => tag.clone(),
+        };
         Ok(Desired {
             address: resource.address.clone(),
             kind: self.schema,
-            name: tag.clone(),
+            name: tag,
             config,
-            outputs: IndexMap::from([("ref".to_owned(), tag)]),
+            outputs: IndexMap::from([("ref".to_owned(), reference)]),
             external: false,
             payload: Some(Arc::new(inputs)),
         })
@@ -121,12 +135,34 @@ impl Provider for ImageProvider {
         self.build(scope, desired).await.map(drop)
     }
 
+    /// A pushed image's reference with the digest the registry gave it.
+    async fn applied_outputs(
+        &self,
+        _scope: &Scope,
+        desired: &Desired,
+    ) -> Result<Option<IndexMap<String, String>>, ProviderError> {
+        let Some(pushed) = push_reference(&desired.config, &desired.name) else {
+            return Ok(None);
+        };
+        let digest = self.pushed_digest(&pushed).await.ok_or_else(|| {
+            ProviderError::new(format!(
+                "{}: {pushed} has no digest after its push",
+                desired.address
+            ))
+            .with_hint("apply again: it pushes the image anew")
+        })?;
+        Ok(Some(IndexMap::from([("ref".to_owned(), digest)])))
+    }
+
     async fn update(&self, scope: &Scope, desired: &Desired, live: &Live) -> Result<(), ProviderError> {
         // First, while the image still has its own tag, so that dropped tags go even if a
         // container keeps the image alive.
         self.retag(desired, live).await?;
         let changed = desired.config.differing(&live.config, self.schema);
-        if changed.iter().all(|field| *field == TAGS) {
+        if changed.iter().all(|field| *field == TAGS || *field == PUSH) {
+            if changed.contains(&PUSH) {
+                self.push(scope, desired).await?;
+            }
             return Ok(());
         }
         // The labels recording the configuration are fixed once built: build again (from the
@@ -225,12 +261,50 @@ impl ImageProvider {
             target: inputs.target.clone(),
             labels,
         };
-        self.docker.build_image(&spec, |_| {}).await.map_err(|error| match error {
+        let built = self.docker.build_image(&spec, |_| {}).await.map_err(|error| match error {
             DockerError::BuildFailed { .. } => ProviderError::new(format!("{}: {error}", desired.address)).with_hint(
                 "fix the Dockerfile or the build context; `docker build` of the context shows the whole log",
             ),
             error => common::error(error),
-        })
+        })?;
+        self.push(scope, desired).await?;
+        Ok(built)
+    }
+
+    /// Pushes the image under its content tag to the repository `push` names, with the
+    /// registry's credentials. A failed push leaves the image built but not pushed, which the
+    /// next plan sees (see [`live`]) and the next apply pushes.
+    async fn push(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
+        let Some(pushed) = push_reference(&desired.config, &desired.name) else {
+            return Ok(());
+        };
+        self.docker
+            .tag_image(&desired.name, &pushed)
+            .await
+            .map_err(common::error)?;
+        let auth = registry::credentials(scope, registry_of(&pushed)).await?;
+        self.docker
+            .push_image(&pushed, auth.as_ref(), |_| {})
+            .await
+            .map(drop)
+            .map_err(|error| {
+                let error = common::error(error);
+                ProviderError {
+                    message: format!("{}: {}", desired.address, error.message),
+                    hint: error.hint,
+                }
+            })
+    }
+
+    /// `REPOSITORY@sha256:...` of an image pushed as `pushed` (`REPOSITORY:TAG`), when the host
+    /// has it and knows its digest.
+    async fn pushed_digest(&self, pushed: &str) -> Option<String> {
+        let (repository, _) = pushed.rsplit_once(':')?;
+        let image = self.docker.inspect_image(pushed).await.ok()?;
+        image
+            .repo_digests
+            .into_iter()
+            .find(|digest| digest.split_once('@').is_some_and(|(name, _)| name == repository))
     }
 
     /// Gives the live image its own tag (repairing it if removed by hand) and the extra tags the
@@ -290,13 +364,32 @@ fn live(build: Build) -> Live {
         own_tag,
     } = build;
     let tagged = own_tag.as_ref().filter(|tag| image.tags.contains(tag));
+    let pushed_to = config
+        .get(PUSH)
+        .and_then(Setting::as_json)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    let is_push_repository = |name: &str| pushed_to.as_deref() == Some(name);
+    let of_push = |tag: &str| {
+        tag.rsplit_once(':')
+            .is_some_and(|(name, _)| is_push_repository(name))
+    };
     let extra = reference::normalized_set(
         image
             .tags
             .iter()
-            .filter(|tag| Some(*tag) != own_tag.as_ref())
+            .filter(|tag| Some(*tag) != own_tag.as_ref() && !of_push(tag))
             .map(String::as_str),
     );
+    // Built but not pushed (the push failed): the plan pushes it again.
+    let pushed = image.repo_digests.iter().any(|digest| {
+        digest
+            .split_once('@')
+            .is_some_and(|(name, _)| is_push_repository(name))
+    });
+    if pushed_to.is_some() && !pushed {
+        config.0.shift_remove(PUSH);
+    }
     if extra.is_empty() {
         config.0.shift_remove(TAGS);
     } else {
@@ -324,6 +417,14 @@ fn live(build: Build) -> Live {
         state,
         healthy: None,
     }
+}
+
+/// The reference a configuration with `push` pushes the image under: the repository, and the
+/// tag of the image's own tag (its content).
+fn push_reference(config: &Config, own_tag: &str) -> Option<String> {
+    let repository = config.get(PUSH)?.as_json()?.as_str()?;
+    let (_, content) = own_tag.rsplit_once(':')?;
+    Some(format!("{repository}:{content}"))
 }
 
 /// The extra tags a configuration lists.

@@ -18,13 +18,13 @@ use stack_language::schema::KindSchema;
 use stack_language::units::parse_duration;
 use stack_language::{Address, Condition, Resource, Value};
 use stack_provider::labels::ADDRESS;
-use stack_provider::{Desired, Drift, Live, Provider, ProviderError, Resolve, Scope};
+use stack_provider::{Desired, Drift, Fetch, Live, Provider, ProviderError, Resolve, Scope};
 
-use crate::common;
 use crate::service::ServiceProvider;
 use crate::service::live::status_word;
 use crate::service::spec::ServiceSpec;
 use crate::service::{config, wait};
+use crate::{common, registry};
 
 /// How many of a failed run's last log lines its error shows.
 const LOG_LINES: usize = 10;
@@ -106,6 +106,19 @@ impl Provider for JobProvider {
             .into_iter()
             .filter_map(|info| Some(live(self.kind.name, job_address(&info.labels)?, info)))
             .collect())
+    }
+
+    async fn fetches(&self, _scope: &Scope, desired: &Desired) -> Result<Vec<Fetch>, ProviderError> {
+        registry::missing_image(&self.docker, &resolved(desired)?.container).await
+    }
+
+    async fn fetch(
+        &self,
+        scope: &Scope,
+        fetch: &Fetch,
+        progress: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<(), ProviderError> {
+        registry::pull(&self.docker, scope, fetch, progress).await
     }
 
     /// Runs the job: starts its container and waits until it exits. A run that fails is tried

@@ -11,6 +11,7 @@ mod image;
 mod job;
 mod network;
 mod probe;
+mod registry;
 mod secret;
 mod service;
 mod volume;

@@ -424,6 +424,7 @@ mod tests {
         Scope {
             stack: "shop".to_owned(),
             ready_timeout,
+            registries: Vec::new(),
         }
     }
 

@@ -255,6 +255,7 @@ mod tests {
         let scope = Scope {
             stack: "shop".to_owned(),
             ready_timeout: std::time::Duration::from_secs(5),
+            registries: Vec::new(),
         };
         let content = read_content(resource, &env).await.inspect_err(|error| {
             assert_eq!(error.code, CODE);

@@ -33,9 +33,9 @@ use stack_language::schema::KindSchema;
 use stack_language::units::parse_duration;
 use stack_language::{Address, Condition, Resource};
 use stack_provider::labels::{ADDRESS, STACK};
-use stack_provider::{Desired, Live, Provider, ProviderError, Resolve, Revision, Scope};
+use stack_provider::{Desired, Fetch, Live, Provider, ProviderError, Resolve, Revision, Scope};
 
-use crate::common;
+use crate::{common, registry};
 use front::Front;
 use live::{REPLICA, Replica};
 use rollout::{Rollout, Slot};
@@ -108,6 +108,19 @@ impl Provider for ServiceProvider {
             }
         }
         Ok(lives)
+    }
+
+    async fn fetches(&self, _scope: &Scope, desired: &Desired) -> Result<Vec<Fetch>, ProviderError> {
+        registry::missing_image(&self.docker, resolved(desired)?).await
+    }
+
+    async fn fetch(
+        &self,
+        scope: &Scope,
+        fetch: &Fetch,
+        progress: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<(), ProviderError> {
+        registry::pull(&self.docker, scope, fetch, progress).await
     }
 
     async fn create(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {

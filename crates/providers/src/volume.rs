@@ -172,6 +172,7 @@ mod tests {
         Scope {
             stack: "shop".to_owned(),
             ready_timeout: Duration::from_secs(5),
+            registries: Vec::new(),
         }
     }
 

@@ -55,6 +55,7 @@ impl TestStack {
             scope: Scope {
                 stack,
                 ready_timeout: Duration::from_secs(30),
+                registries: Vec::new(),
             },
             dir,
         })

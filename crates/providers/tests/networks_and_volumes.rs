@@ -49,6 +49,7 @@ impl TestStack {
             scope: Scope {
                 stack,
                 ready_timeout: Duration::from_secs(10),
+                registries: Vec::new(),
             },
             dir: tempfile::tempdir().unwrap(),
             octet: (std::process::id() * 7 + serial * 31 + nanos / 1000) % 250 + 1,

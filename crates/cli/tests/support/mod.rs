@@ -376,5 +376,6 @@ pub fn subnet() -> String {
 }
 
 pub mod examples;
+pub mod registry;
 pub mod seen;
 pub mod slow_daemon;

@@ -12,7 +12,9 @@ use stack_diagnostics::{Diagnostic, Sources};
 use stack_graph::ResourceGraph;
 use stack_language::schema::{self, KindSchema};
 use stack_language::{Address, Condition, Options, Resource, Stack};
-use stack_provider::{Config, Desired, Live, Provider, ProviderError, Providers, Resolve, Scope};
+use stack_provider::{
+    Config, Desired, Fetch, Live, Provider, ProviderError, Providers, Resolve, Scope, Setting,
+};
 
 /// What every fake provider shares: the "daemon".
 pub struct World {
@@ -23,6 +25,12 @@ pub struct World {
     pub failing: Mutex<HashSet<String>>,
     /// Addresses whose wait fails.
     pub unhealthy: Mutex<HashSet<String>>,
+    /// Images (a service's `image`) the "host" lacks: fetched before any change.
+    pub missing_images: Mutex<HashSet<String>>,
+    /// Images whose fetch fails.
+    pub unfetchable: Mutex<HashSet<String>>,
+    /// Addresses whose `ref` output is `NAME:planned` in the plan and `NAME:settled` once applied.
+    pub settling: Mutex<HashSet<String>>,
     pub delay: Duration,
     epoch: Instant,
 }
@@ -42,6 +50,9 @@ impl World {
             calls: Mutex::new(Vec::new()),
             failing: Mutex::new(HashSet::new()),
             unhealthy: Mutex::new(HashSet::new()),
+            missing_images: Mutex::new(HashSet::new()),
+            unfetchable: Mutex::new(HashSet::new()),
+            settling: Mutex::new(HashSet::new()),
             delay,
             epoch: Instant::now(),
         })
@@ -146,14 +157,27 @@ impl Provider for Fake {
         resolve: &dyn Resolve,
     ) -> Result<Desired, Diagnostic> {
         let config = Config::from_resource(resource, &scope.stack, |address| {
-            resolve.desired(address).map(|desired| desired.name.clone())
+            let desired = resolve.desired(address)?;
+            Some(desired.outputs.get("ref").unwrap_or(&desired.name).clone())
         });
+        let name = format!("{}_{}", scope.stack, resource.address.path_name());
+        let settling = self
+            .world
+            .settling
+            .lock()
+            .unwrap()
+            .contains(&resource.address.to_string());
+        let outputs = if settling {
+            IndexMap::from([("ref".to_owned(), format!("{name}:planned"))])
+        } else {
+            IndexMap::new()
+        };
         Ok(Desired {
             address: resource.address.clone(),
             kind: self.kind,
-            name: format!("{}_{}", scope.stack, resource.address.path_name()),
+            name,
             config,
-            outputs: IndexMap::new(),
+            outputs,
             external: resource.field("external").is_some(),
             payload: None,
         })
@@ -171,6 +195,58 @@ impl Provider for Fake {
             .filter(|live| live.kind == self.kind.name)
             .cloned()
             .collect())
+    }
+
+    async fn fetches(&self, _scope: &Scope, desired: &Desired) -> Result<Vec<Fetch>, ProviderError> {
+        let image = desired
+            .config
+            .get("image")
+            .and_then(Setting::as_json)
+            .and_then(serde_json::Value::as_str);
+        let missing = self.world.missing_images.lock().unwrap();
+        Ok(image
+            .filter(|image| missing.contains(*image))
+            .map(|image| Fetch {
+                item: image.to_owned(),
+                source: "registry.test".to_owned(),
+            })
+            .into_iter()
+            .collect())
+    }
+
+    async fn fetch(
+        &self,
+        _scope: &Scope,
+        fetch: &Fetch,
+        progress: &(dyn for<'s> Fn(&'s str) + Send + Sync),
+    ) -> Result<(), ProviderError> {
+        progress("Downloading");
+        let address = Address::new(&[], "fetch", &fetch.item);
+        self.world
+            .record("fetch", &address, || {
+                if self.world.unfetchable.lock().unwrap().contains(&fetch.item) {
+                    return Err(ProviderError::new(format!(
+                        "pulling {} failed: unauthorized",
+                        fetch.item
+                    )));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn applied_outputs(
+        &self,
+        _scope: &Scope,
+        desired: &Desired,
+    ) -> Result<Option<IndexMap<String, String>>, ProviderError> {
+        let settling = self
+            .world
+            .settling
+            .lock()
+            .unwrap()
+            .contains(&desired.address.to_string());
+        Ok(settling.then(|| IndexMap::from([("ref".to_owned(), format!("{}:settled", desired.name))])))
     }
 
     async fn create(&self, _scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
@@ -268,5 +344,6 @@ pub fn scope() -> Scope {
     Scope {
         stack: "shop".to_owned(),
         ready_timeout: Duration::from_secs(5),
+        registries: Vec::new(),
     }
 }

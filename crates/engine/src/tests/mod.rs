@@ -473,3 +473,88 @@ async fn a_change_on_the_daemon_changes_the_live_fingerprint() {
         .shift_remove(&stack_language::Address::new(&[], "service", "worker"));
     assert_ne!(prepared_fingerprint_after(&world).await, before);
 }
+
+#[tokio::test]
+async fn images_the_host_lacks_are_fetched_before_any_change() {
+    let world = World::new(Duration::from_millis(5));
+    world.missing_images.lock().unwrap().insert("postgres".to_owned());
+    let (stack, graph) = load(SHOP);
+    let providers = world.providers();
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    let fetches: Vec<(String, Vec<String>)> = prepared
+        .plan
+        .fetches
+        .iter()
+        .map(|planned| {
+            let needed_by = planned.needed_by.iter().map(ToString::to_string).collect();
+            (planned.fetch.item.clone(), needed_by)
+        })
+        .collect();
+    assert_eq!(fetches, [("postgres".to_owned(), vec!["service.db".to_owned()])]);
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    assert!(report.succeeded(), "{report:?}");
+    let fetch = world.call("fetch", "fetch.postgres");
+    assert!(
+        world
+            .calls()
+            .iter()
+            .filter(|call| call.what != "fetch")
+            .all(|call| call.start >= fetch.end),
+        "nothing changes before the fetch ends: {:?}",
+        world.log()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_fetch_fails_what_needs_it_and_changes_nothing() {
+    let world = World::new(Duration::ZERO);
+    world.missing_images.lock().unwrap().insert("postgres".to_owned());
+    world.unfetchable.lock().unwrap().insert("postgres".to_owned());
+    let report = apply_stack(&world, SHOP).await;
+    assert_eq!(
+        outcomes(&report),
+        [
+            ("network.backend".to_owned(), Outcome::NotStarted),
+            ("service.worker".to_owned(), Outcome::NotStarted),
+            (
+                "service.db".to_owned(),
+                Outcome::Failed(ProviderError::new("pulling postgres failed: unauthorized"))
+            ),
+            ("service.api".to_owned(), Outcome::NotStarted),
+        ]
+    );
+    assert!(world.addresses().is_empty(), "{:?}", world.log());
+    assert_eq!(world.log(), ["fetch fetch.postgres"]);
+}
+
+#[tokio::test]
+async fn dependents_are_planned_again_with_the_outputs_applying_settled() {
+    let world = World::new(Duration::ZERO);
+    world.settling.lock().unwrap().insert("image.app".to_owned());
+    let kdl = "image \"app\" {\n    context \".\"\n}\nservice \"web\" {\n    image \"${image.app}\"\n}\n";
+    let (stack, graph) = load(kdl);
+    let providers = world.providers();
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    let planned_image = |prepared: &crate::Prepared| {
+        let web = prepared.desired(&stack_language::Address::new(&[], "service", "web"));
+        web.and_then(|web| web.config.get("image").cloned())
+    };
+    assert_eq!(
+        planned_image(&prepared),
+        Some(stack_provider::Setting::Plain(serde_json::json!(
+            "shop_app:planned"
+        )))
+    );
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    assert!(report.succeeded(), "{report:?}");
+    let created = world.objects.lock().unwrap()[&stack_language::Address::new(&[], "service", "web")]
+        .config
+        .get("image")
+        .cloned();
+    assert_eq!(
+        created,
+        Some(stack_provider::Setting::Plain(serde_json::json!(
+            "shop_app:settled"
+        )))
+    );
+}

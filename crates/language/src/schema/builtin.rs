@@ -8,6 +8,24 @@ pub fn builtin() -> Schema {
     Schema::new(vec![&NETWORK, &VOLUME, &IMAGE, &SECRET, &SERVICE, &JOB, &PROBE])
 }
 
+/// The fields of a `registry` block (not a resource: the credentials pulls and pushes use).
+pub static REGISTRY_FIELDS: &[Field] = &[
+    field!(
+        "username",
+        Shape::Scalar(Type::String),
+        InPlace,
+        required,
+        "The user name to log in with"
+    ),
+    field!(
+        "password",
+        Shape::Scalar(Type::String),
+        InPlace,
+        required,
+        "The password, from a sensitive variable"
+    ),
+];
+
 const LABELS: Field = field!(
     "labels",
     Shape::Map(Type::String),
@@ -134,6 +152,12 @@ pub static IMAGE: KindSchema = KindSchema {
             Shape::List(Type::String),
             InPlace,
             "Extra tags for the built image (Docker retags without a build)"
+        ),
+        field!(
+            "push",
+            Shape::Scalar(Type::String),
+            InPlace,
+            "A registry repository the built image is pushed to; `${image.NAME}` is then the pushed reference with its digest"
         ),
         LABELS,
     ],

@@ -9,7 +9,7 @@ mod builtin;
 
 use crate::model::Condition;
 
-pub use builtin::builtin;
+pub use builtin::{REGISTRY_FIELDS, builtin};
 
 /// The kinds a run knows about.
 #[derive(Debug, Clone)]

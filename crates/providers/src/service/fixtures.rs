@@ -179,6 +179,7 @@ pub fn object_name(stack: &str, address: &Address) -> String {
     let scope = stack_provider::Scope {
         stack: stack.to_owned(),
         ready_timeout: std::time::Duration::from_secs(1),
+        registries: Vec::new(),
     };
     common::object_name(&scope, address)
 }

@@ -32,6 +32,8 @@ pub struct ServiceSpec {
     /// The service's host name on its networks: `api`, or `db-postgres` in a module.
     pub host_name: String,
     pub image: String,
+    /// The image is an `image` resource's, which the stack builds: never pulled.
+    pub image_built: bool,
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
@@ -120,6 +122,7 @@ impl ServiceSpec {
             .map_err(|problem| reader.invalid("probe", problem))?;
         Ok(ServiceSpec {
             image: reader.image()?,
+            image_built: field("image").is_some_and(|image| image.as_ref().is_some()),
             command: strings("command"),
             entrypoint: strings("entrypoint"),
             env: reader.env(),

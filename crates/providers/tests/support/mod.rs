@@ -72,6 +72,7 @@ impl TestStack {
             scope: Scope {
                 stack,
                 ready_timeout: Duration::from_secs(30),
+                registries: Vec::new(),
             },
             dir: tempfile::tempdir().unwrap(),
         })
