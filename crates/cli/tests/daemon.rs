@@ -297,7 +297,7 @@ service "cache" {{
     network "backend"
     stop-grace-period "1s"
     probe {{
-        http "http://127.0.0.1:8080/health"
+        exec "/stack-demo" "probe" "http://127.0.0.1:8080/health"
         interval "1s"
     }}
 }}
@@ -327,6 +327,18 @@ fn services_are_health_gated_changed_in_place_or_replaced_and_repaired() {
         .success()
         .stdout_in_order("+ service.cache created", "+ service.api created");
     live.run("plan", &["--detailed-exitcode"]).success();
+    // Health shows once per service, in one column: the daemon's probe (cache) and no probe (api).
+    let status = live.run("status", &[]).success();
+    let health_columns: Vec<Option<usize>> = ["service.cache", "service.api"]
+        .iter()
+        .map(|address| {
+            let line = status.stdout.lines().find(|line| line.contains(address));
+            let line = line.unwrap_or_else(|| panic!("no {address} in {}", status.stdout));
+            assert_eq!(line.matches("healthy").count(), 1, "{line}");
+            line.find("healthy")
+        })
+        .collect();
+    assert_eq!(health_columns[0], health_columns[1], "{}", status.stdout);
 
     live.write("stack.kdl", shop("96MiB", "hello"));
     let update = live.run("plan", &["--detailed-exitcode"]).status(2);
