@@ -800,3 +800,53 @@ fn the_shared_infra_example_applies_beside_its_external_network() {
         .unwrap();
     assert!(delivered.success(), "the secret file is not in the container");
 }
+
+/// A container started by hand from an image of the stack: the stack's image, not its container.
+fn hand_started(live: &LiveStack) -> String {
+    let image = live.objects("image").pop().expect("the stack's image");
+    let name = live.object("by-hand");
+    let label = format!("{TEST_LABEL}={}", live.name);
+    docker(&["run", "-d", "--init", "--name", &name, "--label", &label, &image]);
+    name
+}
+
+#[test]
+fn a_container_started_by_hand_from_a_stack_image_is_never_the_stacks() {
+    let Some(live) = LiveStack::new() else { return };
+    live.demo_context("app");
+    let stack = "image \"demo\" {\n    context \"app\"\n}\nservice \"web\" {\n    image \"${image.demo}\"\n    stop-grace-period \"1s\"\n}\n";
+    live.write("stack.kdl", stack);
+    live.run("apply", &["--auto-approve"]).success();
+    let by_hand = hand_started(&live);
+    let by_hand_id = docker(&["inspect", "-f", "{{.Id}}", &by_hand]);
+    let stack_labels = docker(&["inspect", "-f", "{{json .Config.Labels}}", &by_hand]);
+    for key in [
+        "dev.stack.stack",
+        "dev.stack.address",
+        "dev.stack.config",
+        "dev.stack.hash",
+    ] {
+        assert!(
+            !stack_labels.contains(&format!("\"{key}\"")),
+            "{key} in {stack_labels}"
+        );
+    }
+
+    live.run("plan", &["--detailed-exitcode"]).success();
+    let status = live.run("status", &[]).success();
+    assert!(!status.stdout.contains("by-hand"), "{}", status.stdout);
+    live.write("stack.kdl", stack.replace("\"1s\"", "\"2s\""));
+    let applied = live.run("apply", &["--auto-approve"]).success();
+    assert!(!applied.stdout.contains("by-hand"), "{}", applied.stdout);
+    assert!(!live.objects("container").contains(&by_hand));
+
+    // Destroy removes the service, and cannot remove the image the container still runs.
+    live.run("destroy", &["--auto-approve"]).status(1);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Id}} {{.State.Status}}", &by_hand]),
+        format!("{} running\n", by_hand_id.trim())
+    );
+    docker(&["rm", "-f", &by_hand]);
+    live.run("destroy", &["--auto-approve"]).success();
+    live.nothing_left();
+}

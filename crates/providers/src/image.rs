@@ -20,10 +20,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
-use stack_docker::{BuildSpec, DockerClient, DockerError, ImageInfo, LabelFilter};
+use stack_docker::{BuildSpec, DockerClient, DockerError, ImageInfo, LabelFilter, Labels};
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Data, Resource, Value};
-use stack_provider::labels::STACK;
+use stack_provider::labels::{
+    ADDRESS, CONFIG, HASH, IMAGE_ADDRESS, IMAGE_CONFIG, IMAGE_HASH, IMAGE_STACK, STACK,
+};
 use stack_provider::{Config, Desired, Drift, Live, Provider, ProviderError, Resolve, Scope, Setting};
 
 use crate::common;
@@ -31,7 +33,14 @@ use content::BuildInputs;
 
 /// When the image was built, in nanoseconds since the epoch: the newest build of a resource
 /// is its live state (the daemon's own creation time counts whole seconds only).
-const BUILT: &str = "dev.stack.built";
+const BUILT: &str = "dev.stack.image.built";
+/// The labels every object of a stack carries, and the keys an image carries them under.
+const IMAGE_KEYS: [(&str, &str); 4] = [
+    (STACK, IMAGE_STACK),
+    (ADDRESS, IMAGE_ADDRESS),
+    (CONFIG, IMAGE_CONFIG),
+    (HASH, IMAGE_HASH),
+];
 /// The configuration field holding the content hash.
 const CONTENT: &str = "content";
 const TAGS: &str = "tags";
@@ -167,12 +176,12 @@ impl Provider for ImageProvider {
 impl ImageProvider {
     /// Every build of the stack's images, the newest first: one list request.
     async fn builds(&self, scope: &Scope) -> Result<Vec<Build>, ProviderError> {
-        let filter = LabelFilter::new(STACK, &scope.stack);
+        let filter = LabelFilter::new(IMAGE_STACK, &scope.stack);
         let images = self.docker.list_images(&filter).await.map_err(common::error)?;
         let mut builds: Vec<(u128, Build)> = images
             .into_iter()
             .filter_map(|image| {
-                let (address, config) = common::recorded(&image.labels)?;
+                let (address, config) = common::recorded(&as_object_labels(&image.labels))?;
                 let address = common::parse_address(&address, "image")?;
                 let built = image
                     .labels
@@ -209,7 +218,7 @@ impl ImageProvider {
                 .with_hint("plan again: a plan read from a file cannot build images by itself")
         })?;
         let mut labels = inputs.labels.clone();
-        labels.extend(common::labels(scope, desired));
+        labels.extend(as_image_labels(common::labels(scope, desired)));
         let built = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|time| time.as_nanos())
@@ -278,6 +287,27 @@ impl ImageProvider {
         }
         Ok(())
     }
+}
+
+/// The stack's labels of an object under the keys an image carries them with.
+fn as_image_labels(labels: Labels) -> Labels {
+    labels
+        .into_iter()
+        .map(
+            |(key, value)| match IMAGE_KEYS.iter().find(|(object, _)| *object == key) {
+                Some((_, image)) => ((*image).to_owned(), value),
+                None => (key, value),
+            },
+        )
+        .collect()
+}
+
+/// The stack's labels of an image under the keys every other object carries them with.
+fn as_object_labels(labels: &Labels) -> Labels {
+    IMAGE_KEYS
+        .iter()
+        .filter_map(|(object, image)| Some(((*object).to_owned(), labels.get(*image)?.clone())))
+        .collect()
 }
 
 /// The live state of the newest build: its configuration as recorded, except `tags`, which
