@@ -850,3 +850,27 @@ fn a_container_started_by_hand_from_a_stack_image_is_never_the_stacks() {
     live.run("destroy", &["--auto-approve"]).success();
     live.nothing_left();
 }
+
+#[test]
+fn an_image_a_container_outside_the_stack_uses_is_named_when_destroy_cannot_remove_it() {
+    let Some(live) = LiveStack::new() else { return };
+    live.demo_context("app");
+    live.write("stack.kdl", "image \"demo\" {\n    context \"app\"\n}\n");
+    live.run("apply", &["--auto-approve"]).success();
+    let by_hand = hand_started(&live);
+
+    let refused = live.run("destroy", &["--auto-approve"]).status(1);
+    let output = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(
+        output.contains(&format!(
+            "is in use by container `{by_hand}`, which is not the stack's"
+        )),
+        "{output}"
+    );
+    assert!(!output.contains("already exists"), "{output}");
+    assert!(output.contains("docker ps -a --filter ancestor="), "{output}");
+
+    docker(&["rm", "-f", &by_hand]);
+    live.run("destroy", &["--auto-approve"]).success();
+    live.nothing_left();
+}

@@ -165,8 +165,9 @@ impl Provider for ImageProvider {
         for build in self.builds(scope).await? {
             if build.address == live.address
                 && let Err(error) = self.remove(&build).await
+                && first_error.is_none()
             {
-                first_error.get_or_insert(removal_error(error));
+                first_error = Some(self.removal_error(scope, error).await);
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -259,6 +260,36 @@ impl ImageProvider {
             }
         }
         Ok(())
+    }
+
+    /// A removal the daemon refused, with what to do about it: a container still runs the
+    /// image, named, and said to be the stack's or not.
+    async fn removal_error(&self, scope: &Scope, error: DockerError) -> ProviderError {
+        let (DockerError::InUse { object, message } | DockerError::Conflict { object, message }) = &error
+        else {
+            return common::error(error);
+        };
+        let user = match error.using_container() {
+            Some(id) => match self.docker.inspect_container(id).await {
+                Ok(container) if container.labels.get(STACK) == Some(&scope.stack) => {
+                    Some(format!("container `{}` of this stack", container.name))
+                }
+                Ok(container) => Some(format!(
+                    "container `{}`, which is not the stack's",
+                    container.name
+                )),
+                Err(_) => Some(format!("container {id}")),
+            },
+            None => None,
+        };
+        let problem = match user {
+            Some(user) => format!("{object} is in use by {user}"),
+            None => format!("{object} is in use: {message}"),
+        };
+        ProviderError::new(problem).with_hint(format!(
+            "remove the containers that use it (`docker ps -a --filter ancestor={}`), then run again",
+            object.name
+        ))
     }
 
     /// Removes a build: its extra tags, then its own tag (so an image a container still runs
@@ -468,15 +499,4 @@ fn missing_dockerfile(resource: &Resource, inputs: &BuildInputs) -> Diagnostic {
     )
     .primary(span_of(resource, field), "the Dockerfile is looked for here")
     .help("add the Dockerfile to the context, or name it with `dockerfile \"PATH\"`, relative to the context")
-}
-
-/// A removal the daemon refused, with what to do about it.
-fn removal_error(error: DockerError) -> ProviderError {
-    match error {
-        DockerError::InUse { .. } | DockerError::Conflict { .. } => ProviderError::new(error.to_string())
-            .with_hint(
-                "remove the containers that use it (`docker ps -a --filter ancestor=IMAGE`), then run again",
-            ),
-        error => common::error(error),
-    }
 }
