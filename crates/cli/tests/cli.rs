@@ -189,6 +189,35 @@ fn fmt_leaves_a_file_that_does_not_parse_untouched() {
     assert_eq!(outcome.read("stack.kdl"), broken);
 }
 
+/// kdl takes both; KDL v2 does not, and neither do `fmt` and `validate`.
+#[test]
+fn fmt_and_validate_reject_what_kdl_v2_forbids() {
+    for (text, at) in [
+        ("network #\"\"\"one line\"\"\"#\n", "1:9"),
+        ("network \"back\u{7F}end\"\n", "1:9"),
+        ("network \"backend\" // a\u{7F}\n", "1:23"),
+    ] {
+        for args in [&["fmt", "stack.kdl"][..], &["validate", "."][..]] {
+            let outcome = stack()
+                .file("stack.kdl", text)
+                .args(args.iter().copied())
+                .run()
+                .status(1);
+            assert!(
+                outcome.stderr.contains("stack::syntax"),
+                "{args:?} {text:?}: {}",
+                outcome.stderr
+            );
+            assert!(
+                outcome.stderr.contains(&format!("stack.kdl:{at}")),
+                "{args:?} {text:?}: {}",
+                outcome.stderr
+            );
+            assert_eq!(outcome.read("stack.kdl"), text);
+        }
+    }
+}
+
 #[test]
 fn fmt_formats_kdl_that_is_not_a_valid_stack() {
     stack()

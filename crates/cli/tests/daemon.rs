@@ -302,7 +302,7 @@ service "cache" {{
     network "backend"
     stop-grace-period "1s"
     probe {{
-        http "http://127.0.0.1:8080/health"
+        exec "/stack-demo" "probe" "http://127.0.0.1:8080/health"
         interval "1s"
     }}
 }}
@@ -332,6 +332,18 @@ fn services_are_health_gated_changed_in_place_or_replaced_and_repaired() {
         .success()
         .stdout_in_order("+ service.cache created", "+ service.api created");
     live.run("plan", &["--detailed-exitcode"]).success();
+    // Health shows once per service, in one column: the daemon's probe (cache) and no probe (api).
+    let status = live.run("status", &[]).success();
+    let health_columns: Vec<Option<usize>> = ["service.cache", "service.api"]
+        .iter()
+        .map(|address| {
+            let line = status.stdout.lines().find(|line| line.contains(address));
+            let line = line.unwrap_or_else(|| panic!("no {address} in {}", status.stdout));
+            assert_eq!(line.matches("healthy").count(), 1, "{line}");
+            line.find("healthy")
+        })
+        .collect();
+    assert_eq!(health_columns[0], health_columns[1], "{}", status.stdout);
 
     live.write("stack.kdl", shop("96MiB", "hello"));
     let update = live.run("plan", &["--detailed-exitcode"]).status(2);
@@ -732,4 +744,78 @@ fn ctrl_c_stops_starting_new_work_and_the_next_apply_completes() {
         .success()
         .stdout_contains("+ service.last created");
     live.run("plan", &["--detailed-exitcode"]).success();
+}
+
+/// A container started by hand from an image of the stack: the stack's image, not its container.
+fn hand_started(live: &LiveStack) -> String {
+    let image = live.objects("image").pop().expect("the stack's image");
+    let name = live.object("by-hand");
+    let label = format!("{TEST_LABEL}={}", live.name);
+    docker(&["run", "-d", "--init", "--name", &name, "--label", &label, &image]);
+    name
+}
+
+#[test]
+fn a_container_started_by_hand_from_a_stack_image_is_never_the_stacks() {
+    let Some(live) = LiveStack::new() else { return };
+    live.demo_context("app");
+    let stack = "image \"demo\" {\n    context \"app\"\n}\nservice \"web\" {\n    image \"${image.demo}\"\n    stop-grace-period \"1s\"\n}\n";
+    live.write("stack.kdl", stack);
+    live.run("apply", &["--auto-approve"]).success();
+    let by_hand = hand_started(&live);
+    let by_hand_id = docker(&["inspect", "-f", "{{.Id}}", &by_hand]);
+    let stack_labels = docker(&["inspect", "-f", "{{json .Config.Labels}}", &by_hand]);
+    for key in [
+        "dev.stack.stack",
+        "dev.stack.address",
+        "dev.stack.config",
+        "dev.stack.hash",
+    ] {
+        assert!(
+            !stack_labels.contains(&format!("\"{key}\"")),
+            "{key} in {stack_labels}"
+        );
+    }
+
+    live.run("plan", &["--detailed-exitcode"]).success();
+    let status = live.run("status", &[]).success();
+    assert!(!status.stdout.contains("by-hand"), "{}", status.stdout);
+    live.write("stack.kdl", stack.replace("\"1s\"", "\"2s\""));
+    let applied = live.run("apply", &["--auto-approve"]).success();
+    assert!(!applied.stdout.contains("by-hand"), "{}", applied.stdout);
+    assert!(!live.objects("container").contains(&by_hand));
+
+    // Destroy removes the service, and cannot remove the image the container still runs.
+    live.run("destroy", &["--auto-approve"]).status(1);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Id}} {{.State.Status}}", &by_hand]),
+        format!("{} running\n", by_hand_id.trim())
+    );
+    docker(&["rm", "-f", &by_hand]);
+    live.run("destroy", &["--auto-approve"]).success();
+    live.nothing_left();
+}
+
+#[test]
+fn an_image_a_container_outside_the_stack_uses_is_named_when_destroy_cannot_remove_it() {
+    let Some(live) = LiveStack::new() else { return };
+    live.demo_context("app");
+    live.write("stack.kdl", "image \"demo\" {\n    context \"app\"\n}\n");
+    live.run("apply", &["--auto-approve"]).success();
+    let by_hand = hand_started(&live);
+
+    let refused = live.run("destroy", &["--auto-approve"]).status(1);
+    let output = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(
+        output.contains(&format!(
+            "is in use by container `{by_hand}`, which is not the stack's"
+        )),
+        "{output}"
+    );
+    assert!(!output.contains("already exists"), "{output}");
+    assert!(output.contains("docker ps -a --filter ancestor="), "{output}");
+
+    docker(&["rm", "-f", &by_hand]);
+    live.run("destroy", &["--auto-approve"]).success();
+    live.nothing_left();
 }

@@ -124,7 +124,8 @@ impl Drop for Projects {
                 docker(&[kind, "rm", id]);
             }
         }
-        for id in docker(&["images", "-q", "--filter", &filter]).lines() {
+        let images = format!("label=dev.stack.image.stack={}", self.stack);
+        for id in docker(&["images", "-q", "--filter", &images]).lines() {
             docker(&["rmi", "-f", id]);
         }
         docker(&["rm", "-f", &format!("stack-lock.{}", self.stack)]);

@@ -192,6 +192,18 @@ impl DockerError {
         matches!(self, DockerError::NotFound { .. })
     }
 
+    /// The id of the container that keeps an image from being removed, as the daemon names it
+    /// ("container 827a7ad86c3a is using its referenced image", "being used by running
+    /// container 827a7ad86c3a").
+    pub fn using_container(&self) -> Option<&str> {
+        let DockerError::InUse { message, .. } = self else {
+            return None;
+        };
+        let (_, after) = message.split_once("container ")?;
+        let id = after.split(|c: char| !c.is_ascii_hexdigit()).next()?;
+        (!id.is_empty()).then_some(id)
+    }
+
     /// Turns what bollard reports into the error a user can act on.
     pub(crate) fn from_bollard(
         error: BollardError,
@@ -232,7 +244,9 @@ fn classify_answer(status: u16, message: String, object: ObjectRef) -> DockerErr
         409 | 403
             if lower.contains("in use") && !lower.contains("already in use")
                 || lower.contains("active endpoints")
-                || lower.contains("running container") =>
+                || lower.contains("running container")
+                || lower.contains("is using its referenced image")
+                || lower.contains("is being used by") =>
         {
             DockerError::InUse { object, message }
         }
@@ -300,6 +314,18 @@ mod tests {
             ),
             DockerError::InUse { .. }
         ));
+        for image_in_use in [
+            r#"conflict: unable to remove repository reference "app:1" (must force) - container 827a7ad86c3a is using its referenced image 17304d61ac53"#,
+            "conflict: unable to delete 17304d61ac53 (cannot be forced) - image is being used by running container 827a7ad86c3a",
+        ] {
+            let error = answer(409, image_in_use);
+            assert!(matches!(error, DockerError::InUse { .. }), "{error}");
+            assert_eq!(error.using_container(), Some("827a7ad86c3a"));
+        }
+        assert_eq!(
+            answer(409, "remove data: volume is in use - [1234]").using_container(),
+            None
+        );
         assert!(matches!(
             answer(
                 403,

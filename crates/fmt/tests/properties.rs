@@ -7,6 +7,9 @@ use proptest::prelude::*;
 use stack_diagnostics::{FileId, Sources};
 use stack_syntax::lexer::{TokenKind, tokenize};
 
+#[path = "../../syntax/tests/support/kdl_v2.rs"]
+mod kdl_v2;
+
 fn file() -> FileId {
     Sources::new().add("test.kdl", "test.kdl", "")
 }
@@ -62,12 +65,14 @@ fn check_formatting(input: &str) -> Result<(), TestCaseError> {
     };
     let output = match formatted {
         Ok(output) => output,
-        // The lexical checks reject a few documents kdl takes (chained `/-`).
+        // The lexical checks reject a few documents kdl takes (chained `/-`, and what the
+        // KDL v2 specification forbids).
         Err(diagnostics) => {
             prop_assert!(
-                diagnostics
-                    .iter()
-                    .all(|d| d.code != "stack::syntax" || d.message.contains("/-")),
+                kdl_v2::kdl_v2_forbids(input)
+                    || diagnostics
+                        .iter()
+                        .all(|d| d.code != "stack::syntax" || d.message.contains("/-")),
                 "rejected a valid document: {diagnostics:?}"
             );
             return Ok(());

@@ -11,3 +11,10 @@ pub const ADDRESS: &str = "dev.stack.address";
 pub const CONFIG: &str = "dev.stack.config";
 /// A hash of that configuration, to tell quickly whether anything changed.
 pub const HASH: &str = "dev.stack.hash";
+
+/// The same four on images, under keys of their own: a container inherits every label of its
+/// image, and one started by hand from an image of a stack must not pass for the stack's.
+pub const IMAGE_STACK: &str = "dev.stack.image.stack";
+pub const IMAGE_ADDRESS: &str = "dev.stack.image.address";
+pub const IMAGE_CONFIG: &str = "dev.stack.image.config";
+pub const IMAGE_HASH: &str = "dev.stack.image.hash";

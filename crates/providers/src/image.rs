@@ -27,10 +27,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
-use stack_docker::{BuildSpec, DockerClient, DockerError, ImageInfo, LabelFilter, registry_of};
+use stack_docker::{
+    BuildSpec, DockerClient, DockerError, ImageInfo, LabelFilter, Labels, registry_of,
+};
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Data, Resource, Value};
-use stack_provider::labels::STACK;
+use stack_provider::labels::{
+    ADDRESS, CONFIG, HASH, IMAGE_ADDRESS, IMAGE_CONFIG, IMAGE_HASH, IMAGE_STACK, STACK,
+};
 use stack_provider::{Config, Desired, Drift, Live, Provider, ProviderError, Resolve, Scope, Setting};
 
 use crate::{common, registry};
@@ -38,7 +42,14 @@ use content::BuildInputs;
 
 /// When the image was built, in nanoseconds since the epoch: the newest build of a resource
 /// is its live state (the daemon's own creation time counts whole seconds only).
-const BUILT: &str = "dev.stack.built";
+const BUILT: &str = "dev.stack.image.built";
+/// The labels every object of a stack carries, and the keys an image carries them under.
+const IMAGE_KEYS: [(&str, &str); 4] = [
+    (STACK, IMAGE_STACK),
+    (ADDRESS, IMAGE_ADDRESS),
+    (CONFIG, IMAGE_CONFIG),
+    (HASH, IMAGE_HASH),
+];
 /// The configuration field holding the content hash.
 const CONTENT: &str = "content";
 const TAGS: &str = "tags";
@@ -192,8 +203,9 @@ impl Provider for ImageProvider {
         for build in self.builds(scope).await? {
             if build.address == live.address
                 && let Err(error) = self.remove(&build).await
+                && first_error.is_none()
             {
-                first_error.get_or_insert(removal_error(error));
+                first_error = Some(self.removal_error(scope, error).await);
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -203,12 +215,12 @@ impl Provider for ImageProvider {
 impl ImageProvider {
     /// Every build of the stack's images, the newest first: one list request.
     async fn builds(&self, scope: &Scope) -> Result<Vec<Build>, ProviderError> {
-        let filter = LabelFilter::new(STACK, &scope.stack);
+        let filter = LabelFilter::new(IMAGE_STACK, &scope.stack);
         let images = self.docker.list_images(&filter).await.map_err(common::error)?;
         let mut builds: Vec<(u128, Build)> = images
             .into_iter()
             .filter_map(|image| {
-                let (address, config) = common::recorded(&image.labels)?;
+                let (address, config) = common::recorded(&as_object_labels(&image.labels))?;
                 let address = common::parse_address(&address, "image")?;
                 let built = image
                     .labels
@@ -245,7 +257,7 @@ impl ImageProvider {
                 .with_hint("plan again: a plan read from a file cannot build images by itself")
         })?;
         let mut labels = inputs.labels.clone();
-        labels.extend(common::labels(scope, desired));
+        labels.extend(as_image_labels(common::labels(scope, desired)));
         let built = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|time| time.as_nanos())
@@ -326,6 +338,36 @@ impl ImageProvider {
         Ok(())
     }
 
+    /// A removal the daemon refused, with what to do about it: a container still runs the
+    /// image, named, and said to be the stack's or not.
+    async fn removal_error(&self, scope: &Scope, error: DockerError) -> ProviderError {
+        let (DockerError::InUse { object, message } | DockerError::Conflict { object, message }) = &error
+        else {
+            return common::error(error);
+        };
+        let user = match error.using_container() {
+            Some(id) => match self.docker.inspect_container(id).await {
+                Ok(container) if container.labels.get(STACK) == Some(&scope.stack) => {
+                    Some(format!("container `{}` of this stack", container.name))
+                }
+                Ok(container) => Some(format!(
+                    "container `{}`, which is not the stack's",
+                    container.name
+                )),
+                Err(_) => Some(format!("container {id}")),
+            },
+            None => None,
+        };
+        let problem = match user {
+            Some(user) => format!("{object} is in use by {user}"),
+            None => format!("{object} is in use: {message}"),
+        };
+        ProviderError::new(problem).with_hint(format!(
+            "remove the containers that use it (`docker ps -a --filter ancestor={}`), then run again",
+            object.name
+        ))
+    }
+
     /// Removes a build: its extra tags, then its own tag (so an image a container still runs
     /// keeps it), or its id when untagged. Gone already is fine.
     async fn remove(&self, build: &Build) -> Result<(), DockerError> {
@@ -352,6 +394,27 @@ impl ImageProvider {
         }
         Ok(())
     }
+}
+
+/// The stack's labels of an object under the keys an image carries them with.
+fn as_image_labels(labels: Labels) -> Labels {
+    labels
+        .into_iter()
+        .map(
+            |(key, value)| match IMAGE_KEYS.iter().find(|(object, _)| *object == key) {
+                Some((_, image)) => ((*image).to_owned(), value),
+                None => (key, value),
+            },
+        )
+        .collect()
+}
+
+/// The stack's labels of an image under the keys every other object carries them with.
+fn as_object_labels(labels: &Labels) -> Labels {
+    IMAGE_KEYS
+        .iter()
+        .filter_map(|(object, image)| Some(((*object).to_owned(), labels.get(*image)?.clone())))
+        .collect()
 }
 
 /// The live state of the newest build: its configuration as recorded, except `tags`, which
@@ -539,15 +602,4 @@ fn missing_dockerfile(resource: &Resource, inputs: &BuildInputs) -> Diagnostic {
     )
     .primary(span_of(resource, field), "the Dockerfile is looked for here")
     .help("add the Dockerfile to the context, or name it with `dockerfile \"PATH\"`, relative to the context")
-}
-
-/// A removal the daemon refused, with what to do about it.
-fn removal_error(error: DockerError) -> ProviderError {
-    match error {
-        DockerError::InUse { .. } | DockerError::Conflict { .. } => ProviderError::new(error.to_string())
-            .with_hint(
-                "remove the containers that use it (`docker ps -a --filter ancestor=IMAGE`), then run again",
-            ),
-        error => common::error(error),
-    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use stack_diagnostics::Sources;
 use stack_docker::{ContainerSpec, DockerClient, LabelFilter, Labels};
 use stack_language::{Options, Resource, Stack};
-use stack_provider::labels::STACK;
+use stack_provider::labels::{IMAGE_STACK, STACK};
 use stack_provider::{Desired, Live, Provider, Resolve, Scope};
 
 /// A stack of one test: a temporary folder with `stack.kdl` and the context `app/`.
@@ -107,13 +107,17 @@ impl TestStack {
     fn filter(&self) -> LabelFilter {
         LabelFilter::new(STACK, &self.scope.stack)
     }
+
+    fn image_filter(&self) -> LabelFilter {
+        LabelFilter::new(IMAGE_STACK, &self.scope.stack)
+    }
 }
 
 impl Drop for TestStack {
     fn drop(&mut self) {
         // Drop cannot await, and the test's runtime may be the one unwinding.
         let client = self.client.clone();
-        let filter = self.filter();
+        let (filter, image_filter) = (self.filter(), self.image_filter());
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -123,7 +127,7 @@ impl Drop for TestStack {
                 for container in client.list_containers(&filter).await.unwrap_or_default() {
                     let _ = client.remove_container(&container.id, true).await;
                 }
-                for image in client.list_images(&filter).await.unwrap_or_default() {
+                for image in client.list_images(&image_filter).await.unwrap_or_default() {
                     let _ = client.remove_image(&image.id, true).await;
                 }
             });
@@ -310,7 +314,13 @@ async fn an_image_a_container_uses_stays_until_it_is_free() {
     );
     test.client.remove_container(&container.name, true).await.unwrap();
     test.provider.delete(&test.scope, &live).await.unwrap();
-    assert!(test.client.list_images(&test.filter()).await.unwrap().is_empty());
+    assert!(
+        test.client
+            .list_images(&test.image_filter())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -82,7 +82,7 @@ async fn a_service_is_created_read_repaired_scaled_replaced_and_deleted() {
     );
     let live = stack.read_service("web").await.unwrap();
     assert_in_line(&live, web);
-    assert_eq!(live.state, "2/2 running, healthy");
+    assert_eq!(live.state, "2/2 running");
     assert_eq!(live.healthy, Some(true));
     assert!(
         !format!("{live:?}").contains("s3cret"),

@@ -113,6 +113,7 @@ pub fn compose_up(project: &str, file: &std::path::Path, services: usize) -> Res
 /// container inspected. Returns how many containers were inspected.
 pub async fn reads(client: &DockerClient, stack: &str) -> Result<usize, String> {
     let filter = LabelFilter::new("dev.stack.stack", stack);
+    let image_filter = LabelFilter::new("dev.stack.image.stack", stack);
     let containers = async {
         let listed = client.list_containers(&filter).await?;
         let mut inspects = JoinSet::new();
@@ -133,7 +134,7 @@ pub async fn reads(client: &DockerClient, stack: &str) -> Result<usize, String> 
         containers,
         client.list_networks(&filter),
         client.list_volumes(&filter),
-        client.list_images(&filter)
+        client.list_images(&image_filter)
     );
     networks.map_err(|error| error.to_string())?;
     volumes.map_err(|error| error.to_string())?;
@@ -147,6 +148,7 @@ pub async fn reads(client: &DockerClient, stack: &str) -> Result<usize, String> 
 /// someone reads a stack's state by hand. Returns how long they took.
 pub fn cli_reads(stack: &str, services: usize) -> Result<Duration, String> {
     let filter = format!("label=dev.stack.stack={stack}");
+    let image_filter = format!("label=dev.stack.image.stack={stack}");
     let started = Instant::now();
     std::thread::scope(|scope| {
         let containers = scope.spawn(|| {
@@ -167,7 +169,7 @@ pub fn cli_reads(stack: &str, services: usize) -> Result<Duration, String> {
         let lists: Vec<_> = ["network", "volume", "image"]
             .into_iter()
             .map(|kind| {
-                let filter = &filter;
+                let filter = if kind == "image" { &image_filter } else { &filter };
                 scope.spawn(move || {
                     let mut list = Command::new("docker");
                     list.args([kind, "ls", "--filter", filter]);

@@ -31,41 +31,17 @@ pub(super) fn run(stack: &StackArgs, output: &Output) -> Result<ExitCode, String
     let mut rows = Vec::new();
     for resource in loaded.stack.resources.values() {
         let row = match live.shift_remove(&resource.address) {
-            Some(object) => [
-                object.address.to_string(),
-                object.state.clone(),
-                health(&object).to_owned(),
-            ],
-            None if resource.field("external").is_some() => {
-                [resource.address.to_string(), "external".to_owned(), String::new()]
-            }
-            None => [
-                resource.address.to_string(),
-                "not created".to_owned(),
-                String::new(),
-            ],
+            Some(object) => Row::new(&object.address, &object.state, health(&object)),
+            None if resource.field("external").is_some() => Row::new(&resource.address, "external", ""),
+            None => Row::new(&resource.address, "not created", ""),
         };
         rows.push(row);
     }
     // What is left on the daemon is no longer in the files.
     for object in live.values() {
-        rows.push([
-            object.address.to_string(),
-            object.state.clone(),
-            "no longer in the files".to_owned(),
-        ]);
+        rows.push(Row::new(&object.address, &object.state, "no longer in the files"));
     }
-    println!("stack {}\n", loaded.stack.name);
-    if rows.is_empty() {
-        println!("  (no resources)");
-    }
-    let widths: Vec<usize> = (0..2)
-        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
-        .collect();
-    for [address, state, health] in rows {
-        let line = format!("  {address:<0$}  {state:<1$}  {health}", widths[0], widths[1]);
-        println!("{}", line.trim_end());
-    }
+    print!("{}", table(&loaded.stack.name, &rows));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -74,5 +50,80 @@ fn health(object: &Live) -> &'static str {
         Some(true) => "healthy",
         Some(false) => "unhealthy",
         None => "",
+    }
+}
+
+/// One line of the table: a resource, its state, and its health (or a remark).
+struct Row {
+    address: String,
+    state: String,
+    health: &'static str,
+}
+
+impl Row {
+    fn new(address: &impl ToString, state: &str, health: &'static str) -> Row {
+        Row {
+            address: address.to_string(),
+            state: state.to_owned(),
+            health,
+        }
+    }
+}
+
+/// The status table. Health is aligned in one column after the states of the rows that have
+/// one: a long state without health (a volume's mount point) does not push it away.
+fn table(stack: &str, rows: &[Row]) -> String {
+    let mut out = format!("stack {stack}\n\n");
+    if rows.is_empty() {
+        out.push_str("  (no resources)\n");
+    }
+    let address_width = rows.iter().map(|row| row.address.len()).max().unwrap_or(0);
+    let state_width = rows
+        .iter()
+        .filter(|row| !row.health.is_empty())
+        .map(|row| row.state.len())
+        .max()
+        .unwrap_or(0);
+    for row in rows {
+        let line = format!(
+            "  {:<address_width$}  {:<state_width$}  {}",
+            row.address, row.state, row.health
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_is_one_aligned_column() {
+        let rows = [
+            Row::new(&"network.private", "bridge, 172.26.0.0/16", ""),
+            Row::new(
+                &"volume.data",
+                "local volume at /var/lib/docker/volumes/quickstart_data/_data",
+                "",
+            ),
+            Row::new(&"image.app", "built: quickstart_app:24babe79797a", ""),
+            Row::new(&"service.cache", "1/1 running", "healthy"),
+            Row::new(&"service.api", "2/2 running, 1 starting", "unhealthy"),
+            Row::new(&"service.web", "not created", ""),
+            Row::new(
+                &"job.migrate",
+                "failed with code 3 at 2026-12-01 19:59:34 UTC",
+                "unhealthy",
+            ),
+            Row::new(&"service.old", "1/1 running", "no longer in the files"),
+        ];
+        insta::assert_snapshot!(table("quickstart", &rows));
+    }
+
+    #[test]
+    fn a_stack_without_resources_says_so() {
+        assert_eq!(table("empty", &[]), "stack empty\n\n  (no resources)\n");
     }
 }

@@ -163,7 +163,7 @@ impl LiveStack {
 
     /// Names of the stack's objects of one docker object type (`container`, `network`, ...).
     pub fn objects(&self, kind: &str) -> Vec<String> {
-        let filter = format!("label=dev.stack.stack={}", self.name);
+        let filter = format!("label={}={}", owner_label(kind), self.name);
         let args: Vec<&str> = match kind {
             "container" => vec!["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
             "image" => vec![
@@ -291,6 +291,7 @@ impl Drop for LiveStack {
         // Whatever destroy could not remove, and what the test made by hand.
         for filter in [
             format!("label=dev.stack.stack={}", self.name),
+            format!("label={}={}", owner_label("image"), self.name),
             format!("label={TEST_LABEL}={}", self.name),
         ] {
             let ids = |args: &[&str]| -> Vec<String> { docker(args).lines().map(str::to_owned).collect() };
@@ -351,6 +352,15 @@ fn copy_folder(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), target).unwrap();
         }
+    }
+}
+
+/// The label naming the stack an object of a docker type belongs to: images have their own,
+/// which the containers started from them do not take for theirs.
+pub fn owner_label(kind: &str) -> &'static str {
+    match kind {
+        "image" => "dev.stack.image.stack",
+        _ => "dev.stack.stack",
     }
 }
 

@@ -252,7 +252,7 @@ fn differences(
         .collect()
 }
 
-/// The words `stack status` shows, like `2/2 running, healthy`, and whether the service is up
+/// The words `stack status` shows, like `2/2 running, 1 starting`, and whether the service is up
 /// and healthy: `None` when its probe is one stack checks from the host, which a read does not.
 fn summary(replicas: &[Replica], expected: u32, recorded: &Config) -> (String, Option<bool>) {
     let running = replicas
@@ -271,6 +271,8 @@ fn summary(replicas: &[Replica], expected: u32, recorded: &Config) -> (String, O
     for replica in replicas.iter().filter(|replica| !replica.is_up()) {
         parts.push(format!("replica {} {}", replica.number, replica.status()));
     }
+    // Health itself is `Live::healthy`, shown in a column of its own: the state says only
+    // which replicas are still starting.
     let health: Vec<Option<HealthStatus>> = replicas
         .iter()
         .filter(|replica| replica.info.status == ContainerStatus::Running)
@@ -280,27 +282,12 @@ fn summary(replicas: &[Replica], expected: u32, recorded: &Config) -> (String, O
         .iter()
         .filter(|health| **health == Some(HealthStatus::Healthy))
         .count();
-    let docker_checked = health.iter().any(Option::is_some);
-    if docker_checked {
-        let starting = health
-            .iter()
-            .filter(|health| **health == Some(HealthStatus::Starting))
-            .count();
-        let unhealthy = health
-            .iter()
-            .filter(|health| **health == Some(HealthStatus::Unhealthy))
-            .count();
-        match (starting, unhealthy) {
-            (0, 0) => parts.push("healthy".to_owned()),
-            (starting, unhealthy) => {
-                if starting > 0 {
-                    parts.push(format!("{starting} starting"));
-                }
-                if unhealthy > 0 {
-                    parts.push(format!("{unhealthy} unhealthy"));
-                }
-            }
-        }
+    let starting = health
+        .iter()
+        .filter(|health| **health == Some(HealthStatus::Starting))
+        .count();
+    if starting > 0 {
+        parts.push(format!("{starting} starting"));
     }
     let all_up = missing == 0 && replicas.iter().all(Replica::is_up);
     let probe = recorded.get("probe").and_then(Setting::as_json);
@@ -388,7 +375,7 @@ service "api" {
         let live = read(replicas);
         assert_eq!(live.config, desired);
         assert!(live.drift.is_empty(), "{:?}", live.drift);
-        assert_eq!(live.state, "2/2 running, healthy");
+        assert_eq!(live.state, "2/2 running");
         assert_eq!(live.healthy, Some(true));
     }
 
@@ -399,7 +386,7 @@ service "api" {
         assert_eq!(drift_fields(&live), [("replica 1", "missing")]);
         assert_eq!(live.config.get("replicas"), desired.get("replicas"));
         assert_eq!(live.healthy, Some(false));
-        assert_eq!(live.state, "1/2 running, 1 missing, healthy");
+        assert_eq!(live.state, "1/2 running, 1 missing");
     }
 
     #[test]
@@ -486,12 +473,12 @@ service "api" {
     }
 
     #[test]
-    fn health_shows_in_the_state() {
+    fn the_state_says_which_replicas_start_and_leaves_health_to_its_own_field() {
         let (mut replicas, _) = replicas(&[1, 2]);
         replicas[0].info.health = Some(HealthStatus::Starting);
         replicas[1].info.health = Some(HealthStatus::Unhealthy);
         let live = read(replicas);
-        assert_eq!(live.state, "2/2 running, 1 starting, 1 unhealthy");
+        assert_eq!(live.state, "2/2 running, 1 starting");
         assert_eq!(live.healthy, Some(false));
     }
 }

@@ -217,6 +217,11 @@ impl Structure {
         if self.stopped {
             return None;
         }
+        if token.kind.is_comment()
+            && let Some(character) = disallowed_in(text, token)
+        {
+            return Some(DISALLOWED_IN_COMMENT.at(character));
+        }
         if let Some((word, kind)) = self.word.take() {
             match token.kind {
                 TokenKind::Whitespace
@@ -899,17 +904,37 @@ fn integer_part_fits(unsigned: &str) -> bool {
     value <= i128::MAX as u128
 }
 
-/// kdl's disallowed code points (it does not count U+007F among them).
+/// The code points KDL v2 disallows anywhere in a document (a byte order mark only at its
+/// start, which the reader strips). kdl accepts U+007F; the specification does not.
 fn is_disallowed(c: char) -> bool {
     matches!(
         c,
         '\u{0}'..='\u{8}'
             | '\u{E}'..='\u{1F}'
+            | '\u{7F}'
             | '\u{200E}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
             | '\u{2066}'..='\u{2069}'
             | '\u{FEFF}'
     )
+}
+
+const DISALLOWED_IN_COMMENT: Invalid = invalid(
+    "invalid character",
+    "a character KDL does not allow, even in a comment",
+    HELP_DISALLOWED,
+);
+
+/// The first disallowed character of a token, as a token of its own: kdl accepts them in
+/// comments, the KDL v2 specification does not.
+fn disallowed_in(text: &str, token: Token) -> Option<Token> {
+    let (offset, c) = token.text(text).char_indices().find(|&(_, c)| is_disallowed(c))?;
+    let start = token.start + offset;
+    Some(Token {
+        kind: TokenKind::Atom,
+        start,
+        end: start + c.len_utf8(),
+    })
 }
 
 const UNCLOSED: Invalid = invalid("invalid string", "this string is not closed", HELP_UNCLOSED);
@@ -956,6 +981,13 @@ fn check_string(written: &str, kind: TokenKind) -> Result<(), Invalid> {
                     "invalid string",
                     "looks like a multi-line raw string",
                     HELP_RAW_QUOTE,
+                ))
+            } else if body.starts_with("\"\"") {
+                // kdl reads `#"""one line"""#` as a one-line raw string; KDL v2 does not.
+                Err(invalid(
+                    "invalid string",
+                    "`#\"\"\"` opens a multi-line raw string, which must end its line",
+                    HELP_MULTI_LINE_OPENING,
                 ))
             } else {
                 Ok(())
@@ -1561,6 +1593,90 @@ mod tests {
         );
         assert_rejected("a \u{200E}", "invalid character", "\u{200E}");
         assert_rejected("a b\u{FEFF}", "invalid character", "b\u{FEFF}");
+    }
+
+    /// What the KDL v2 specification rejects although kdl accepts it: the specification's
+    /// test suite has both (`unicode_delete_fail`, `multiline_raw_string_single_line_err_fail`).
+    #[test]
+    fn what_kdl_accepts_but_kdl_v2_forbids() {
+        for (text, message, at) in [
+            ("a \u{7F}", "invalid character", "\u{7F}"),
+            ("a\u{7F} 1", "invalid character", "a\u{7F}"),
+            ("a \"x\u{7F}\"", "invalid string", "\"x\u{7F}\""),
+            ("a #\"x\u{7F}\"#", "invalid string", "#\"x\u{7F}\"#"),
+            (
+                "node #\"\"\"one line\"\"\"#",
+                "invalid string",
+                "#\"\"\"one line\"\"\"#",
+            ),
+            (
+                "node ##\"\"\"one line\"\"\"##",
+                "invalid string",
+                "##\"\"\"one line\"\"\"##",
+            ),
+            ("node #\"\"\"\"#", "invalid string", "#\"\"\"\"#"),
+        ] {
+            assert!(kdl_accepts(text), "kdl rejects {text:?}: the test is wrong");
+            let findings = findings(text);
+            assert!(findings.unsafe_for_kdl, "{text:?} may reach kdl");
+            let [diagnostic] = findings.diagnostics.as_slice() else {
+                panic!("{text:?}: {:#?}", findings.diagnostics);
+            };
+            assert_eq!(
+                (diagnostic.code, diagnostic.message.as_str()),
+                ("stack::syntax", message)
+            );
+            let span = diagnostic.primary_span().map(Span::range);
+            assert_eq!(span.and_then(|span| text.get(span)), Some(at), "{text:?}");
+            assert!(diagnostic.help.is_some(), "{text:?}");
+        }
+        // Escaped, the same code point is fine, and a raw string may begin with one quote.
+        assert!(findings("a \"x\\u{7F}\"").diagnostics.is_empty());
+        assert!(findings("a #\"\"x\"#").diagnostics.is_empty());
+    }
+
+    /// Every code point KDL v2 disallows, wherever it is written: in a name, a value, a string
+    /// of each kind, a comment, between nodes.
+    #[test]
+    fn every_disallowed_code_point_anywhere() {
+        let disallowed = ('\u{0}'..='\u{8}')
+            .chain('\u{E}'..='\u{1F}')
+            .chain(['\u{7F}'])
+            .chain('\u{200E}'..='\u{200F}')
+            .chain('\u{202A}'..='\u{202E}')
+            .chain('\u{2066}'..='\u{2069}')
+            .chain(['\u{FEFF}']);
+        for c in disallowed {
+            for text in [
+                format!("a{c}"),
+                format!("a b{c}c"),
+                format!("a \"{c}\""),
+                format!("a #\"{c}\"#"),
+                format!("a \"\"\"\n  {c}\n  \"\"\""),
+                format!("a #\"\"\"\n  {c}\n  \"\"\"#"),
+                format!("a // {c}\n"),
+                format!("a /* {c} */ b"),
+                format!("a\n{c}\nb"),
+            ] {
+                let file = Sources::new().add("stack.kdl", "stack.kdl", text.as_str());
+                let parsed = crate::parse(file, &text);
+                assert!(parsed.document.is_none(), "{text:?} is accepted");
+                let spanned: Vec<&str> = parsed
+                    .diagnostics
+                    .iter()
+                    .filter_map(|diagnostic| diagnostic.primary_span())
+                    .filter_map(|span| text.get(span.range()))
+                    .collect();
+                // A multi-line string is pointed at by its opening quotes.
+                assert!(
+                    spanned
+                        .iter()
+                        .any(|spanned| spanned.contains(c) || spanned.contains("\"\"\"")),
+                    "{text:?}: no span points at the character: {:#?}",
+                    parsed.diagnostics
+                );
+            }
+        }
     }
 
     #[test]
