@@ -16,9 +16,11 @@ mod container;
 mod container_spec;
 mod dockerignore;
 mod error;
+mod exec;
 mod health;
 mod image;
 mod labels;
+mod logs;
 mod network;
 mod volume;
 
@@ -30,7 +32,9 @@ pub use container_spec::{
     ContainerSpec, HealthTest, Healthcheck, Mount, PortBinding, Protocol, Resources, RestartPolicy,
 };
 pub use error::{DockerError, ObjectKind, ObjectRef, Result};
+pub use exec::{Exec, ExecOutput, ExecSpec, ExecStreams};
 pub use image::{BuildSpec, ImageInfo};
 pub use labels::{LabelFilter, Labels};
+pub use logs::{LogLine, LogRequest, LogStream};
 pub use network::{AttachedContainer, NetworkAttachment, NetworkInfo, NetworkSpec, Subnet};
 pub use volume::{VolumeInfo, VolumeSpec};
