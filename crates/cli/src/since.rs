@@ -24,7 +24,9 @@ pub fn parse_since(text: &str) -> Result<i64, String> {
 /// An RFC 3339 time, or a date alone, in seconds since the epoch.
 pub fn unix_seconds(text: &str) -> Option<i64> {
     let number = |part: &str| -> Option<i64> {
-        part.bytes().all(|byte| byte.is_ascii_digit()).then(|| part.parse().ok())?
+        part.bytes()
+            .all(|byte| byte.is_ascii_digit())
+            .then(|| part.parse().ok())?
     };
     let (date, time) = text.split_once(['T', 't', ' ']).unwrap_or((text, "00:00:00Z"));
     let mut fields = date.splitn(3, '-');
@@ -42,7 +44,11 @@ pub fn unix_seconds(text: &str) -> Option<i64> {
         signed => {
             let (hours, minutes) = signed[1..].split_once(':')?;
             let seconds = number(hours)? * 3600 + number(minutes)? * 60;
-            if signed.starts_with('-') { -seconds } else { seconds }
+            if signed.starts_with('-') {
+                -seconds
+            } else {
+                seconds
+            }
         }
     };
     let clock = clock.split_once('.').map_or(clock, |(whole, _)| whole);
@@ -52,11 +58,8 @@ pub fn unix_seconds(text: &str) -> Option<i64> {
         number(parts.next()?)?,
         number(parts.next().unwrap_or("0"))?,
     );
-    let valid = (1..=12).contains(&month)
-        && (1..=31).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second < 61;
+    let valid =
+        (1..=12).contains(&month) && (1..=31).contains(&day) && hour < 24 && minute < 60 && second < 61;
     valid.then(|| days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
 }
 
@@ -88,14 +91,26 @@ mod tests {
 
     #[test]
     fn durations_count_back_from_now() {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-        let since = parse_since("10m").unwrap();
-        assert!((now - 600 - since).abs() <= 1, "{since} is not ten minutes before {now}");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64;
+        let since = parse_since("10m").expect("a duration");
+        assert!(
+            (now - 600 - since).abs() <= 1,
+            "{since} is not ten minutes before {now}"
+        );
     }
 
     #[test]
     fn anything_else_is_refused() {
-        for text in ["yesterday", "2026-13-01", "2026-12-07T25:00:00Z", "10 minutes", ""] {
+        for text in [
+            "yesterday",
+            "2026-13-01",
+            "2026-12-07T25:00:00Z",
+            "10 minutes",
+            "",
+        ] {
             assert!(parse_since(text).is_err(), "{text}");
         }
     }

@@ -92,7 +92,9 @@ impl DockerClient {
         let client = self.clone();
         let output = output.filter_map(move |chunk| {
             let chunk = match chunk {
-                Ok(bollard::container::LogOutput::StdErr { message }) => Some(Ok(ExecOutput::Stderr(message))),
+                Ok(bollard::container::LogOutput::StdErr { message }) => {
+                    Some(Ok(ExecOutput::Stderr(message)))
+                }
                 Ok(
                     bollard::container::LogOutput::StdOut { message }
                     | bollard::container::LogOutput::Console { message },

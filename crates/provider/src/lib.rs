@@ -215,7 +215,12 @@ pub trait Provider: Send + Sync {
 
     /// Runs the object now, whether or not it changed (`stack run`), and returns once the run
     /// has ended; `live` is the object as it is, if it exists. By default it cannot be run.
-    async fn run(&self, _scope: &Scope, desired: &Desired, _live: Option<&Live>) -> Result<(), ProviderError> {
+    async fn run(
+        &self,
+        _scope: &Scope,
+        desired: &Desired,
+        _live: Option<&Live>,
+    ) -> Result<(), ProviderError> {
         Err(ProviderError::new(format!(
             "{}: a {} cannot be run on demand",
             desired.address, desired.kind.name

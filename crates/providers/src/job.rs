@@ -21,9 +21,9 @@ use stack_provider::labels::ADDRESS;
 use stack_provider::{Desired, Drift, Instance, Live, Provider, ProviderError, Resolve, Scope};
 
 use crate::common;
-use crate::service::{ServiceProvider, instance};
 use crate::service::live::status_word;
 use crate::service::spec::ServiceSpec;
+use crate::service::{ServiceProvider, instance};
 use crate::service::{config, wait};
 
 /// How many of a failed run's last log lines its error shows.

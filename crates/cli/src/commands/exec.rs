@@ -54,7 +54,9 @@ pub(super) fn run(
             true => Some(RawMode::enable()?),
             false => None,
         };
-        let input = how.interactive.then(|| tokio::spawn(forward_stdin(streams.input)));
+        let input = how
+            .interactive
+            .then(|| tokio::spawn(forward_stdin(streams.input)));
         let resizes = how.tty.then(|| {
             let (docker, exec) = (daemon.docker.clone(), exec.clone());
             tokio::spawn(async move {
@@ -92,7 +94,11 @@ pub(super) fn run(
 
 /// Replica `number`, or the first healthy one (the first running one where the daemon cannot
 /// tell health).
-fn pick<'a>(address: &Address, instances: &'a [Instance], number: Option<u32>) -> Result<&'a Instance, String> {
+fn pick<'a>(
+    address: &Address,
+    instances: &'a [Instance],
+    number: Option<u32>,
+) -> Result<&'a Instance, String> {
     let listed = || {
         let states: Vec<String> = instances
             .iter()
@@ -177,16 +183,19 @@ mod tests {
             instance(2, true, Some(false)),
             instance(3, true, Some(true)),
         ];
-        assert_eq!(pick(&address, &instances, None).unwrap().number, 3);
-        assert_eq!(pick(&address, &instances, Some(2)).unwrap().number, 2);
-        let stopped = pick(&address, &instances, Some(1)).unwrap_err();
+        assert_eq!(pick(&address, &instances, None).expect("a replica").number, 3);
+        assert_eq!(pick(&address, &instances, Some(2)).expect("replica 2").number, 2);
+        let stopped = pick(&address, &instances, Some(1)).expect_err("replica 1 is stopped");
         assert!(
             stopped.starts_with("service.web has no running replica 1\nhint: its replicas: web-1 (not running), web-2 (running, not healthy), web-3 (running)"),
             "{stopped}"
         );
         let unknown = [instance(1, true, None)];
-        assert_eq!(pick(&address, &unknown, None).unwrap().number, 1);
-        let none = pick(&address, &[], None).unwrap_err();
+        assert_eq!(
+            pick(&address, &unknown, None).expect("a running replica").number,
+            1
+        );
+        let none = pick(&address, &[], None).expect_err("no replica");
         assert!(none.contains("`stack apply` creates them"), "{none}");
     }
 }

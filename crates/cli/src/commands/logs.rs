@@ -25,7 +25,12 @@ const DISCOVERY: Duration = Duration::from_secs(1);
 /// How long a followed line waits for lines of other replicas written before it.
 const SETTLE: Duration = Duration::from_millis(150);
 
-pub(super) fn run(names: &[String], stack: &StackArgs, logs: &LogsArgs, output: &Output) -> Result<ExitCode, String> {
+pub(super) fn run(
+    names: &[String],
+    stack: &StackArgs,
+    logs: &LogsArgs,
+    output: &Output,
+) -> Result<ExitCode, String> {
     let session = match Session::open(stack, false, output) {
         Ok(session) => session,
         Err(code) => return Ok(code),
@@ -40,7 +45,15 @@ pub(super) fn run(names: &[String], stack: &StackArgs, logs: &LogsArgs, output: 
     let daemon = &session.daemon;
     daemon.runtime.block_on(async {
         if logs.follow {
-            follow(&session, &addresses, &request, &HashSet::new(), &mut printer, std::future::pending()).await
+            follow(
+                &session,
+                &addresses,
+                &request,
+                &HashSet::new(),
+                &mut printer,
+                std::future::pending(),
+            )
+            .await
         } else {
             show(&session, &addresses, &request, &mut printer).await
         }
@@ -149,7 +162,13 @@ pub(super) async fn follow(
                 };
                 let docker = session.daemon.docker.clone();
                 let after = seen.last.clone();
-                seen.reader = Some(tokio::spawn(read(docker, container, request, after, sender.clone())));
+                seen.reader = Some(tokio::spawn(read(
+                    docker,
+                    container,
+                    request,
+                    after,
+                    sender.clone(),
+                )));
             }
         }
         at_start = false;
@@ -193,7 +212,9 @@ async fn read(
     let mut lines = docker.container_logs(&container, &request);
     // An error ends the reading: the container was removed.
     while let Some(Ok(line)) = lines.next().await {
-        if after.as_ref().is_none_or(|after| line.time > *after) && sender.send((container.clone(), line)).is_err() {
+        if after.as_ref().is_none_or(|after| line.time > *after)
+            && sender.send((container.clone(), line)).is_err()
+        {
             return;
         }
     }
@@ -310,7 +331,10 @@ mod tests {
         let painted = printer.line("web-1", &line("up"));
         assert_eq!(painted, format!("\x1b[{}mweb-1 |\x1b[0m up", color_of("web-1")));
         assert_eq!(color_of("web-1"), color_of("web-1"));
-        let colors: HashSet<u8> = ["web-1", "web-2", "web-3", "api-1"].iter().map(|label| color_of(label)).collect();
+        let colors: HashSet<u8> = ["web-1", "web-2", "web-3", "api-1"]
+            .iter()
+            .map(|label| color_of(label))
+            .collect();
         assert!(colors.len() > 1, "replicas share one color");
     }
 }

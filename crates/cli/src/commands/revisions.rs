@@ -91,7 +91,11 @@ fn not_behind_the_files(prepared: &Prepared, address: &Address) -> Result<(), St
             "{address} is not on the daemon\nhint: `stack apply` creates it"
         )),
         Some(resource) if !resource.changes.is_empty() => {
-            let fields: Vec<&str> = resource.changes.iter().map(|change| change.field.as_str()).collect();
+            let fields: Vec<&str> = resource
+                .changes
+                .iter()
+                .map(|change| change.field.as_str())
+                .collect();
             Err(format!(
                 "{address} runs another configuration than the files say ({} changed)\nhint: `stack apply` rolls the change out, which restarts its replicas",
                 fields.join(", ")

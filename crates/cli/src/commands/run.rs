@@ -59,7 +59,14 @@ pub(super) fn run(job: &str, stack: &StackArgs, output: &Output) -> Result<ExitC
         };
         let (ran, followed) = tokio::join!(
             running,
-            follow(&session, std::slice::from_ref(&address), &request, &before, &mut printer, until_ended)
+            follow(
+                &session,
+                std::slice::from_ref(&address),
+                &request,
+                &before,
+                &mut printer,
+                until_ended
+            )
         );
         followed?;
         let Err(error) = ran else {
