@@ -184,6 +184,16 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Apply, then apply again whenever the stack's files or an image's build context change
+    ///
+    /// Watches the stack's files, those of the modules it calls, and the build context of every
+    /// image (what `.dockerignore` leaves in it). After a change, once the files have been
+    /// quiet for a moment, plans and applies what changed without asking, printing the plan.
+    /// A stack with errors or a failed build or apply is shown, and watching goes on.
+    Watch {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
     /// Print a shell completion script
     ///
     /// For example: stack completions bash > /etc/bash_completion.d/stack

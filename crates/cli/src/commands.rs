@@ -11,6 +11,7 @@ mod revisions;
 mod run;
 mod session;
 mod status;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -90,6 +91,7 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
             exec::run(&service, &stack, &how, command, output)
         }
         Command::Run { job, stack } => run::run(&job, &stack, output),
+        Command::Watch { stack } => watch::run(&stack, output),
         Command::History { stack } => revisions::history(&stack, output),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());

@@ -25,7 +25,7 @@ mod network;
 mod volume;
 
 pub use archive::{ContainerFile, file_archive};
-pub use build_context::{ContextEntry, ContextError, entries as context_entries};
+pub use build_context::{ContextEntry, ContextError, entries as context_entries, in_context};
 pub use client::{API_VERSION, DockerClient, EngineVersion};
 pub use container::{ContainerEndpoint, ContainerInfo, ContainerStatus, ContainerSummary, HealthStatus};
 pub use container_spec::{
