@@ -284,3 +284,69 @@ fn run_runs_a_job_again_with_its_output_and_its_exit_code() {
         .status(1)
         .stderr_contains("job.hello uses what is not applied yet: image.demo");
 }
+
+#[test]
+fn watch_applies_again_once_after_a_burst_of_saves_and_goes_on_after_a_failure() {
+    let Some(live) = LiveStack::new() else {
+        return;
+    };
+    live.demo_context("app");
+    live.write("app/.dockerignore", "*.log\n");
+    live.write("stack.kdl", STACK);
+    let mut watching = live.spawn("watch", &[], "watch");
+    let applies = |output: &str| output.matches("Apply complete").count();
+    let watching_again = |output: &str, times: usize| output.matches("Watching ").count() == times;
+    until(&live, "watch", "the first apply", |output| {
+        watching_again(output, 1)
+    });
+    let first = live.output("watch");
+    assert_eq!(applies(&first), 1, "{first}");
+    assert_eq!(live.container_ids("web").len(), 2, "{first}");
+
+    // A burst of saves is one apply, of what changed.
+    for replicas in ["3", "1", "3"] {
+        live.write(
+            "stack.kdl",
+            STACK.replace("replicas 2", &format!("replicas {replicas}")),
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = until(&live, "watch", "an apply after the burst", |output| {
+        watching_again(output, 2)
+    });
+    assert_eq!(applies(&output), 2, "{output}");
+    assert!(output.contains("Changed: "), "{output}");
+    assert!(output.contains("~ service.web"), "{output}");
+    assert_eq!(live.container_ids("web").len(), 3, "{output}");
+
+    // What .dockerignore leaves out is no change; a broken file is shown and watching goes on.
+    live.write("app/debug.log", "ignored");
+    live.write("stack.kdl", "service \"web\" {\n    replicas \"many\"\n}\n");
+    let output = until(&live, "watch", "the broken file's diagnostics", |output| {
+        watching_again(output, 3)
+    });
+    assert!(output.contains("service `web` has no `image`"), "{output}");
+    assert!(
+        !output.contains("app/debug.log"),
+        "an ignored file counted: {output}"
+    );
+    live.write("stack.kdl", STACK);
+    let output = until(&live, "watch", "the fixed file's apply", |output| {
+        watching_again(output, 4)
+    });
+    assert_eq!(applies(&output), 3, "{output}");
+    assert_eq!(live.container_ids("web").len(), 2, "{output}");
+
+    // A change in the build context builds the image again and rolls the services out.
+    let before = live.container_ids("web");
+    live.write("app/VERSION", "2");
+    let output = until(&live, "watch", "the rebuild", |output| watching_again(output, 5));
+    assert_eq!(applies(&output), 4, "{output}");
+    assert!(output.contains("image.demo"), "{output}");
+    assert!(
+        live.container_ids("web").iter().all(|id| !before.contains(id)),
+        "{output}"
+    );
+    let _ = watching.kill();
+    let _ = watching.wait();
+}

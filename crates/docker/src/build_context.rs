@@ -77,6 +77,10 @@ pub fn in_context(context: &Path, path: &Path, dockerfile: &str) -> bool {
         return false;
     };
     let name = relative.to_string_lossy().replace('\\', "/");
+    // The folder itself: what changed in it is named by its own path.
+    if name.is_empty() {
+        return false;
+    }
     if name == ".dockerignore" || name == dockerfile {
         return true;
     }
@@ -139,7 +143,12 @@ mod tests {
         assert!(in_context(root, &root.join("Dockerfile"), "Dockerfile"));
         assert!(!in_context(root, &root.join("target/debug/app"), "Dockerfile"));
         assert!(!in_context(root, &root.join("build.log"), "Dockerfile"));
-        assert!(!in_context(&root.join("app"), &root.join("stack.kdl"), "Dockerfile"));
+        assert!(!in_context(
+            &root.join("app"),
+            &root.join("stack.kdl"),
+            "Dockerfile"
+        ));
+        assert!(!in_context(root, root, "Dockerfile"));
     }
 
     #[test]

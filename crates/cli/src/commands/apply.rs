@@ -41,7 +41,14 @@ pub(super) fn run(stack: &StackArgs, auto_approve: bool, output: &Output) -> Res
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    apply_loaded(connecting, &loaded, stack, plan_file.as_ref(), auto_approve, output)
+    apply_loaded(
+        connecting,
+        &loaded,
+        stack,
+        plan_file.as_ref(),
+        auto_approve,
+        output,
+    )
 }
 
 /// Plans `loaded` against the daemon being connected, shows the plan, and carries it out

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
@@ -66,28 +66,52 @@ fn apply(stack: &StackArgs, output: &Output) -> Option<Loaded> {
     Some(loaded)
 }
 
-/// Waits for events until one concerns the stack; the paths it names, relative where they can be.
-fn next_change(events: &mpsc::Receiver<DebounceEventResult>, watched: &Watched) -> Result<Vec<String>, String> {
+/// Waits for events until one concerns the stack, then until the files are quiet: the paths
+/// changed, relative where they can be.
+fn next_change(
+    events: &mpsc::Receiver<DebounceEventResult>,
+    watched: &Watched,
+) -> Result<Vec<String>, String> {
+    let stopped = || "the file watcher stopped".to_owned();
+    let mut changed = BTreeSet::new();
+    while changed.is_empty() {
+        let batch = events.recv().map_err(|_| stopped())?;
+        changed.extend(relevant(batch, watched));
+    }
+    // The debouncer groups the events of each path; a burst over several files, or one
+    // longer than its quiet time, comes in several groups.
+    let mut quiet_from = Instant::now() + QUIET;
     loop {
-        let batch = events
-            .recv()
-            .map_err(|_| "the file watcher stopped".to_owned())?;
-        let paths: BTreeSet<String> = match batch {
-            Ok(batch) => batch
-                .iter()
-                .flat_map(|event| event.paths.iter())
-                .filter(|path| watched.concerns(path))
-                .map(|path| shown(path))
-                .collect(),
-            Err(errors) => {
-                for error in errors {
-                    eprintln!("warning: watching files: {error}");
+        match events.recv_timeout(quiet_from.saturating_duration_since(Instant::now())) {
+            Ok(batch) => {
+                let more = relevant(batch, watched);
+                if !more.is_empty() {
+                    quiet_from = Instant::now() + QUIET;
                 }
-                continue;
+                changed.extend(more);
             }
-        };
-        if !paths.is_empty() {
-            return Ok(paths.into_iter().collect());
+            Err(mpsc::RecvTimeoutError::Timeout) => return Ok(changed.into_iter().collect()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(stopped()),
+        }
+    }
+}
+
+/// The paths of a batch of events that change the stack; errors are printed.
+fn relevant(batch: DebounceEventResult, watched: &Watched) -> Vec<String> {
+    match batch {
+        // Reading a file is no change of it: loading and building read them all.
+        Ok(batch) => batch
+            .iter()
+            .filter(|event| !event.kind.is_access())
+            .flat_map(|event| event.paths.iter())
+            .filter(|path| watched.concerns(path))
+            .map(|path| shown(path))
+            .collect(),
+        Err(errors) => {
+            for error in errors {
+                eprintln!("warning: watching files: {error}");
+            }
+            Vec::new()
         }
     }
 }
@@ -96,7 +120,10 @@ fn shown(path: &Path) -> String {
     let relative = std::env::current_dir()
         .ok()
         .and_then(|here| path.strip_prefix(here).ok().map(Path::to_path_buf));
-    relative.unwrap_or_else(|| path.to_path_buf()).display().to_string()
+    relative
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 /// What a change of the stack is a change of.
@@ -126,7 +153,9 @@ impl Watched {
             stack_dir,
             ..Watched::default()
         };
-        watched.files.extend(stack.var_files.iter().map(|file| absolute(file)));
+        watched
+            .files
+            .extend(stack.var_files.iter().map(|file| absolute(file)));
         let Some(loaded) = loaded else {
             return watched;
         };
@@ -157,7 +186,9 @@ impl Watched {
             .iter()
             .filter_map(|file| file.parent().map(Path::to_path_buf))
             .collect();
-        watched.roots.extend(folders.into_iter().map(|folder| (folder, false)));
+        watched
+            .roots
+            .extend(folders.into_iter().map(|folder| (folder, false)));
         let contexts: Vec<(PathBuf, bool)> = watched
             .contexts
             .iter()
@@ -191,8 +222,8 @@ impl Watched {
 
     /// Whether a change of `path` is a change of the stack.
     fn concerns(&self, path: &Path) -> bool {
-        let kdl_in_stack_dir =
-            path.parent() == Some(self.stack_dir.as_path()) && path.extension().is_some_and(|ext| ext == "kdl");
+        let kdl_in_stack_dir = path.parent() == Some(self.stack_dir.as_path())
+            && path.extension().is_some_and(|ext| ext == "kdl");
         kdl_in_stack_dir
             || self.files.contains(path)
             || self
