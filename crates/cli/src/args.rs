@@ -125,6 +125,75 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Print the output of services' replicas and of jobs, merged in time order
+    ///
+    /// Each line starts with the replica it came from (`web-2`), in a color of its own on a
+    /// terminal. A job's last run shows though it has ended. Changes nothing on the daemon.
+    // The positional arguments name resources: the stack is given by --path.
+    #[command(mut_arg("path", |path| path.long("path").value_name("PATH")))]
+    Logs {
+        /// Services and jobs, by name (`web`) or address (`job.migrate`); all when none is named
+        #[arg(value_name = "SERVICE|JOB")]
+        names: Vec<String>,
+        #[command(flatten)]
+        stack: StackArgs,
+        #[command(flatten)]
+        logs: LogsArgs,
+    },
+    /// Run a command in a running replica of a service, as `docker exec` does
+    ///
+    /// Runs in the first healthy replica (the first running one when the daemon cannot tell
+    /// health) unless --replica says which. Exits with the command's exit code.
+    Exec {
+        /// The service: its name (`web`) or address (`service.web`)
+        service: String,
+        #[command(flatten)]
+        stack: StackArgs,
+        /// The replica to run in, by its number (`web-2` is 2)
+        #[arg(long, value_name = "N")]
+        replica: Option<u32>,
+        /// Pass standard input to the command
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// Give the command a terminal (with -i: an interactive shell, as `docker exec -it`)
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// The program and its arguments, after `--`
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Replace the replicas of services with fresh ones, as their `update` block rolls them
+    ///
+    /// Batch after batch in the order the `update` block says, each batch ready (healthy
+    /// where there is a probe) before the next; start-first behind the proxy, no request is
+    /// lost. Refuses a service whose files differ from what runs: apply those changes instead.
+    #[command(mut_arg("path", |path| path.long("path").value_name("PATH")))]
+    Restart {
+        /// The services, by name (`web`) or address (`service.web`)
+        #[arg(required = true, value_name = "SERVICE")]
+        services: Vec<String>,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Run a job now, whether or not it changed, with its output on the terminal
+    ///
+    /// Exits with the job's exit code. What the job uses must be applied first.
+    Run {
+        /// The job: its name (`migrate`) or address (`job.migrate`)
+        job: String,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Apply, then apply again whenever the stack's files or an image's build context change
+    ///
+    /// Watches the stack's files, those of the modules it calls, and the build context of every
+    /// image (what `.dockerignore` leaves in it). After a change, once the files have been
+    /// quiet for a moment, plans and applies what changed without asking, printing the plan.
+    /// A stack with errors or a failed build or apply is shown, and watching goes on.
+    Watch {
+        #[command(flatten)]
+        stack: StackArgs,
+    },
     /// Print a shell completion script
     ///
     /// For example: stack completions bash > /etc/bash_completion.d/stack
@@ -176,6 +245,23 @@ pub struct StackArgs {
     /// Use this stack name instead of the one in the files
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+}
+
+/// Which output `stack logs` prints.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing what the replicas write, following those a rollout starts
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only what was written since a time (`2026-12-07T16:00:00Z`) or for a while (`10m`)
+    #[arg(long, value_name = "DURATION|TIME", value_parser = crate::since::parse_since)]
+    pub since: Option<i64>,
+    /// Only the last N lines of each replica
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+    /// Show the time of each line
+    #[arg(long)]
+    pub timestamps: bool,
 }
 
 /// How a plan is printed.

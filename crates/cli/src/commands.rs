@@ -3,10 +3,15 @@
 
 mod apply;
 mod destroy;
+mod exec;
 mod load;
+mod logs;
 mod plan;
 mod revisions;
+mod run;
+mod session;
 mod status;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,7 +58,7 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
             import_compose(&files, &options, output)
         }
         Command::Rollback { service, stack } => {
-            revisions::operate(&service, &stack, stack_engine::Operation::RollBack, output)
+            revisions::operate(&[service], &stack, stack_engine::Operation::RollBack, output)
         }
         Command::Rollout {
             action,
@@ -64,8 +69,29 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
                 RolloutAction::Continue => stack_engine::Operation::Resume,
                 RolloutAction::Undo => stack_engine::Operation::RollBack,
             };
-            revisions::operate(&service, &stack, operation, output)
+            revisions::operate(&[service], &stack, operation, output)
         }
+        Command::Restart { services, stack } => {
+            revisions::operate(&services, &stack, stack_engine::Operation::Restart, output)
+        }
+        Command::Logs { names, stack, logs } => logs::run(&names, &stack, &logs, output),
+        Command::Exec {
+            service,
+            stack,
+            replica,
+            interactive,
+            tty,
+            command,
+        } => {
+            let how = exec::How {
+                replica,
+                interactive,
+                tty,
+            };
+            exec::run(&service, &stack, &how, command, output)
+        }
+        Command::Run { job, stack } => run::run(&job, &stack, output),
+        Command::Watch { stack } => watch::run(&stack, output),
         Command::History { stack } => revisions::history(&stack, output),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());

@@ -22,6 +22,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Daemon {
     pub runtime: Runtime,
     pub providers: Providers,
+    /// For what reads a container's output or runs commands in it, which no provider does.
+    pub docker: DockerClient,
     locks: DockerLock,
     ahead: Mutex<Option<ReadAhead>>,
 }
@@ -42,6 +44,7 @@ pub struct Connecting {
 
 struct Connected {
     providers: Providers,
+    docker: DockerClient,
     locks: DockerLock,
     ahead: Option<ReadAhead>,
 }
@@ -58,6 +61,7 @@ impl Connecting {
         Ok(Daemon {
             runtime: self.runtime,
             providers: connected.providers,
+            docker: connected.docker,
             locks: connected.locks,
             ahead: Mutex::new(connected.ahead),
         })
@@ -87,7 +91,7 @@ impl Daemon {
         let connected = runtime.spawn(async move {
             let docker = DockerClient::connect().await?;
             let locks = DockerLock::new(Arc::new(docker.clone()));
-            let providers = stack_providers::builtin(docker);
+            let providers = stack_providers::builtin(docker.clone());
             let ahead = match likely {
                 Some(stack) => {
                     let scope = Daemon::scope_of(stack.clone());
@@ -105,6 +109,7 @@ impl Daemon {
             };
             Ok(Connected {
                 providers,
+                docker,
                 locks,
                 ahead,
             })

@@ -6,6 +6,8 @@ mod daemon;
 mod output;
 mod plan_file;
 mod progress;
+mod since;
+mod terminal;
 
 use std::process::ExitCode;
 

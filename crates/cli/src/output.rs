@@ -11,10 +11,14 @@ pub struct Output {
 impl Output {
     /// Colors only on a terminal, and never with NO_COLOR set (https://no-color.org).
     pub fn detect() -> Output {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
         Output {
-            color: !no_color && std::io::stderr().is_terminal(),
+            color: !no_color() && std::io::stderr().is_terminal(),
         }
+    }
+
+    /// Whether what goes to standard output may be colored, by the same rule.
+    pub fn stdout_color() -> bool {
+        !no_color() && std::io::stdout().is_terminal()
     }
 
     pub fn diagnostics<'a>(&self, diagnostics: impl IntoIterator<Item = &'a Diagnostic>, sources: &Sources) {
@@ -29,4 +33,8 @@ impl Output {
     pub fn error(&self, message: &str) {
         eprintln!("error: {message}");
     }
+}
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
 }

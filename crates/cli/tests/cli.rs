@@ -257,3 +257,45 @@ fn completions_and_help() {
     }
     stack().args(["frobnicate"]).run().status(2);
 }
+
+#[test]
+fn completions_offer_the_everyday_commands_and_their_options() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = stack().args(["completions", shell]).run().success();
+        for word in [
+            "logs",
+            "exec",
+            "restart",
+            "run",
+            "follow",
+            "since",
+            "tail",
+            "timestamps",
+            "replica",
+            "interactive",
+            "tty",
+            "path",
+        ] {
+            assert!(
+                script.stdout.contains(word),
+                "the {shell} completions lack {word:?}"
+            );
+        }
+    }
+    // The positional arguments of logs and restart name resources: the stack is --path.
+    stack()
+        .args(["logs", "web", "api", "--path", "nowhere"])
+        .run()
+        .status(1)
+        .stderr_contains("nowhere");
+    stack()
+        .args(["exec", "web"])
+        .run()
+        .status(2)
+        .stderr_contains("<COMMAND>");
+    stack()
+        .args(["logs", "--since", "yesterday"])
+        .run()
+        .status(2)
+        .stderr_contains("is neither a duration");
+}

@@ -253,6 +253,25 @@ fn start_first_behind_the_proxy_loses_no_request_and_keeps_the_old_replicas_for_
 }
 
 #[test]
+fn a_start_first_restart_behind_the_proxy_replaces_every_replica_without_a_failed_request() {
+    let Some(live) = applied(&web("v1", false, START_FIRST, "")) else {
+        return;
+    };
+    let old = ids(&live);
+    let load = Load::start(&live);
+    live.run("restart web --path", &[])
+        .success()
+        .stdout_contains("service.web restarted");
+    served_throughout(&load.finish(), "v1", "v1");
+    assert!(
+        ids(&live).iter().all(|id| !old.contains(id)),
+        "every replica was replaced"
+    );
+    assert_eq!(versions(&live), ["v1", "v1", "v1"]);
+    live.run("plan", &["--detailed-exitcode"]).success();
+}
+
+#[test]
 fn a_version_that_fails_its_probe_is_rolled_back_while_the_old_one_serves() {
     let Some(live) = applied(&web("v1", false, START_FIRST, "")) else {
         return;

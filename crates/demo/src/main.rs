@@ -34,6 +34,8 @@ usage:
       line-based key-value server: PING, SET KEY VALUE, GET KEY, QUIT
   stack-demo job [--exit CODE] [--sleep MS] [--message TEXT]
       print TEXT, sleep, exit with CODE
+  stack-demo cat
+      copy standard input to standard output, until it ends
   stack-demo load http://HOST:PORT/PATH [--interval-ms 20] [--timeout-ms 2000] [--duration-ms MS]
       GET the URL in a loop (resolving HOST each time) until MS have passed or SIGTERM;
       print each failure, then `load: N requests, F failed; BODY COUNT, ...`
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         "cache" => cache(rest),
         "job" => job(rest),
         "load" => load(rest),
+        "cat" => cat(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -115,6 +118,12 @@ fn job(arguments: &[String]) -> Result<ExitCode, String> {
     println!("{}", args.get("message", "job done".to_string())?);
     std::thread::sleep(sleep);
     Ok(ExitCode::from(code))
+}
+
+fn cat() -> Result<ExitCode, String> {
+    std::io::copy(&mut std::io::stdin().lock(), &mut std::io::stdout().lock())
+        .map_err(|error| format!("cannot copy standard input: {error}"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load(arguments: &[String]) -> Result<ExitCode, String> {

@@ -41,11 +41,7 @@ pub struct ContextEntry {
 /// order they are packed. `dockerfile` (relative to the context) is always included, as the
 /// Docker CLI does, since the daemon needs it even when `.dockerignore` names it.
 pub fn entries(context: &Path, dockerfile: &str) -> Result<Vec<ContextEntry>, ContextError> {
-    let ignore = match fs::read_to_string(context.join(".dockerignore")) {
-        Ok(text) => DockerIgnore::parse(&text),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => DockerIgnore::default(),
-        Err(error) => return Err(at(&context.join(".dockerignore"))(error)),
-    };
+    let ignore = dockerignore(context)?;
     let mut found = Vec::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(folder) = pending.pop() {
@@ -71,6 +67,35 @@ pub fn entries(context: &Path, dockerfile: &str) -> Result<Vec<ContextEntry>, Co
         }
     }
     Ok(found)
+}
+
+/// Whether `path` is part of what the daemon receives of `context`: a path in it that
+/// `.dockerignore` does not exclude, or `.dockerignore` itself, which says what is excluded.
+/// A path whose `.dockerignore` cannot be read counts as part of it.
+pub fn in_context(context: &Path, path: &Path, dockerfile: &str) -> bool {
+    let Ok(relative) = path.strip_prefix(context) else {
+        return false;
+    };
+    let name = relative.to_string_lossy().replace('\\', "/");
+    // The folder itself: what changed in it is named by its own path.
+    if name.is_empty() {
+        return false;
+    }
+    if name == ".dockerignore" || name == dockerfile {
+        return true;
+    }
+    match dockerignore(context) {
+        Ok(ignore) => !ignore.excludes(&name),
+        Err(_) => true,
+    }
+}
+
+fn dockerignore(context: &Path) -> Result<DockerIgnore, ContextError> {
+    match fs::read_to_string(context.join(".dockerignore")) {
+        Ok(text) => Ok(DockerIgnore::parse(&text)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(DockerIgnore::default()),
+        Err(error) => Err(at(&context.join(".dockerignore"))(error)),
+    }
 }
 
 /// Packs `context` into a tar: the [`entries`], with fixed times and owners.
@@ -106,6 +131,24 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn a_path_is_in_the_context_unless_dockerignore_excludes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::write(root.join(".dockerignore"), "target\n*.log\n").unwrap();
+        assert!(in_context(root, &root.join("src/main.rs"), "Dockerfile"));
+        assert!(in_context(root, &root.join(".dockerignore"), "Dockerfile"));
+        assert!(in_context(root, &root.join("Dockerfile"), "Dockerfile"));
+        assert!(!in_context(root, &root.join("target/debug/app"), "Dockerfile"));
+        assert!(!in_context(root, &root.join("build.log"), "Dockerfile"));
+        assert!(!in_context(
+            &root.join("app"),
+            &root.join("stack.kdl"),
+            "Dockerfile"
+        ));
+        assert!(!in_context(root, root, "Dockerfile"));
     }
 
     #[test]

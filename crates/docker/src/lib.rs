@@ -17,15 +17,17 @@ mod container_spec;
 mod docker_config;
 mod dockerignore;
 mod error;
+mod exec;
 mod health;
 mod image;
 mod labels;
+mod logs;
 mod network;
 mod registry;
 mod volume;
 
 pub use archive::{ContainerFile, file_archive};
-pub use build_context::{ContextEntry, ContextError, entries as context_entries};
+pub use build_context::{ContextEntry, ContextError, entries as context_entries, in_context};
 pub use client::{API_VERSION, DockerClient, EngineVersion};
 pub use container::{ContainerEndpoint, ContainerInfo, ContainerStatus, ContainerSummary, HealthStatus};
 pub use container_spec::{
@@ -33,8 +35,10 @@ pub use container_spec::{
 };
 pub use docker_config::DockerConfig;
 pub use error::{DockerError, ObjectKind, ObjectRef, Result};
+pub use exec::{Exec, ExecOutput, ExecSpec, ExecStreams};
 pub use image::{BuildSpec, ImageInfo};
 pub use labels::{LabelFilter, Labels};
+pub use logs::{LogLine, LogRequest, LogStream};
 pub use network::{AttachedContainer, NetworkAttachment, NetworkInfo, NetworkSpec, Subnet};
 pub use registry::{DEFAULT_REGISTRY, RegistryAuth, RegistryFailure, Transfer, registry_of};
 pub use volume::{VolumeInfo, VolumeSpec};

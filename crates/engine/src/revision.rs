@@ -1,5 +1,5 @@
-//! What `stack rollback`, `stack rollout continue|undo` and `stack history` do: one resource's
-//! kept revisions, through its provider.
+//! What `stack rollback`, `stack rollout continue|undo`, `stack restart`, `stack run` and
+//! `stack history` do: an operation on one resource, through its provider.
 
 use stack_language::Address;
 use stack_provider::{ProviderError, Providers, Revision, Scope};
@@ -13,6 +13,10 @@ pub enum Operation {
     RollBack,
     /// A paused rollout carried on to the end.
     Resume,
+    /// Every instance replaced by a fresh one of the same configuration.
+    Restart,
+    /// A run now, whether or not anything changed.
+    Run,
 }
 
 /// Carries `operation` out on the resource at `address`, which `prepared` has both in the files
@@ -28,16 +32,22 @@ pub async fn operate(
         ProviderError::new(format!("{address} is not in the files"))
             .with_hint("name a resource the stack declares")
     })?;
-    let live = prepared.live.get(address).ok_or_else(|| {
-        ProviderError::new(format!("{address} is not on the daemon"))
-            .with_hint("`stack apply` creates it; there is nothing to go back to yet")
-    })?;
     let provider = providers
         .get(desired.kind.name)
         .ok_or_else(|| ProviderError::new(format!("no provider handles {}", desired.kind.name)))?;
+    let live = prepared.live.get(address);
+    if operation == Operation::Run {
+        return provider.run(scope, desired, live).await;
+    }
+    let live = live.ok_or_else(|| {
+        ProviderError::new(format!("{address} is not on the daemon"))
+            .with_hint("`stack apply` creates it first")
+    })?;
     match operation {
         Operation::RollBack => provider.roll_back(scope, desired, live).await,
         Operation::Resume => provider.resume(scope, desired, live).await,
+        Operation::Restart => provider.restart(scope, desired, live).await,
+        Operation::Run => provider.run(scope, desired, Some(live)).await,
     }
 }
 

@@ -101,6 +101,23 @@ pub struct Revision {
     pub state: String,
 }
 
+/// One unit that runs an object's process: a replica of a service, the run of a job. `stack
+/// logs` reads its output and `stack exec` runs commands in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// How output names it: `web-2` (the replica's number after the service's name), `migrate`.
+    pub label: String,
+    /// The replica's number, from 1; a job's run is 1.
+    pub number: u32,
+    /// The container that runs it, by id.
+    pub container: String,
+    pub running: bool,
+    /// `None` when it has no health check the daemon runs.
+    pub healthy: Option<bool>,
+    /// How its process ended, once it has.
+    pub exit_code: Option<i64>,
+}
+
 /// Resolves references to other resources while a resource's desired state is built.
 pub trait Resolve: Sync {
     /// The desired state of a resource this one depends on.
@@ -241,6 +258,37 @@ pub trait Provider: Send + Sync {
     /// The revisions kept of the object, the current one first; by default none.
     async fn history(&self, _scope: &Scope, _live: &Live) -> Result<Vec<Revision>, ProviderError> {
         Ok(Vec::new())
+    }
+
+    /// The instances that run the object's process, in the order of their numbers; stopped ones
+    /// too. By default an object runs nothing.
+    async fn instances(&self, _scope: &Scope, _address: &Address) -> Result<Vec<Instance>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// Replaces every instance with a fresh one of the same configuration, as an update
+    /// replaces them (`stack restart`). By default there is nothing to restart.
+    async fn restart(&self, _scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
+        Err(ProviderError::new(format!(
+            "{}: a {} runs nothing to restart",
+            desired.address, desired.kind.name
+        ))
+        .with_hint("name a service"))
+    }
+
+    /// Runs the object now, whether or not it changed (`stack run`), and returns once the run
+    /// has ended; `live` is the object as it is, if it exists. By default it cannot be run.
+    async fn run(
+        &self,
+        _scope: &Scope,
+        desired: &Desired,
+        _live: Option<&Live>,
+    ) -> Result<(), ProviderError> {
+        Err(ProviderError::new(format!(
+            "{}: a {} cannot be run on demand",
+            desired.address, desired.kind.name
+        ))
+        .with_hint("name a job"))
     }
 
     /// Waits until the object has reached `condition`; by default it has once it exists.

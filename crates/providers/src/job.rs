@@ -18,11 +18,13 @@ use stack_language::schema::KindSchema;
 use stack_language::units::parse_duration;
 use stack_language::{Address, Condition, Resource, Value};
 use stack_provider::labels::ADDRESS;
-use stack_provider::{Desired, Drift, Fetch, Live, Provider, ProviderError, Resolve, Scope};
+use stack_provider::{
+    Desired, Drift, Fetch, Instance, Live, Provider, ProviderError, Resolve, Scope,
+};
 
-use crate::service::ServiceProvider;
 use crate::service::live::status_word;
 use crate::service::spec::ServiceSpec;
+use crate::service::{ServiceProvider, instance};
 use crate::service::{config, wait};
 use crate::{common, registry};
 
@@ -162,6 +164,22 @@ impl Provider for JobProvider {
 
     async fn delete(&self, _scope: &Scope, live: &Live) -> Result<(), ProviderError> {
         self.remove(&live.name).await
+    }
+
+    /// The container of its last run, running or exited.
+    async fn instances(&self, scope: &Scope, address: &Address) -> Result<Vec<Instance>, ProviderError> {
+        let filter = LabelFilter::new(JOB, &scope.stack);
+        let this = |labels: &stack_docker::Labels| job_address(labels).as_ref() == Some(address);
+        let inspected = self.containers.containers_labelled(&filter, this).await?;
+        Ok(inspected.iter().map(|info| instance(address, 1, info)).collect())
+    }
+
+    /// Runs the job again: its last run's container goes, a new one runs.
+    async fn run(&self, scope: &Scope, desired: &Desired, live: Option<&Live>) -> Result<(), ProviderError> {
+        match live {
+            Some(live) => self.replace(scope, desired, live).await,
+            None => self.create(scope, desired).await,
+        }
     }
 
     /// Ready means completed; `create` has waited for that already, so this only confirms it.

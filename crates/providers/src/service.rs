@@ -33,7 +33,9 @@ use stack_language::schema::KindSchema;
 use stack_language::units::parse_duration;
 use stack_language::{Address, Condition, Resource};
 use stack_provider::labels::{ADDRESS, STACK};
-use stack_provider::{Desired, Fetch, Live, Provider, ProviderError, Resolve, Revision, Scope};
+use stack_provider::{
+    Desired, Fetch, Instance, Live, Provider, ProviderError, Resolve, Revision, Scope,
+};
 
 use crate::{common, registry};
 use front::Front;
@@ -234,6 +236,40 @@ impl Provider for ServiceProvider {
             .run(&numbers, &stop_first)
             .await?;
         self.reconcile_front(scope, desired, spec).await.map(drop)
+    }
+
+    /// The replicas that serve, and those a rollout is starting (`.next`): not the previous
+    /// revision kept stopped, nor the proxy.
+    async fn instances(&self, scope: &Scope, address: &Address) -> Result<Vec<Instance>, ProviderError> {
+        let replicas = self.replicas(scope, address).await?;
+        Ok(replicas
+            .iter()
+            .filter(|replica| matches!(replica.slot, Slot::Current | Slot::Next))
+            .map(|replica| instance(address, replica.number, &replica.info))
+            .collect())
+    }
+
+    /// A rollout of every replica to a fresh container of the running configuration, in the
+    /// batches and order of the service's `update` block; a canary goes on past its first batch.
+    async fn restart(&self, scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
+        let spec = resolved(desired)?;
+        let containers = self.finish_interrupted(scope, desired).await?;
+        let (serving, _) = live::serving(&containers);
+        let numbers: Vec<u32> = serving.iter().map(|replica| replica.number).collect();
+        let update = match spec.update.strategy {
+            rollout::Strategy::Canary => rollout::Update {
+                strategy: rollout::Strategy::Rolling,
+                ..spec.update.clone()
+            },
+            _ => spec.update.clone(),
+        };
+        let front = self.reconcile_front(scope, desired, spec).await?;
+        let restarted = self
+            .rollout(scope, desired, spec, &containers, front.as_ref())
+            .run(&numbers, &update)
+            .await;
+        self.settle_front(scope, desired, front.as_ref()).await?;
+        restarted
     }
 
     async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError> {
@@ -839,6 +875,28 @@ fn revision(label: &'static str, replicas: &[Replica]) -> Option<Revision> {
         config: first.recorded.clone(),
         state,
     })
+}
+
+/// What `stack logs` and `stack exec` know of container `info`, replica `number` of the
+/// service (or the job) at `address`.
+pub(crate) fn instance(address: &Address, number: u32, info: &stack_docker::ContainerInfo) -> Instance {
+    let label = match address.kind {
+        "service" => format!("{}-{number}", address.path_name()),
+        _ => address.path_name(),
+    };
+    Instance {
+        label,
+        number,
+        container: info.id.clone(),
+        running: info.status == stack_docker::ContainerStatus::Running,
+        healthy: info
+            .health
+            .map(|health| health == stack_docker::HealthStatus::Healthy),
+        exit_code: match info.status {
+            stack_docker::ContainerStatus::Exited | stack_docker::ContainerStatus::Dead => info.exit_code,
+            _ => None,
+        },
+    }
 }
 
 /// The spec `desired` built; only this provider's desired states carry one.

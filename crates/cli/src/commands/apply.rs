@@ -7,11 +7,11 @@ use stack_engine::{Outcome, Prepared, Report};
 use stack_graph::ResourceGraph;
 use stack_provider::Scope;
 
-use super::load::load;
+use super::load::{Loaded, load};
 use super::plan::{KEPT_KINDS, rendered};
 use super::{options, report};
 use crate::args::{PlanFormat, StackArgs};
-use crate::daemon::{Daemon, with_hint};
+use crate::daemon::{Connecting, Daemon, with_hint};
 use crate::output::Output;
 use crate::plan_file::PlanFile;
 use crate::progress::{Plain, Terminal};
@@ -41,6 +41,26 @@ pub(super) fn run(stack: &StackArgs, auto_approve: bool, output: &Output) -> Res
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
+    apply_loaded(
+        connecting,
+        &loaded,
+        stack,
+        plan_file.as_ref(),
+        auto_approve,
+        output,
+    )
+}
+
+/// Plans `loaded` against the daemon being connected, shows the plan, and carries it out
+/// once confirmed (or checked against `plan_file`), under the stack's lock.
+pub(super) fn apply_loaded(
+    connecting: Connecting,
+    loaded: &Loaded,
+    stack: &StackArgs,
+    plan_file: Option<&PlanFile>,
+    auto_approve: bool,
+    output: &Output,
+) -> Result<ExitCode, String> {
     let daemon = connecting.connected()?;
     let scope = Daemon::scope(&loaded.stack);
     let name = loaded.stack.name.clone();
@@ -62,7 +82,7 @@ pub(super) fn run(stack: &StackArgs, auto_approve: bool, output: &Output) -> Res
             Ok(prepared) => prepared,
             Err(problems) => return Ok(report(&problems, &loaded.sources, output)),
         };
-        if let Some(file) = &plan_file {
+        if let Some(file) = plan_file {
             file.check(&prepared, &stack.path)?;
         }
         print!("{}", rendered(&prepared, PlanFormat::Human));

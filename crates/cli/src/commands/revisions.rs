@@ -4,77 +4,120 @@
 use std::process::ExitCode;
 
 use stack_engine::{Operation, Prepared};
-use stack_language::{Address, Stack};
+use stack_language::Address;
+use stack_plan::Action;
 
-use super::load::{Loaded, load};
-use super::plan::KEPT_KINDS;
-use super::{options, report};
+use super::session::{Session, find};
 use crate::args::StackArgs;
-use crate::daemon::{Daemon, with_hint};
+use crate::daemon::with_hint;
 use crate::output::Output;
 
-/// Rolls `service` back, or carries its paused rollout on, under the stack's lock.
+/// Rolls services back, carries their paused rollout on, or restarts them, one after the
+/// other under the stack's lock.
 pub(super) fn operate(
-    service: &str,
+    services: &[String],
     stack: &StackArgs,
     operation: Operation,
     output: &Output,
 ) -> Result<ExitCode, String> {
-    let connecting = Daemon::connect()?;
-    let loaded = match load(&stack.path, &options(stack, true), output) {
-        Ok(loaded) => loaded,
+    let session = match Session::open(stack, true, output) {
+        Ok(session) => session,
         Err(code) => return Ok(code),
     };
-    let address = find_service(&loaded.stack, service)?;
-    let daemon = connecting.connected()?;
-    let scope = Daemon::scope(&loaded.stack);
-    let name = loaded.stack.name.clone();
-    let (doing, done) = match operation {
-        Operation::RollBack => ("Rolling back", "rolled back: its previous revision serves"),
+    let addresses = services
+        .iter()
+        .map(|service| find(&session.loaded.stack, service, &["service"]))
+        .collect::<Result<Vec<_>, _>>()?;
+    let name = session.loaded.stack.name.clone();
+    let (verb, doing, done) = match operation {
+        Operation::RollBack => (
+            "rollback",
+            "Rolling back",
+            "rolled back: its previous revision serves",
+        ),
         Operation::Resume => (
+            "rollout continue",
             "Continuing the rollout of",
             "rolled out: every replica runs the configuration of the files",
         ),
+        Operation::Restart | Operation::Run => (
+            "restart",
+            "Restarting",
+            "restarted: every replica is a fresh container",
+        ),
     };
     let work = async {
-        let prepared = match prepare(&daemon, &scope, &loaded, output).await {
+        let prepared = match session.prepare(output).await {
             Ok(prepared) => prepared,
             Err(code) => return Ok(code),
         };
-        println!("{doing} {address} of stack `{name}`...");
-        match stack_engine::operate(&daemon.providers, &scope, &prepared, &address, operation).await {
-            Ok(()) => {
-                println!("{address} {done}.");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(error) => {
-                eprintln!("error: {}", with_hint(&error));
-                Ok(ExitCode::from(1))
+        if operation == Operation::Restart {
+            for address in &addresses {
+                not_behind_the_files(&prepared, address)?;
             }
         }
+        for address in &addresses {
+            println!("{doing} {address} of stack `{name}`...");
+            let operated = stack_engine::operate(
+                &session.daemon.providers,
+                &session.scope,
+                &prepared,
+                address,
+                operation,
+            )
+            .await;
+            if let Err(error) = operated {
+                eprintln!("error: {}", with_hint(&error));
+                return Ok(ExitCode::from(1));
+            }
+            println!("{address} {done}.");
+        }
+        Ok(ExitCode::SUCCESS)
     };
-    let verb = match operation {
-        Operation::RollBack => "rollback",
-        Operation::Resume => "rollout continue",
-    };
+    let daemon = &session.daemon;
     daemon.runtime.block_on(daemon.locked(&name, verb, work))?
+}
+
+/// A restart starts the configuration that runs: refused where the files say otherwise, since
+/// the fresh containers would run the files' configuration.
+fn not_behind_the_files(prepared: &Prepared, address: &Address) -> Result<(), String> {
+    let planned = prepared
+        .plan
+        .resources
+        .iter()
+        .find(|resource| &resource.address == address);
+    match planned {
+        Some(resource) if resource.action == Action::Create => Err(format!(
+            "{address} is not on the daemon\nhint: `stack apply` creates it"
+        )),
+        Some(resource) if !resource.changes.is_empty() => {
+            let fields: Vec<&str> = resource
+                .changes
+                .iter()
+                .map(|change| change.field.as_str())
+                .collect();
+            Err(format!(
+                "{address} runs another configuration than the files say ({} changed)\nhint: `stack apply` rolls the change out, which restarts its replicas",
+                fields.join(", ")
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Prints the revisions each service keeps.
 pub(super) fn history(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
-    let connecting = Daemon::connect()?;
-    let loaded = match load(&stack.path, &options(stack, true), output) {
-        Ok(loaded) => loaded,
+    let session = match Session::open(stack, true, output) {
+        Ok(session) => session,
         Err(code) => return Ok(code),
     };
-    let daemon = connecting.connected()?;
-    let scope = Daemon::scope(&loaded.stack);
+    let (daemon, loaded) = (&session.daemon, &session.loaded);
     daemon.runtime.block_on(async {
-        let prepared = match prepare(&daemon, &scope, &loaded, output).await {
+        let prepared = match session.prepare(output).await {
             Ok(prepared) => prepared,
             Err(code) => return Ok(code),
         };
-        let histories = stack_engine::history(&daemon.providers, &scope, &prepared).await;
+        let histories = stack_engine::history(&daemon.providers, &session.scope, &prepared).await;
         println!("stack {}", loaded.stack.name);
         if histories.is_empty() {
             println!("\n  (no revisions kept: nothing has been applied)");
@@ -126,41 +169,4 @@ pub(super) fn history(stack: &StackArgs, output: &Output) -> Result<ExitCode, St
             ExitCode::SUCCESS
         })
     })
-}
-
-async fn prepare(
-    daemon: &Daemon,
-    scope: &stack_provider::Scope,
-    loaded: &Loaded,
-    output: &Output,
-) -> Result<Prepared, ExitCode> {
-    stack_engine::plan(&daemon.providers, scope, &loaded.stack, &loaded.graph, KEPT_KINDS)
-        .await
-        .map_err(|problems| report(&problems, &loaded.sources, output))
-}
-
-/// The service `text` names: its name at the top level (`web`), or its address
-/// (`service.web`, `module.db.service.postgres`).
-fn find_service(stack: &Stack, text: &str) -> Result<Address, String> {
-    let services: Vec<&Address> = stack
-        .resources
-        .keys()
-        .filter(|address| address.kind == "service")
-        .collect();
-    services
-        .iter()
-        .find(|address| address.to_string() == text || (address.module.is_empty() && address.name == text))
-        .map(|address| (*address).clone())
-        .ok_or_else(|| {
-            let known: Vec<String> = services.iter().map(ToString::to_string).collect();
-            format!(
-                "stack `{}` has no service `{text}`\nhint: its services: {}",
-                stack.name,
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            )
-        })
 }
