@@ -103,6 +103,7 @@ impl Provider for ImageProvider {
             config,
             outputs: IndexMap::from([("ref".to_owned(), tag)]),
             external: false,
+            source: None,
             payload: Some(Arc::new(inputs)),
         })
     }

@@ -155,6 +155,7 @@ impl Provider for Fake {
             config,
             outputs: IndexMap::new(),
             external: resource.field("external").is_some(),
+            source: None,
             payload: None,
         })
     }
