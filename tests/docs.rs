@@ -438,6 +438,25 @@ fn warning_blocks_warn() {
     report(&failures);
 }
 
+/// A JSON plan shown in the documentation is one `stack` could print.
+#[test]
+fn json_plans_in_the_documentation_fit_the_schema() {
+    let plans: Vec<Block> = documentation()
+        .iter()
+        .flat_map(|file| blocks(file))
+        .filter(|block| block.info == "json" && block.text.contains("\"format_version\""))
+        .collect();
+    assert!(!plans.is_empty(), "no JSON plan found in the documentation");
+    for block in plans {
+        let fits = std::panic::catch_unwind(|| stack_tests::assert_plan_fits_schema(&block.text));
+        assert!(
+            fits.is_ok(),
+            "{}: the plan does not fit spec/plan.schema.json",
+            block.location()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Diagnostic codes
 

@@ -46,6 +46,71 @@ fn validate_accepts_a_valid_stack() {
         .stdout_contains("is valid");
 }
 
+const RISKY: &str = r#"
+volume "pgdata"
+
+service "db" {
+    image "postgres:16-alpine"
+    volume "pgdata" target="/var/lib/postgresql/data"
+    update {
+        order "start-first"
+    }
+}
+
+service "web" {
+    image "nginx:latest"
+}
+"#;
+
+#[test]
+fn warnings_pass_validate_unless_denied() {
+    let outcome = stack()
+        .file("stack.kdl", RISKY)
+        .args(["validate"])
+        .run()
+        .success()
+        .stdout_contains("is valid with 2 warnings");
+    insta::assert_snapshot!(outcome.stderr);
+    stack()
+        .file("stack.kdl", RISKY)
+        .args(["validate", "--deny-warnings"])
+        .run()
+        .status(1)
+        .stderr_contains("has 2 warnings, denied by --deny-warnings");
+}
+
+#[test]
+fn a_comment_allows_a_warning_by_its_code() {
+    let allowed = RISKY
+        .replace(
+            r#"    volume "pgdata" target"#,
+            "    // stack:allow(shared_volume)\n    volume \"pgdata\" target",
+        )
+        .replace(
+            r#"image "nginx:latest""#,
+            r#"image "nginx:latest" // stack:allow(stack::floating_image)"#,
+        );
+    let outcome = stack()
+        .file("stack.kdl", allowed)
+        .args(["validate", "--deny-warnings"])
+        .run()
+        .success();
+    assert!(outcome.stderr.is_empty(), "{}", outcome.stderr);
+    // Another code allows nothing.
+    stack()
+        .file(
+            "stack.kdl",
+            RISKY.replace(
+                "\"nginx:latest\"",
+                "\"nginx:latest\" // stack:allow(shared_volume)",
+            ),
+        )
+        .args(["validate", "--deny-warnings"])
+        .run()
+        .status(1)
+        .stderr_contains("stack::floating_image");
+}
+
 #[test]
 fn validate_reports_every_error_and_exits_with_1() {
     let outcome = stack()

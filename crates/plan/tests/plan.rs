@@ -317,3 +317,24 @@ fn nested_sensitive_entries_never_render() {
     }
     assert!(!plan.to_json().contains("new-token"));
 }
+
+#[test]
+fn json_plans_fit_their_schema() {
+    let mut destroyed = Plan::new("shop".to_owned(), None, Vec::new());
+    destroyed.resources.push(stack_plan::ResourcePlan {
+        address: Address::new(&["db".to_owned()], "volume", "data"),
+        kind: "volume".to_owned(),
+        action: Action::Delete,
+        reasons: vec![Reason::Destroy],
+        changes: Vec::new(),
+        drift: Vec::new(),
+    });
+    for plan in [sample(), review(), destroyed] {
+        stack_tests::assert_plan_fits_schema(&plan.to_json());
+    }
+    // The schema refuses what a plan never holds.
+    let mut plan: serde_json::Value = serde_json::from_str(&sample().to_json()).expect("JSON");
+    plan["resources"][0]["action"] = json!("explode");
+    let refused = std::panic::catch_unwind(|| stack_tests::assert_plan_fits_schema(&plan.to_string()));
+    assert!(refused.is_err(), "an unknown action fits the schema");
+}
