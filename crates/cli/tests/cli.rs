@@ -23,7 +23,7 @@ service "cache" {
 }
 
 service "api" {
-    image "shop/api"
+    image "shop/api:1.0"
     replicas "${var.replicas}"
     network "backend"
     depends-on "cache" condition="healthy"
@@ -128,17 +128,17 @@ fn validate_reports_every_error_and_exits_with_1() {
 fn validate_shows_the_whole_dependency_cycle() {
     let cycle = r#"
 service "a" {
-    image "x"
+    image "x:1"
     depends-on "b"
 }
 service "b" {
-    image "x"
+    image "x:1"
     env {
         C_HOST "${service.c}"
     }
 }
 service "c" {
-    image "x"
+    image "x:1"
     depends-on "a"
 }
 "#;
