@@ -231,9 +231,12 @@ fn kdl_block_tags_are_known() {
     let mut failures = Vec::new();
     for block in kdl_blocks() {
         let attributes = block.kdl_attributes().unwrap_or_default();
-        if !matches!(attributes.as_slice(), [] | ["fragment"] | ["invalid"]) {
+        if !matches!(
+            attributes.as_slice(),
+            [] | ["fragment"] | ["invalid"] | ["warning"]
+        ) {
             failures.push(format!(
-                "{}: unknown code block tag `{}`; use `kdl`, `kdl,fragment` or `kdl,invalid`",
+                "{}: unknown code block tag `{}`; use `kdl`, `kdl,fragment`, `kdl,invalid` or `kdl,warning`",
                 block.location(),
                 block.info
             ));
@@ -393,6 +396,65 @@ fn invalid_blocks_fail() {
         }
     }
     report(&failures);
+}
+
+/// A `kdl,warning` block is a valid stack with warnings; in the catalogue of diagnostics, only
+/// its section's.
+#[test]
+fn warning_blocks_warn() {
+    let diagnostics_chapter = root().join("spec/diagnostics.md");
+    let mut failures = Vec::new();
+    for block in kdl_blocks()
+        .into_iter()
+        .filter(|block| block.kdl_attributes() == Some(vec!["warning"]))
+    {
+        let (diagnostics, sources) = validate_block(&block);
+        let all: Vec<&Diagnostic> = diagnostics.iter().collect();
+        let warnings: Vec<&Diagnostic> = all.iter().copied().filter(|d| !d.is_error()).collect();
+        if warnings.len() < all.len() || warnings.is_empty() {
+            failures.push(format!(
+                "{}: a `kdl,warning` block must validate with warnings, but shows:\n{}",
+                block.location(),
+                indented(&rendered(&all, &sources))
+            ));
+            continue;
+        }
+        if block.file != diagnostics_chapter {
+            continue;
+        }
+        match code_in(&block.heading) {
+            Ok(expected) if warnings.iter().all(|d| d.code == expected) => {}
+            Ok(expected) => failures.push(format!(
+                "{}: expected only `{expected}`, got:\n{}",
+                block.location(),
+                indented(&rendered(&warnings, &sources))
+            )),
+            Err(problem) => failures.push(format!(
+                "{}: a `kdl,warning` block in spec/diagnostics.md, but {problem}",
+                block.location()
+            )),
+        }
+    }
+    report(&failures);
+}
+
+/// A JSON plan shown in the documentation is one `stack` could print.
+#[test]
+fn json_plans_in_the_documentation_fit_the_schema() {
+    let plans: Vec<Block> = documentation()
+        .iter()
+        .flat_map(|file| blocks(file))
+        .filter(|block| block.info == "json" && block.text.contains("\"format_version\""))
+        .collect();
+    assert!(!plans.is_empty(), "no JSON plan found in the documentation");
+    for block in plans {
+        let fits = std::panic::catch_unwind(|| stack_tests::assert_plan_fits_schema(&block.text));
+        assert!(
+            fits.is_ok(),
+            "{}: the plan does not fit spec/plan.schema.json",
+            block.location()
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------

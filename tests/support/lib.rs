@@ -198,3 +198,28 @@ fn static_binary(package: &str) -> PathBuf {
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo names the {package} executable"))
 }
+
+/// Checks a JSON plan (`stack plan --json`) against its schema, `spec/plan.schema.json`,
+/// and panics naming every place that does not fit.
+pub fn assert_plan_fits_schema(plan: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &Path| -> serde_json::Value {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()))
+    };
+    let schema = read(&root.join("spec/plan.schema.json"));
+    let validator =
+        jsonschema::draft202012::new(&schema).unwrap_or_else(|error| panic!("the plan schema: {error}"));
+    let plan: serde_json::Value =
+        serde_json::from_str(plan).unwrap_or_else(|error| panic!("the plan is not JSON: {error}\n{plan}"));
+    let problems: Vec<String> = validator
+        .iter_errors(&plan)
+        .map(|error| format!("{} at {}", error, error.instance_path()))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "the plan does not fit spec/plan.schema.json:\n{}\n{plan}",
+        problems.join("\n")
+    );
+}

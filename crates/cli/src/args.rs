@@ -25,11 +25,16 @@ pub enum Command {
     ///
     /// Without --env, the base and every environment its overlays declare are
     /// checked. Required variables may be left unset and secrets are not read,
-    /// so this runs in a pull-request check without credentials.
-    /// Exits with 0 when valid, 1 with diagnostics.
+    /// so this runs in a pull-request check without credentials. Warnings
+    /// (a stack that is valid but will hurt) are shown; a comment
+    /// `// stack:allow(CODE)` on the line allows one.
+    /// Exits with 0 when valid, 1 with errors (or warnings, with --deny-warnings).
     Validate {
         #[command(flatten)]
         stack: StackArgs,
+        /// Fail (exit 1) when there are warnings, as with errors
+        #[arg(long)]
+        deny_warnings: bool,
     },
     /// Rewrite stack files in the canonical layout
     ///

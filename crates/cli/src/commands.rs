@@ -28,7 +28,7 @@ use crate::output::Output;
 
 pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
     match command {
-        Command::Validate { stack } => validate(&stack, output),
+        Command::Validate { stack, deny_warnings } => validate(&stack, deny_warnings, output),
         Command::Fmt { check, paths } => fmt(&paths, check, output),
         Command::Graph { stack, format } => graph(&stack, format, output),
         Command::Plan {
@@ -123,7 +123,7 @@ fn report(diagnostics: &Diagnostics, sources: &Sources, output: &Output) -> Exit
     }
 }
 
-fn validate(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
+fn validate(stack: &StackArgs, deny_warnings: bool, output: &Output) -> Result<ExitCode, String> {
     let mut sources = Sources::new();
     let schema = schema::builtin();
     let validated = stack_language::validate(&stack.path, &options(stack, false), &schema, &mut sources);
@@ -136,15 +136,23 @@ fn validate(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
     }
     diagnostics.sort();
     let code = report(&diagnostics, &sources, output);
-    if code == ExitCode::SUCCESS {
-        let errors = diagnostics.iter().filter(|d| !d.is_error()).count();
-        let warnings = if errors > 0 {
-            format!(" with {errors} warnings")
-        } else {
-            String::new()
-        };
-        println!("{} is valid{warnings}", stack.path.display());
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
     }
+    let warnings = diagnostics.iter().filter(|d| !d.is_error()).count();
+    if deny_warnings && warnings > 0 {
+        eprintln!(
+            "{} has {warnings} warnings, denied by --deny-warnings",
+            stack.path.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let warnings = if warnings > 0 {
+        format!(" with {warnings} warnings")
+    } else {
+        String::new()
+    };
+    println!("{} is valid{warnings}", stack.path.display());
     Ok(code)
 }
 

@@ -23,7 +23,7 @@ service "cache" {
 }
 
 service "api" {
-    image "shop/api"
+    image "shop/api:1.0"
     replicas "${var.replicas}"
     network "backend"
     depends-on "cache" condition="healthy"
@@ -46,6 +46,71 @@ fn validate_accepts_a_valid_stack() {
         .stdout_contains("is valid");
 }
 
+const RISKY: &str = r#"
+volume "pgdata"
+
+service "db" {
+    image "postgres:16-alpine"
+    volume "pgdata" target="/var/lib/postgresql/data"
+    update {
+        order "start-first"
+    }
+}
+
+service "web" {
+    image "nginx:latest"
+}
+"#;
+
+#[test]
+fn warnings_pass_validate_unless_denied() {
+    let outcome = stack()
+        .file("stack.kdl", RISKY)
+        .args(["validate"])
+        .run()
+        .success()
+        .stdout_contains("is valid with 2 warnings");
+    insta::assert_snapshot!(outcome.stderr);
+    stack()
+        .file("stack.kdl", RISKY)
+        .args(["validate", "--deny-warnings"])
+        .run()
+        .status(1)
+        .stderr_contains("has 2 warnings, denied by --deny-warnings");
+}
+
+#[test]
+fn a_comment_allows_a_warning_by_its_code() {
+    let allowed = RISKY
+        .replace(
+            r#"    volume "pgdata" target"#,
+            "    // stack:allow(shared_volume)\n    volume \"pgdata\" target",
+        )
+        .replace(
+            r#"image "nginx:latest""#,
+            r#"image "nginx:latest" // stack:allow(stack::floating_image)"#,
+        );
+    let outcome = stack()
+        .file("stack.kdl", allowed)
+        .args(["validate", "--deny-warnings"])
+        .run()
+        .success();
+    assert!(outcome.stderr.is_empty(), "{}", outcome.stderr);
+    // Another code allows nothing.
+    stack()
+        .file(
+            "stack.kdl",
+            RISKY.replace(
+                "\"nginx:latest\"",
+                "\"nginx:latest\" // stack:allow(shared_volume)",
+            ),
+        )
+        .args(["validate", "--deny-warnings"])
+        .run()
+        .status(1)
+        .stderr_contains("stack::floating_image");
+}
+
 #[test]
 fn validate_reports_every_error_and_exits_with_1() {
     let outcome = stack()
@@ -63,17 +128,17 @@ fn validate_reports_every_error_and_exits_with_1() {
 fn validate_shows_the_whole_dependency_cycle() {
     let cycle = r#"
 service "a" {
-    image "x"
+    image "x:1"
     depends-on "b"
 }
 service "b" {
-    image "x"
+    image "x:1"
     env {
         C_HOST "${service.c}"
     }
 }
 service "c" {
-    image "x"
+    image "x:1"
     depends-on "a"
 }
 "#;

@@ -46,6 +46,7 @@ fn plan_renders_creation_for_people_programs_and_pull_requests() {
     let human = live.run("plan", &[]).success();
     insta::assert_snapshot!("plan_human", live.redact(&human.stdout));
     let json = live.run("plan", &["--json"]).success();
+    stack_tests::assert_plan_fits_schema(&json.stdout);
     insta::assert_snapshot!("plan_json", live.redact(&json.stdout));
     let markdown = live.run("plan", &["--format", "markdown"]).success();
     insta::assert_snapshot!("plan_markdown", live.redact(&markdown.stdout));
@@ -83,6 +84,7 @@ fn apply_creates_then_nothing_changes_and_destroy_leaves_nothing() {
     // A volume that left the files is kept, and the JSON plan says so.
     live.write("stack.kdl", "network \"backend\" {\n    internal #true\n}\n");
     let json = live.run("plan", &["--json"]).success();
+    stack_tests::assert_plan_fits_schema(&json.stdout);
     let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(
         plan["kept"],

@@ -108,6 +108,17 @@ fn a_secret_is_only_in_its_mounted_file_and_rotating_it_replaces_its_users() {
     live.set_env("SHOP_TOKEN", &second);
     let plan = live.run("plan", &["--detailed-exitcode"]).status(2);
     assert!(plan.stdout.contains("service.api"), "{}", plan.stdout);
+    // The secret says where it is read from; the service, which version of it it mounts.
+    assert!(
+        plan.stdout
+            .contains("<= secret.token  read from the environment variable `SHOP_TOKEN` when planned"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("name: \"secret.token\""), "{}", plan.stdout);
+    assert!(plan.stdout.contains("~ version: \""), "{}", plan.stdout);
+    let json = live.run("plan", &["--json"]).status(0);
+    stack_tests::assert_plan_fits_schema(&json.stdout);
     seen.add("the plan of the rotation", plan.stdout);
     seen.run(&live, "apply", &["--auto-approve"], 0);
     seen.run(&live, "plan", &["--detailed-exitcode"], 0);

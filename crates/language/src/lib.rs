@@ -24,6 +24,7 @@ mod template;
 pub mod units;
 mod value;
 mod variables;
+mod warnings;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub use name::likely_name;
 pub use template::{Expr, Part, Template};
 pub use value::{Data, Value};
 pub use variables::Inputs;
+pub use warnings::{FLOATING_IMAGE, PORT_WITHOUT_PROXY, SHARED_VOLUME, allowed, warnings};
 
 use decl::Unit;
 use eval::Evaluator;
@@ -225,6 +227,8 @@ fn evaluate(
         path.parent().unwrap_or(path)
     };
     loader.diagnostics.extend(check::check(&stack, stack_dir));
+    let found = warnings(&stack, loader.sources);
+    loader.diagnostics.extend(found);
     Some(stack)
 }
 

@@ -35,6 +35,16 @@ fn valid_stacks_validate() {
     });
 }
 
+/// Stacks that are valid but will hurt: each warning, and none that a comment allows.
+#[test]
+fn risky_stacks_validate_with_warnings() {
+    insta::glob!("fixtures/warnings/*", |path| {
+        let (rendered, has_errors) = check(path);
+        assert!(!has_errors, "{} should validate:\n{rendered}", path.display());
+        insta::assert_snapshot!(rendered);
+    });
+}
+
 /// What plan and apply add: every variable needs a value, and `--env` must name an overlay.
 #[test]
 fn plan_requires_values_and_a_declared_environment() {

@@ -9,13 +9,13 @@ use crate::{Action, FieldChange, Reason, ResourcePlan};
 /// `live` is `None` when it is not on the daemon.
 pub fn diff(desired: Option<&Desired>, live: Option<&Live>) -> Option<ResourcePlan> {
     match (desired, live) {
-        (Some(desired), _) if desired.external => Some(plan(
-            desired,
-            Action::Read,
-            vec![Reason::External],
-            Vec::new(),
-            live,
-        )),
+        (Some(desired), _) if desired.external => {
+            let reason = desired
+                .source
+                .clone()
+                .map_or(Reason::External, Reason::ReadFromSource);
+            Some(plan(desired, Action::Read, vec![reason], Vec::new(), live))
+        }
         (Some(desired), None) => {
             let changes = desired
                 .config

@@ -10,7 +10,7 @@ mod render;
 use serde::Serialize;
 use stack_language::Address;
 use stack_language::schema::Effect;
-use stack_provider::{Drift, Fetch, Setting};
+use stack_provider::{Drift, Fetch, Setting, Source};
 
 pub use diff::diff;
 pub use render::{human, markdown};
@@ -54,6 +54,8 @@ pub enum Reason {
     Drift,
     /// Declared `external`: created outside the stack.
     External,
+    /// A value read from its source when the stack is planned (a secret): no object to make.
+    ReadFromSource(Source),
     /// Asked for by `stack destroy`.
     Destroy,
 }

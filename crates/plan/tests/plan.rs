@@ -5,7 +5,7 @@ use serde_json::json;
 use stack_language::Address;
 use stack_language::schema::builtin;
 use stack_plan::{Action, Kept, Plan, PlannedFetch, Reason, diff, human, markdown};
-use stack_provider::{Config, Desired, Drift, Fetch, Live, Setting};
+use stack_provider::{Config, Desired, Drift, Fetch, Live, Setting, Source, sensitive_hash};
 
 fn config(fields: &[(&str, serde_json::Value)]) -> Config {
     Config(
@@ -25,6 +25,7 @@ fn desired(kind: &str, name: &str, config: Config) -> Desired {
         config,
         outputs: IndexMap::new(),
         external: false,
+        source: None,
         payload: None,
     }
 }
@@ -214,4 +215,133 @@ fn renders_for_a_pull_request() {
 #[test]
 fn renders_as_json() {
     insta::assert_snapshot!(sample().to_json());
+}
+
+/// A sensitive entry as a configuration records it inside a plain value.
+fn sensitive(salt: &str, value: &str) -> serde_json::Value {
+    json!({ "sensitive": sensitive_hash(salt, value.as_bytes()) })
+}
+
+/// A plan with every kind of nested change a review meets.
+fn review() -> Plan {
+    let env = |token: &str| json!({"LOG": "info", "TOKEN": sensitive("shop/service.api/env/TOKEN", token), "MODE": "fast"});
+    let networks = |aliases: serde_json::Value| {
+        json!([
+            {"name": "shop_backend", "aliases": aliases},
+            {"name": "shop_front"},
+        ])
+    };
+    let secret = |version: &str| json!([{"name": "secret.token", "target": "/run/secrets/api-token", "version": version}]);
+    let before = config(&[
+        ("image", json!("shop/api:v1")),
+        ("env", env("old-token")),
+        ("network", networks(json!(["api"]))),
+        ("restart", json!({"policy": "always"})),
+        ("volume", json!([{"source": "shop_data", "target": "/data"}])),
+        ("secret", secret("1f2e3d4c5b6a")),
+    ]);
+    let after = config(&[
+        ("image", json!("shop/api:v1")),
+        ("env", env("new-token")),
+        ("network", networks(json!(["api", "api-v2"]))),
+        ("restart", json!({"policy": "on-failure", "max-retries": 5})),
+        (
+            "volume",
+            json!([
+                {"source": "shop_data", "target": "/data"},
+                {"source": "shop_cache", "target": "/cache", "read-only": true},
+            ]),
+        ),
+        ("secret", secret("9a8b7c6d5e4f")),
+    ]);
+    let api = desired("service", "api", after);
+    let api_live = live(&api, before);
+    let admin = desired(
+        "service",
+        "admin",
+        config(&[("image", json!("shop/admin:2.1")), ("env", env("a-token"))]),
+    );
+    let web = desired(
+        "service",
+        "web",
+        config(&[(
+            "probe",
+            json!({"http": "http://127.0.0.1:80/health", "interval": "5s"}),
+        )]),
+    );
+    let web_live = live(
+        &web,
+        config(&[("probe", json!({"http": "http://127.0.0.1:80/", "interval": "5s"}))]),
+    );
+    let worker = desired("service", "worker", config(&[("replicas", json!(2))]));
+    let mut worker_live = live(&worker, worker.config.clone());
+    worker_live.drift.push(Drift {
+        field: "replica 2".to_owned(),
+        expected: "running".to_owned(),
+        actual: "exited (137)".to_owned(),
+    });
+    let mut token = desired("secret", "token", config(&[("from-env", json!("API_TOKEN"))]));
+    token.external = true;
+    token.source = Some(Source {
+        field: "from-env".to_owned(),
+        name: "API_TOKEN".to_owned(),
+        version: "9a8b7c6d5e4f".to_owned(),
+    });
+    Plan::new(
+        "shop".to_owned(),
+        None,
+        [
+            diff(Some(&token), None),
+            diff(Some(&admin), None),
+            diff(Some(&api), Some(&api_live)),
+            diff(Some(&web), Some(&web_live)),
+            diff(Some(&worker), Some(&worker_live)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    )
+}
+
+#[test]
+fn nested_changes_render_for_a_terminal() {
+    insta::assert_snapshot!(human(&review()));
+}
+
+#[test]
+fn nested_changes_render_for_a_pull_request() {
+    insta::assert_snapshot!(markdown(&review()));
+}
+
+#[test]
+fn nested_sensitive_entries_never_render() {
+    let plan = review();
+    for rendered in [human(&plan), markdown(&plan)] {
+        for hidden in ["a-token", "old-token", "new-token", "pbkdf2"] {
+            assert!(!rendered.contains(hidden), "{rendered}");
+        }
+        assert!(rendered.contains("TOKEN: (sensitive)"), "{rendered}");
+    }
+    assert!(!plan.to_json().contains("new-token"));
+}
+
+#[test]
+fn json_plans_fit_their_schema() {
+    let mut destroyed = Plan::new("shop".to_owned(), None, Vec::new());
+    destroyed.resources.push(stack_plan::ResourcePlan {
+        address: Address::new(&["db".to_owned()], "volume", "data"),
+        kind: "volume".to_owned(),
+        action: Action::Delete,
+        reasons: vec![Reason::Destroy],
+        changes: Vec::new(),
+        drift: Vec::new(),
+    });
+    for plan in [sample(), review(), destroyed] {
+        stack_tests::assert_plan_fits_schema(&plan.to_json());
+    }
+    // The schema refuses what a plan never holds.
+    let mut plan: serde_json::Value = serde_json::from_str(&sample().to_json()).expect("JSON");
+    plan["resources"][0]["action"] = json!("explode");
+    let refused = std::panic::catch_unwind(|| stack_tests::assert_plan_fits_schema(&plan.to_string()));
+    assert!(refused.is_err(), "an unknown action fits the schema");
 }

@@ -24,17 +24,37 @@ pub enum Setting {
 impl<'de> Deserialize<'de> for Setting {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(deserializer)?;
-        if let serde_json::Value::Object(map) = &value
-            && map.len() == 1
-            && let Some(serde_json::Value::String(hash)) = map.get("sensitive")
-            && (hash.starts_with(SENSITIVE_PREFIX) || hash.starts_with("sha256:"))
-        {
+        if let Some(hash) = sensitive_mark(&value) {
             return Ok(Setting::Sensitive {
-                sensitive: hash.clone(),
+                sensitive: hash.to_owned(),
             });
         }
         Ok(Setting::Plain(value))
     }
+}
+
+/// The hash a sensitive value stands as, when `value` is one: an object with the single key
+/// `sensitive` holding a hash, as a whole [`Setting::Sensitive`] serializes and as one
+/// sensitive entry inside a plain value (a key of an `env`) is written.
+pub fn sensitive_mark(value: &serde_json::Value) -> Option<&str> {
+    let serde_json::Value::Object(map) = value else {
+        return None;
+    };
+    match map.get("sensitive") {
+        Some(serde_json::Value::String(hash))
+            if map.len() == 1 && (hash.starts_with(SENSITIVE_PREFIX) || hash.starts_with("sha256:")) =>
+        {
+            Some(hash)
+        }
+        _ => None,
+    }
+}
+
+/// A short version of a sensitive value's hash (12 hex digits), which changes when the value
+/// does: what a plan shows of a secret's content.
+pub fn short_version(hash: &str) -> String {
+    let digits = hash.rsplit(':').next().unwrap_or(hash);
+    digits.chars().take(12).collect()
 }
 
 impl Setting {
@@ -50,12 +70,13 @@ impl Setting {
         matches!(self, Setting::Sensitive { .. })
     }
 
-    /// How the plan shows it: `(sensitive)` for sensitive values.
+    /// How a message shows it: `(sensitive)` for a sensitive value, and for each sensitive
+    /// entry inside a plain one.
     pub fn display(&self) -> String {
         match self {
             Setting::Sensitive { .. } => "(sensitive)".to_owned(),
             Setting::Plain(serde_json::Value::String(text)) => format!("{text:?}"),
-            Setting::Plain(value) => value.to_string(),
+            Setting::Plain(value) => masked(value).to_string(),
         }
     }
 
@@ -85,6 +106,23 @@ pub fn sensitive_hash(salt: &str, value: &[u8]) -> String {
     format!("{SENSITIVE_PREFIX}{}", hex::encode(key))
 }
 
+/// `value` with each sensitive entry replaced by the text `(sensitive)`.
+fn masked(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as Json;
+    if sensitive_mark(value).is_some() {
+        return Json::String("(sensitive)".to_owned());
+    }
+    match value {
+        Json::Array(items) => Json::Array(items.iter().map(masked).collect()),
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .map(|(key, item)| (key.clone(), masked(item)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// A short, stable hash of some bytes, as `sha256:` and 16 hex digits.
 pub fn hash(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -95,7 +133,9 @@ impl Config {
     /// The configuration of `resource` in `stack`: every field it sets, and the
     /// schema's default for those it does not, with references replaced by
     /// `reference` (how the referenced resource reads: a name, a tag) and
-    /// sensitive values hashed ([`sensitive_hash`]).
+    /// sensitive values hashed ([`sensitive_hash`]): a field sensitive as a whole
+    /// is a [`Setting::Sensitive`]; in a list or map, only the sensitive entries
+    /// are hashed, so a plan shows every other key and element.
     pub fn from_resource(
         resource: &Resource,
         stack: &str,
@@ -103,11 +143,14 @@ impl Config {
     ) -> Config {
         let mut fields = IndexMap::new();
         for field in resource.kind.all_fields() {
+            let salt = || salt(stack, &resource.address, field.name);
             let setting = match resource.fields.get(field.name) {
-                Some(value) if value.contains_sensitive() => Setting::sensitive(
-                    &salt(stack, &resource.address, field.name),
-                    json(value, &reference).to_string().as_bytes(),
-                ),
+                Some(value) if value.sensitive => {
+                    Setting::sensitive(&salt(), json(value, &reference).to_string().as_bytes())
+                }
+                Some(value) if value.contains_sensitive() => {
+                    Setting::Plain(masked_json(value, &reference, &salt()))
+                }
                 Some(value) => Setting::Plain(json(value, &reference)),
                 None => match field.default {
                     Some(default) => Setting::Plain(default_json(default)),
@@ -176,6 +219,40 @@ fn json(value: &Value, reference: &impl Fn(&Address) -> Option<String>) -> serde
     }
 }
 
+/// [`json`], with each sensitive entry hashed, salted with its path under `salt`
+/// (`stack/address/field/KEY`, `.../INDEX`).
+fn masked_json(
+    value: &Value,
+    reference: &impl Fn(&Address) -> Option<String>,
+    salt: &str,
+) -> serde_json::Value {
+    use serde_json::Value as Json;
+    if value.sensitive {
+        let hash = sensitive_hash(salt, json(value, reference).to_string().as_bytes());
+        return serde_json::json!({ "sensitive": hash });
+    }
+    match &value.data {
+        Data::List(items) => Json::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| masked_json(item, reference, &format!("{salt}/{index}")))
+                .collect(),
+        ),
+        Data::Map(map) => Json::Object(
+            map.iter()
+                .map(|(key, item)| {
+                    (
+                        key.clone(),
+                        masked_json(item, reference, &format!("{salt}/{key}")),
+                    )
+                })
+                .collect(),
+        ),
+        _ => json(value, reference),
+    }
+}
+
 fn default_json(default: &str) -> serde_json::Value {
     match default {
         "#true" => serde_json::Value::Bool(true),
@@ -199,6 +276,30 @@ mod tests {
         assert_eq!(setting.display(), "(sensitive)");
         let back: Setting = serde_json::from_str(&text).unwrap_or(Setting::Plain(serde_json::Value::Null));
         assert_eq!(back, setting);
+    }
+
+    #[test]
+    fn only_the_sensitive_entries_of_a_map_are_hashed() {
+        let span = stack_diagnostics::Span::file_start(stack_diagnostics::Sources::new().add("x", "x", ""));
+        let text = |text: &str| Value::new(Data::Str(text.to_owned()), span);
+        let mut token = text("hunter2");
+        token.sensitive = true;
+        let env = Value::new(
+            Data::Map(IndexMap::from([
+                ("LOG".to_owned(), text("info")),
+                ("TOKEN".to_owned(), token),
+            ])),
+            span,
+        );
+        let masked = masked_json(&env, &|_| None, "shop/service.api/env");
+        assert_eq!(masked["LOG"], serde_json::json!("info"));
+        assert_eq!(
+            sensitive_mark(&masked["TOKEN"]),
+            Some(sensitive_hash("shop/service.api/env/TOKEN", b"\"hunter2\"").as_str())
+        );
+        let shown = Setting::Plain(masked).display();
+        assert_eq!(shown, r#"{"LOG":"info","TOKEN":"(sensitive)"}"#);
+        assert_eq!(short_version("pbkdf2-sha256:0123456789abcdef"), "0123456789ab");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use indexmap::IndexMap;
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Condition, Resource};
 
-pub use config::{Config, Setting, salt};
+pub use config::{Config, Setting, salt, sensitive_hash, sensitive_mark, short_version};
 pub use error::ProviderError;
 
 /// What a resource should be, ready to compare and to apply.
@@ -42,6 +42,9 @@ pub struct Desired {
     pub outputs: IndexMap<String, String>,
     /// Read-only and not planned: an object created outside the stack.
     pub external: bool,
+    /// Where a value read when the stack is planned comes from (a secret's): the plan shows
+    /// it instead of an object outside the stack.
+    pub source: Option<Source>,
     /// What only the provider reads back when applying (a secret's content).
     pub payload: Option<Arc<dyn Any + Send + Sync>>,
 }
@@ -61,8 +64,20 @@ impl std::fmt::Debug for Desired {
             .field("config", &self.config)
             .field("outputs", &self.outputs)
             .field("external", &self.external)
+            .field("source", &self.source)
             .finish_non_exhaustive()
     }
+}
+
+/// Where a value read when the stack is planned comes from, as the plan shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Source {
+    /// The field that names the source: `from-env`, `from-file` or `from-command`.
+    pub field: String,
+    /// What it names: a variable, a path, a command line.
+    pub name: String,
+    /// A short version of the value read ([`short_version`]), which changes when it does.
+    pub version: String,
 }
 
 /// An object of the stack as it is on the daemon.

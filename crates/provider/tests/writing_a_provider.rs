@@ -174,6 +174,7 @@ impl Provider for FileProvider {
             config,
             outputs: IndexMap::new(),
             external: false,
+            source: None,
             payload: Some(Arc::new(text)),
         })
     }

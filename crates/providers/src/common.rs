@@ -155,6 +155,7 @@ pub fn fixed_object(
         name,
         config,
         external: external.is_some(),
+        source: None,
         payload: None,
     }
 }

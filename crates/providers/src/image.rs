@@ -128,6 +128,7 @@ impl Provider for ImageProvider {
             config,
             outputs: IndexMap::from([("ref".to_owned(), reference)]),
             external: false,
+            source: None,
             payload: Some(Arc::new(inputs)),
         })
     }

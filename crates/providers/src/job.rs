@@ -93,6 +93,7 @@ impl Provider for JobProvider {
             name,
             config,
             external: false,
+            source: None,
             payload: Some(Arc::new(spec)),
         })
     }

@@ -59,6 +59,7 @@ impl Provider for ProbeProvider {
             config,
             outputs: IndexMap::new(),
             external: true,
+            source: None,
             payload: Some(Arc::new(probe)),
         })
     }

@@ -17,7 +17,10 @@ use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
 use stack_language::schema::KindSchema;
 use stack_language::{Resource, Value};
-use stack_provider::{Config, Desired, Live, Provider, ProviderError, Resolve, Scope, Setting, salt};
+use stack_provider::{
+    Config, Desired, Live, Provider, ProviderError, Resolve, Scope, Setting, Source, salt, sensitive_hash,
+    short_version,
+};
 
 use crate::common;
 
@@ -47,19 +50,31 @@ impl SecretProvider {
         content: Vec<u8>,
     ) -> Desired {
         let mut config = Config::from_resource(resource, &scope.stack, common::reference(resolve));
-        let hashed = Setting::sensitive(&salt(&scope.stack, &resource.address, "content"), &content);
-        let outputs = match &hashed {
-            Setting::Sensitive { sensitive } => IndexMap::from([("hash".to_owned(), sensitive.clone())]),
-            Setting::Plain(_) => IndexMap::new(),
-        };
-        config.0.insert("content".to_owned(), hashed);
+        let hash = sensitive_hash(&salt(&scope.stack, &resource.address, "content"), &content);
+        let version = short_version(&hash);
+        let source = resource
+            .fields
+            .iter()
+            .find(|(field, _)| field.starts_with("from-"))
+            .map(|(field, value)| Source {
+                field: field.clone(),
+                name: words(value).join(" "),
+                version: version.clone(),
+            });
+        config.0.insert(
+            "content".to_owned(),
+            Setting::Sensitive {
+                sensitive: hash.clone(),
+            },
+        );
         Desired {
             address: resource.address.clone(),
             kind: self.kind,
             name: common::object_name(scope, &resource.address),
             config,
-            outputs,
+            outputs: IndexMap::from([("hash".to_owned(), hash), ("version".to_owned(), version)]),
             external: true,
+            source,
             payload: Some(Arc::new(content)),
         }
     }
@@ -176,7 +191,7 @@ fn from_file(resource: &Resource, value: &Value, env: Environment<'_>) -> Result
 /// Runs the program (no shell) in the directory of the file; its output, less one trailing
 /// newline, is the value. Its error output may be quoted; its standard output never is.
 async fn from_command(resource: &Resource, value: &Value) -> Result<Vec<u8>, Diagnostic> {
-    let words: Vec<&str> = value.as_list().iter().filter_map(Value::as_str).collect();
+    let words = words(value);
     let Some((program, arguments)) = words.split_first() else {
         return Err(problem(
             resource,
@@ -224,6 +239,11 @@ async fn from_command(resource: &Resource, value: &Value) -> Result<Vec<u8>, Dia
         content.pop();
     }
     Ok(content)
+}
+
+/// The words of a command line (or the one word of a variable's name, a path).
+fn words(value: &Value) -> Vec<&str> {
+    value.as_list().iter().filter_map(Value::as_str).collect()
 }
 
 /// A diagnostic about the secret, pointing at it and at its source.

@@ -83,6 +83,7 @@ impl Provider for ServiceProvider {
             config: config::desired(resource, &scope.stack, resolve, &spec),
             outputs: IndexMap::from([("ref".to_owned(), spec.host_name.clone())]),
             external: false,
+            source: None,
             payload: Some(Arc::new(spec)),
         })
     }

@@ -179,6 +179,7 @@ impl Provider for Fake {
             config,
             outputs,
             external: resource.field("external").is_some(),
+            source: None,
             payload: None,
         })
     }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json, json};
 use stack_docker::{ContainerInfo, Mount, Resources, RestartPolicy};
 use stack_language::schema::{Effect, KindSchema};
 use stack_language::units::parse_size;
-use stack_language::{Address, Resource};
+use stack_language::{Address, Resource, Value};
 use stack_provider::{Config, Resolve, Setting};
 
 use super::front;
@@ -50,6 +50,7 @@ pub fn desired(resource: &Resource, stack: &str, resolve: &dyn Resolve, spec: &S
             }
         }
     }
+    secret_entries(&mut config, resource, resolve, spec);
     let networks = spec.networks.iter().map(|attachment| Attachment {
         network: &attachment.network,
         aliases: attachment.aliases.iter().map(String::as_str).collect(),
@@ -69,14 +70,37 @@ pub fn desired(resource: &Resource, stack: &str, resolve: &dyn Resolve, spec: &S
     config
 }
 
-/// How a reference reads in a service's configuration.
+/// How a reference reads in a service's configuration: a secret as its address (its entries
+/// get its content's version from [`secret_entries`]).
 fn reference(resolve: &dyn Resolve) -> impl Fn(&Address) -> Option<String> + '_ {
     move |address| {
         let desired = resolve.desired(address)?;
         match address.kind {
-            "secret" => desired.outputs.get("hash").cloned(),
+            "secret" => Some(address.to_string()),
             "image" => desired.outputs.get("ref").cloned(),
             _ => Some(desired.name.clone()),
+        }
+    }
+}
+
+/// Each secret entry as a plan shows it: the secret's address, the file it becomes in the
+/// container, and the short version of its content, which rolls the containers when it changes.
+fn secret_entries(config: &mut Config, resource: &Resource, resolve: &dyn Resolve, spec: &ServiceSpec) {
+    let Some(Setting::Plain(Json::Array(entries))) = config.0.get_mut("secret") else {
+        return;
+    };
+    let declared = resource.items("secret").iter();
+    for ((entry, declared), file) in entries.iter_mut().zip(declared).zip(&spec.secrets) {
+        let version = declared
+            .get("name")
+            .and_then(Value::as_ref)
+            .and_then(|address| resolve.desired(address))
+            .and_then(|secret| secret.outputs.get("version"));
+        if let Some(entry) = entry.as_object_mut() {
+            entry.insert("target".to_owned(), json!(file.path));
+            if let Some(version) = version {
+                entry.insert("version".to_owned(), json!(version));
+            }
         }
     }
 }

@@ -63,7 +63,10 @@ impl Resolved {
                         unreachable!()
                     };
                     (
-                        IndexMap::from([("hash".to_owned(), sensitive)]),
+                        IndexMap::from([
+                            ("version".to_owned(), stack_provider::short_version(&sensitive)),
+                            ("hash".to_owned(), sensitive),
+                        ]),
                         Some(Arc::new(SECRET_VALUE.to_vec())),
                     )
                 }
@@ -79,6 +82,7 @@ impl Resolved {
                     config: Config::default(),
                     outputs,
                     external: false,
+                    source: None,
                     payload,
                 },
             );

@@ -751,12 +751,15 @@ service "api" {
         assert!(!format!("{spec:?}").contains("hunter2"));
         let field = |name: &str| config.get(name).and_then(Setting::as_json).cloned();
         assert_eq!(field("image"), Some(json!("shop_api:abc123")));
-        let secret_hash = Resolved::of(&stack)
+        let version = Resolved::of(&stack)
             .desired(&Address::new(&[], "secret", "token"))
             .unwrap()
-            .outputs["hash"]
+            .outputs["version"]
             .clone();
-        assert_eq!(field("secret").unwrap()[0]["name"], json!(secret_hash));
+        assert_eq!(
+            field("secret").unwrap()[0],
+            json!({"name": "secret.token", "target": "/run/secrets/api-token", "mode": 0o400, "uid": 1000, "version": version})
+        );
         assert_eq!(field("volume").unwrap()[0]["source"], json!("shop_data"));
         let conf = dir.path().canonicalize().unwrap().join("conf.txt");
         assert_eq!(

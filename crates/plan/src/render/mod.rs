@@ -1,9 +1,11 @@
 //! The plan, rendered for a terminal and for a pull-request comment.
 
+mod nested;
+
 use std::fmt::Write;
 
 use stack_language::schema::Effect;
-use stack_provider::Setting;
+use stack_provider::Source;
 
 use crate::{Action, FieldChange, Plan, Reason, ResourcePlan};
 
@@ -16,11 +18,7 @@ pub fn human(plan: &Plan) -> String {
         .map(|name| format!(" ({name})"))
         .unwrap_or_default();
     let _ = writeln!(out, "stack {}{environment}\n", plan.stack);
-    for resource in plan
-        .resources
-        .iter()
-        .filter(|resource| resource.action != Action::NoChange)
-    {
+    for resource in shown(plan) {
         let _ = writeln!(
             out,
             "  {} {}  {}",
@@ -28,15 +26,8 @@ pub fn human(plan: &Plan) -> String {
             resource.address,
             headline(resource)
         );
-        for change in &resource.changes {
-            field_change(&mut out, change, resource.action);
-        }
-        for drift in &resource.drift {
-            let _ = writeln!(
-                out,
-                "      ! {}: {} on the daemon, {} in the stack",
-                drift.field, drift.actual, drift.expected
-            );
+        for line in details(resource) {
+            let _ = writeln!(out, "{line}");
         }
     }
     if !plan.has_changes() {
@@ -82,11 +73,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
         let _ = writeln!(out);
     }
-    let changing: Vec<&ResourcePlan> = plan
-        .resources
-        .iter()
-        .filter(|r| r.action.changes_something())
-        .collect();
+    let changing: Vec<&ResourcePlan> = shown(plan).collect();
     if changing.is_empty() {
         return out;
     }
@@ -104,12 +91,8 @@ pub fn markdown(plan: &Plan) -> String {
     let _ = writeln!(out, "\n<details><summary>Field changes</summary>\n\n```diff");
     for resource in &changing {
         let _ = writeln!(out, "{} {}", symbol(resource.action), resource.address);
-        let mut fields = String::new();
-        for change in &resource.changes {
-            field_change(&mut fields, change, resource.action);
-        }
         // A diff block colors a line by its first character: move each line's sign there.
-        for line in fields.lines() {
+        for line in details(resource) {
             let text = line.trim_start();
             let indent = " ".repeat(line.len() - text.len());
             match text.split_once(' ') {
@@ -124,6 +107,13 @@ pub fn markdown(plan: &Plan) -> String {
     }
     let _ = writeln!(out, "```\n\n</details>");
     out
+}
+
+/// The resources a rendering shows: all but the unchanged ones.
+fn shown(plan: &Plan) -> impl Iterator<Item = &ResourcePlan> {
+    plan.resources
+        .iter()
+        .filter(|resource| resource.action != Action::NoChange)
 }
 
 fn summary(plan: &Plan) -> String {
@@ -162,7 +152,7 @@ fn headline(resource: &ResourcePlan) -> String {
         Action::Update => format!("will be updated in place ({})", why(resource)),
         Action::Replace => format!("must be replaced ({})", why(resource)),
         Action::Delete => format!("will be deleted ({})", why(resource)),
-        Action::Read => "exists outside the stack: only read".to_owned(),
+        Action::Read => why(resource),
         Action::NoChange => String::new(),
     }
 }
@@ -178,61 +168,53 @@ fn why(resource: &ResourcePlan) -> String {
             Reason::DependencyReplaced { dependency } => format!("`{dependency}` it uses is replaced"),
             Reason::RemovedFromFiles => "no longer in the files".to_owned(),
             Reason::Drift => "changed on the daemon by hand".to_owned(),
-            Reason::External => "external".to_owned(),
+            Reason::External => "exists outside the stack: only read".to_owned(),
+            Reason::ReadFromSource(source) => read_from(source),
             Reason::Destroy => "destroy".to_owned(),
         })
         .collect();
     reasons.join("; ")
 }
 
-/// One field: `old -> new` on one line, or a line diff for long values.
-fn field_change(out: &mut String, change: &FieldChange, action: Action) {
+/// What the plan says of a value read when the stack is planned.
+fn read_from(source: &Source) -> String {
+    let from = match source.field.as_str() {
+        "from-env" => format!("the environment variable `{}`", source.name),
+        "from-file" => format!("the file `{}`", source.name),
+        "from-command" => format!("the output of `{}`", source.name),
+        other => format!("`{other} {}`", source.name),
+    };
+    format!("read from {from} when planned (version {})", source.version)
+}
+
+/// The lines under a resource: its field changes, nested, then what drifted on the daemon.
+fn details(resource: &ResourcePlan) -> Vec<String> {
+    let mut lines: Vec<String> = resource
+        .changes
+        .iter()
+        .flat_map(|change| field_change(change, resource.action))
+        .collect();
+    lines.extend(resource.drift.iter().map(|drift| {
+        format!(
+            "      ! {}: {} on the daemon, {} in the stack",
+            drift.field, drift.actual, drift.expected
+        )
+    }));
+    lines
+}
+
+/// One field's change, nested ([`nested::field_lines`]), noting when it forces a replacement.
+fn field_change(change: &FieldChange, action: Action) -> Vec<String> {
     let note = if change.effect == Effect::Replace && action == Action::Replace {
         "  # forces replacement"
     } else {
         ""
     };
-    let before = change.before.as_ref().map(lines).unwrap_or_default();
-    let after = change.after.as_ref().map(lines).unwrap_or_default();
-    let (marker, short) = match (&change.before, &change.after) {
-        (None, Some(after)) => ("+", after.display()),
-        (Some(before), None) => ("-", before.display()),
-        (Some(before), Some(after)) => ("~", format!("{} -> {}", before.display(), after.display())),
-        (None, None) => return,
-    };
-    if before.len() <= 1 && after.len() <= 1 && short.len() <= 80 {
-        let _ = writeln!(out, "      {marker} {}: {short}{note}", change.field);
-        return;
-    }
-    let _ = writeln!(out, "      {marker} {}:{note}", change.field);
-    let old = before.join("\n");
-    let new = after.join("\n");
-    for line in similar::TextDiff::from_lines(&old, &new).iter_all_changes() {
-        let sign = match line.tag() {
-            similar::ChangeTag::Delete => "-",
-            similar::ChangeTag::Insert => "+",
-            similar::ChangeTag::Equal => " ",
-        };
-        let _ = writeln!(out, "          {sign} {}", line.value().trim_end_matches('\n'));
-    }
-}
-
-/// A value as lines for a line diff: one item of a list, one key of a map, per line.
-fn lines(setting: &Setting) -> Vec<String> {
-    match setting.as_json() {
-        Some(serde_json::Value::Array(items)) => items.iter().map(compact).collect(),
-        Some(serde_json::Value::Object(map)) => map
-            .iter()
-            .map(|(key, value)| format!("{key} = {}", compact(value)))
-            .collect(),
-        Some(value) => vec![compact(value)],
-        None => vec![setting.display()],
-    }
-}
-
-fn compact(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(text) => format!("{text:?}"),
-        other => other.to_string(),
-    }
+    nested::field_lines(
+        6,
+        &change.field,
+        change.before.as_ref(),
+        change.after.as_ref(),
+        note,
+    )
 }
