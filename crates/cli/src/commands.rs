@@ -67,6 +67,7 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
             revisions::operate(&service, &stack, operation, output)
         }
         Command::History { stack } => revisions::history(&stack, output),
+        Command::Lsp => stack_lsp::run().map(|()| ExitCode::SUCCESS),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
