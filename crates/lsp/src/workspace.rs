@@ -52,11 +52,29 @@ impl Workspace {
     }
 
     /// Checks the stack `path` belongs to again; gives its root.
+    ///
+    /// While the file does not parse (a block just opened, a string not yet
+    /// closed), its names are those of the last check: completion still
+    /// offers them as the user types.
     pub fn check(&mut self, path: &Path) -> PathBuf {
         let root = self.root(path);
-        let analysis = self.analyze(&root);
+        let mut analysis = self.analyze(&root);
+        if let Some(previous) = self.analyses.remove(&root)
+            && !self.parses(path)
+        {
+            analysis.index = previous.index;
+        }
         self.analyses.insert(root.clone(), analysis);
         root
+    }
+
+    fn parses(&self, path: &Path) -> bool {
+        let Some(text) = self.buffers.get(path) else {
+            return true;
+        };
+        let mut sources = Sources::new();
+        let file = sources.add("buffer", path, text.as_ref());
+        stack_syntax::parse(file, text).document.is_some()
     }
 
     /// The stack `path` belongs to, checked (now, if it was not yet).
