@@ -199,6 +199,12 @@ pub enum Command {
         #[command(flatten)]
         stack: StackArgs,
     },
+    /// Serve editors as a language server over stdin and stdout
+    ///
+    /// Editors start it themselves: diagnostics as you type (those of `stack
+    /// validate`), hover, completion, go to definition, references, symbols,
+    /// formatting and rename. See the book's "Editor support" page.
+    Lsp,
     /// Print a shell completion script
     ///
     /// For example: stack completions bash > /etc/bash_completion.d/stack

@@ -93,6 +93,7 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
         Command::Run { job, stack } => run::run(&job, &stack, output),
         Command::Watch { stack } => watch::run(&stack, output),
         Command::History { stack } => revisions::history(&stack, output),
+        Command::Lsp => stack_lsp::run().map(|()| ExitCode::SUCCESS),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

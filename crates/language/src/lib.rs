@@ -12,6 +12,7 @@ mod address;
 mod check;
 mod decl;
 mod eval;
+mod index;
 mod load;
 mod lower;
 mod model;
@@ -35,8 +36,9 @@ use stack_diagnostics::{Diagnostics, Sources};
 pub use address::Address;
 pub use check::looks_secret;
 pub use eval::object_name;
-pub use load::STDLIB_PREFIX;
-pub use lower::valid_name;
+pub use index::{Index, Reference, Symbol, SymbolId, SymbolKind};
+pub use load::{Buffers, STDLIB_PREFIX};
+pub use lower::{TOP_LEVEL, valid_name};
 pub use model::{Condition, Dependency, Registry, Resource, Stack};
 pub use name::likely_name;
 pub use template::{Expr, Part, Template};
@@ -71,7 +73,8 @@ pub struct Loaded {
 
 /// Loads and evaluates the stack at `path` for `options.environment`.
 pub fn load(path: &Path, options: &Options, schema: &Schema, sources: &mut Sources) -> Loaded {
-    let mut loader = Loader::new(schema, sources);
+    let buffers = Buffers::default();
+    let mut loader = Loader::new(schema, sources, &buffers);
     let Some(unit) = loader.load_root(path) else {
         return failed(loader.diagnostics);
     };
@@ -102,13 +105,45 @@ pub struct Validated {
 /// Checks the stack at `path`: for the environment given, or else for the
 /// base and every environment its overlays declare.
 pub fn validate(path: &Path, options: &Options, schema: &Schema, sources: &mut Sources) -> Validated {
-    let mut loader = Loader::new(schema, sources);
+    let buffers = Buffers::default();
+    let mut loader = Loader::new(schema, sources, &buffers);
+    validate_with(&mut loader, path, options).0
+}
+
+/// A stack checked as [`validate`] does, with what an editor needs besides.
+#[derive(Debug)]
+pub struct Analysis {
+    pub validated: Validated,
+    /// The names the files declare and where each is used.
+    pub index: Index,
+}
+
+/// Checks the stack at `path` as [`validate`] does, reading the open
+/// `buffers` instead of the files they stand for, and indexes its names.
+pub fn analyze(
+    path: &Path,
+    options: &Options,
+    schema: &Schema,
+    sources: &mut Sources,
+    buffers: &Buffers,
+) -> Analysis {
+    let mut loader = Loader::new(schema, sources, buffers);
+    let (validated, unit) = validate_with(&mut loader, path, options);
+    let index = match unit {
+        Some(unit) => Index::build(&unit, &mut loader),
+        None => Index::default(),
+    };
+    Analysis { validated, index }
+}
+
+fn validate_with(loader: &mut Loader, path: &Path, options: &Options) -> (Validated, Option<Arc<Unit>>) {
     let Some(unit) = loader.load_root(path) else {
-        let diagnostics = failed(loader.diagnostics).diagnostics;
-        return Validated {
+        let diagnostics = failed(std::mem::take(&mut loader.diagnostics)).diagnostics;
+        let validated = Validated {
             stacks: Vec::new(),
             diagnostics,
         };
+        return (validated, None);
     };
     let unit = Arc::new(unit);
     let mut diagnostics = std::mem::take(&mut loader.diagnostics);
@@ -126,17 +161,11 @@ pub fn validate(path: &Path, options: &Options, schema: &Schema, sources: &mut S
     };
     let mut stacks = Vec::new();
     for environment in environments {
-        stacks.extend(evaluate(
-            &mut loader,
-            &unit,
-            path,
-            environment.as_deref(),
-            options,
-        ));
+        stacks.extend(evaluate(loader, &unit, path, environment.as_deref(), options));
         diagnostics.append(&mut loader.diagnostics);
     }
     let diagnostics = finish(None, diagnostics).diagnostics;
-    Validated { stacks, diagnostics }
+    (Validated { stacks, diagnostics }, Some(unit))
 }
 
 fn failed(diagnostics: Vec<stack_diagnostics::Diagnostic>) -> Loaded {

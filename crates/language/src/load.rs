@@ -23,7 +23,53 @@ pub struct Loader<'a> {
     pub schema: &'a Schema,
     pub sources: &'a mut Sources,
     pub diagnostics: Vec<Diagnostic>,
+    buffers: &'a Buffers,
     modules: HashMap<String, Option<Arc<Unit>>>,
+}
+
+/// Texts that stand for files, by path: an editor's open buffers, saved or
+/// not. A buffer replaces the file of the same path, and a buffer of a `.kdl`
+/// file not yet on disk joins the files of its directory.
+#[derive(Debug, Clone, Default)]
+pub struct Buffers {
+    texts: HashMap<PathBuf, Arc<str>>,
+}
+
+impl Buffers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, path: &Path, text: impl Into<Arc<str>>) {
+        self.texts.insert(normalize(path), text.into());
+    }
+
+    pub fn remove(&mut self, path: &Path) {
+        self.texts.remove(&normalize(path));
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&Arc<str>> {
+        self.texts.get(&normalize(path))
+    }
+
+    /// Whether `path` is a file, on disk or in a buffer.
+    pub fn is_file(&self, path: &Path) -> bool {
+        self.get(path).is_some() || path.is_file()
+    }
+
+    /// The `.kdl` files of `dir`, on disk and in buffers, in the order of [`stack_files`].
+    fn stack_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut paths = stack_files(dir)?;
+        let dir = normalize(dir);
+        let unsaved = self.texts.keys().filter(|path| {
+            path.parent() == Some(dir.as_path())
+                && path.extension().is_some_and(|ext| ext == "kdl")
+                && !paths.iter().any(|listed| normalize(listed) == **path)
+        });
+        paths.extend(unsaved.cloned().collect::<Vec<_>>());
+        sort_stack_files(&mut paths);
+        Ok(paths)
+    }
 }
 
 /// A file to read: shown under `name`, found at `path`.
@@ -34,11 +80,12 @@ struct Input {
 }
 
 impl<'a> Loader<'a> {
-    pub fn new(schema: &'a Schema, sources: &'a mut Sources) -> Self {
+    pub fn new(schema: &'a Schema, sources: &'a mut Sources, buffers: &'a Buffers) -> Self {
         Loader {
             schema,
             sources,
             diagnostics: Vec::new(),
+            buffers,
             modules: HashMap::new(),
         }
     }
@@ -46,7 +93,7 @@ impl<'a> Loader<'a> {
     /// Loads the stack at `path`: a directory with `stack.kdl`, or one file.
     pub fn load_root(&mut self, path: &Path) -> Option<Unit> {
         let inputs = if path.is_dir() {
-            if !path.join("stack.kdl").is_file() {
+            if !self.buffers.is_file(&path.join("stack.kdl")) {
                 self.diagnostics.push(
                     Diagnostic::error("stack::no_stack", format!("{} has no stack.kdl", path.display()))
                         .help("a stack is a directory with a stack.kdl file; pass the directory or a single .kdl file"),
@@ -133,7 +180,7 @@ impl<'a> Loader<'a> {
     }
 
     fn read_dir(&mut self, dir: &Path) -> Option<Vec<Input>> {
-        match stack_files(dir) {
+        match self.buffers.stack_files(dir) {
             Ok(paths) => Some(paths.iter().filter_map(|path| self.read_file(path)).collect()),
             Err(error) => {
                 self.diagnostics.push(Diagnostic::error(
@@ -146,7 +193,11 @@ impl<'a> Loader<'a> {
     }
 
     fn read_file(&mut self, path: &Path) -> Option<Input> {
-        match std::fs::read(path) {
+        let read = match self.buffers.get(path) {
+            Some(text) => Ok(text.as_bytes().to_vec()),
+            None => std::fs::read(path),
+        };
+        match read {
             Ok(bytes) => Some(Input {
                 name: display_name(path),
                 path: path.to_path_buf(),
@@ -253,6 +304,10 @@ pub(crate) fn stack_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .map(|entry| entry.path())
         .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "kdl"))
         .collect();
-    paths.sort_by_key(|path| (path.file_name() != Some("stack.kdl".as_ref()), path.clone()));
+    sort_stack_files(&mut paths);
     Ok(paths)
+}
+
+fn sort_stack_files(paths: &mut [PathBuf]) {
+    paths.sort_by_key(|path| (path.file_name() != Some("stack.kdl".as_ref()), path.clone()));
 }

@@ -21,7 +21,8 @@ use crate::template::Template;
 use crate::variables::coerce;
 use crate::{Data, Value};
 
-const TOP_LEVEL: &[&str] = &["stack", "variable", "overlay", "use", "output", "registry"];
+/// The nodes of the language itself, beside resources, at the top of a stack's file.
+pub const TOP_LEVEL: &[&str] = &["stack", "variable", "overlay", "use", "output", "registry"];
 const IN_MODULE: &[&str] = &["variable", "use", "output"];
 
 /// Names of resources and stacks: they become parts of object and host names.

@@ -1,0 +1,163 @@
+//! The open buffers, and the stacks they belong to, checked.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use lsp_types::Url;
+use stack_diagnostics::{Diagnostics, FileId, Sources};
+use stack_graph::ResourceGraph;
+use stack_language::{Buffers, Index, Options, schema::Schema};
+
+/// One stack (or a lone file), checked as its buffers read now.
+pub struct Analysis {
+    pub sources: Sources,
+    pub diagnostics: Diagnostics,
+    pub index: Index,
+}
+
+impl Analysis {
+    /// The file loaded from `path`, and its text.
+    pub fn file(&self, path: &Path) -> Option<(FileId, &str)> {
+        let file = self.sources.find(path)?;
+        Some((file, self.sources.get(file).text()))
+    }
+}
+
+pub struct Workspace {
+    pub schema: Schema,
+    buffers: Buffers,
+    /// By root: the stack's directory, or a file outside any stack.
+    analyses: HashMap<PathBuf, Analysis>,
+    /// The files each root has published diagnostics for, to clear them later.
+    published: HashMap<PathBuf, HashSet<Url>>,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Workspace {
+            schema: stack_language::schema::builtin(),
+            buffers: Buffers::new(),
+            analyses: HashMap::new(),
+            published: HashMap::new(),
+        }
+    }
+
+    pub fn open(&mut self, path: &Path, text: String) {
+        self.buffers.insert(path, text);
+    }
+
+    /// The editor closed the buffer: the file on disk counts again.
+    pub fn close(&mut self, path: &Path) {
+        self.buffers.remove(path);
+    }
+
+    /// Checks the stack `path` belongs to again; gives its root.
+    ///
+    /// While the file does not parse (a block just opened, a string not yet
+    /// closed), its names are those of the last check: completion still
+    /// offers them as the user types.
+    pub fn check(&mut self, path: &Path) -> PathBuf {
+        let root = self.root(path);
+        let mut analysis = self.analyze(&root);
+        if let Some(previous) = self.analyses.remove(&root)
+            && !self.parses(path)
+        {
+            analysis.index = previous.index;
+        }
+        self.analyses.insert(root.clone(), analysis);
+        root
+    }
+
+    fn parses(&self, path: &Path) -> bool {
+        let Some(text) = self.buffers.get(path) else {
+            return true;
+        };
+        let mut sources = Sources::new();
+        let file = sources.add("buffer", path, text.as_ref());
+        stack_syntax::parse(file, text).document.is_some()
+    }
+
+    /// The stack `path` belongs to, checked (now, if it was not yet).
+    pub fn analysis(&mut self, path: &Path) -> &Analysis {
+        let root = self.root(path);
+        if !self.analyses.contains_key(&root) {
+            let analysis = self.analyze(&root);
+            self.analyses.insert(root.clone(), analysis);
+        }
+        &self.analyses[&root]
+    }
+
+    /// The stack `path` belongs to, as last checked.
+    pub fn analysis_of(&self, path: &Path) -> Option<&Analysis> {
+        self.analyses.get(&self.root(path))
+    }
+
+    pub fn analysis_of_root(&self, root: &Path) -> Option<&Analysis> {
+        self.analyses.get(root)
+    }
+
+    /// Records what `root` published now; gives the files whose diagnostics must be cleared.
+    pub fn published(&mut self, root: &Path, now: HashSet<Url>) -> Vec<Url> {
+        let before = self
+            .published
+            .insert(root.to_path_buf(), now.clone())
+            .unwrap_or_default();
+        before.difference(&now).cloned().collect()
+    }
+
+    /// The nearest directory at or above the file's that holds a `stack.kdl`
+    /// (a module's files are checked with the stack that calls them), else the file itself.
+    fn root(&self, path: &Path) -> PathBuf {
+        path.ancestors()
+            .skip(1)
+            .find(|dir| self.buffers.is_file(&dir.join("stack.kdl")))
+            .unwrap_or(path)
+            .to_path_buf()
+    }
+
+    fn analyze(&self, root: &Path) -> Analysis {
+        let mut sources = Sources::new();
+        if !root.is_dir() {
+            return self.lone_file(root, sources);
+        }
+        let analysis = stack_language::analyze(
+            root,
+            &Options::default(),
+            &self.schema,
+            &mut sources,
+            &self.buffers,
+        );
+        let mut diagnostics = analysis.validated.diagnostics;
+        // As `stack validate`: cycles are a property of the graph.
+        for stack in &analysis.validated.stacks {
+            if let Err(cycles) = ResourceGraph::build(stack) {
+                diagnostics.extend(cycles);
+            }
+        }
+        diagnostics.sort();
+        Analysis {
+            sources,
+            diagnostics,
+            index: analysis.index,
+        }
+    }
+
+    /// A file in no stack (a module being written, a scratch file): only its syntax is checked,
+    /// since what it may declare depends on who uses it.
+    fn lone_file(&self, path: &Path, mut sources: Sources) -> Analysis {
+        let text = match self.buffers.get(path) {
+            Some(text) => text.to_string(),
+            None => std::fs::read_to_string(path).unwrap_or_default(),
+        };
+        let file = sources.add(path.display().to_string(), path, text.as_str());
+        let diagnostics = match stack_syntax::read(file, text.as_bytes()) {
+            Ok(text) => stack_syntax::parse(file, text).diagnostics.into(),
+            Err(problem) => problem.into(),
+        };
+        Analysis {
+            sources,
+            diagnostics,
+            index: Index::default(),
+        }
+    }
+}
