@@ -21,8 +21,9 @@ use crate::labels::{self, LabelFilter, Labels};
 
 /// How many log lines a failed build reports.
 const BUILD_LOG_TAIL: usize = 15;
-/// What the classic builder says when a cached layer it built on has been removed.
-const LAYER_GONE: &str = "failed to get digest";
+/// What the classic builder says when a cached layer it built on has been removed (by another
+/// stack's destroy, which removed an image sharing it) while it built.
+const LAYER_GONE: &[&str] = &["failed to get digest", "unknown parent image ID"];
 /// Builds of one image before its failure counts: each retry makes the lost layers anew.
 const BUILD_ATTEMPTS: u32 = 3;
 
@@ -76,7 +77,8 @@ impl DockerClient {
                 .await;
             match built {
                 Err(DockerError::BuildFailed { message, .. })
-                    if message.contains(LAYER_GONE) && attempts < BUILD_ATTEMPTS =>
+                    if LAYER_GONE.iter().any(|words| message.contains(words))
+                        && attempts < BUILD_ATTEMPTS =>
                 {
                     attempts += 1;
                 }
