@@ -23,7 +23,7 @@ use indexmap::IndexMap;
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Condition, Resource};
 
-pub use config::{Config, Setting, salt};
+pub use config::{Config, Setting, salt, value_json};
 pub use error::ProviderError;
 
 /// What a resource should be, ready to compare and to apply.
