@@ -19,6 +19,7 @@ use stack_language::{Inputs, Options, schema};
 use stack_import::ImportOptions;
 
 use crate::args::{Cli, Command, GraphFormat, Import, RolloutAction, StackArgs};
+use crate::external::ExternalProviders;
 use crate::output::Output;
 
 pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
@@ -99,7 +100,12 @@ fn report(diagnostics: &Diagnostics, sources: &Sources, output: &Output) -> Exit
 
 fn validate(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
     let mut sources = Sources::new();
-    let schema = schema::builtin();
+    // Providers outside the binary are started for their handshake only: they are not configured.
+    let external = match ExternalProviders::start(&stack.path, output.verbose, &mut sources) {
+        Ok(external) => external,
+        Err(problems) => return Ok(report(&problems, &sources, output)),
+    };
+    let schema = external.schema();
     let validated = stack_language::validate(&stack.path, &options(stack, false), &schema, &mut sources);
     let mut diagnostics = validated.diagnostics;
     // Cycles are a property of the graph: check it for every environment validated.
@@ -159,10 +165,14 @@ fn import_compose(files: &[PathBuf], options: &ImportOptions, output: &Output) -
 
 fn graph(stack: &StackArgs, format: GraphFormat, output: &Output) -> Result<ExitCode, String> {
     let mut sources = Sources::new();
+    let external = match ExternalProviders::start(&stack.path, output.verbose, &mut sources) {
+        Ok(external) => external,
+        Err(problems) => return Ok(report(&problems, &sources, output)),
+    };
     let loaded = stack_language::load(
         &stack.path,
         &options(stack, false),
-        &schema::builtin(),
+        &external.schema(),
         &mut sources,
     );
     let Some(loaded_stack) = loaded.stack else {

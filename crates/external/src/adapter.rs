@@ -17,10 +17,7 @@ use stack_provider::{
 };
 
 use crate::client::{CallError, Client};
-use crate::schema::Kind;
-
-/// Fields the engine reads itself: the provider neither records nor applies them.
-const ENGINE_FIELDS: &[&str] = &["depends-on", "prevent-destroy"];
+use crate::schema::{ENGINE_FIELDS, Kind};
 
 /// What a sensitive field's live value is once the provider says it changed: not a hash of
 /// anything, so the plan shows the field as changed, and never the value.

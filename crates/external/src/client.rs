@@ -95,15 +95,17 @@ pub struct Client {
 }
 
 impl Client {
-    /// Starts `program` for the provider declared as `name`, and makes the handshake. Its log
-    /// (standard error) is copied to ours, each line prefixed with the name, when `verbose`.
+    /// Starts `program` for the provider declared as `name`, in the stack's directory `dir`,
+    /// and makes the handshake. Its log (standard error) is copied to ours, each line prefixed
+    /// with the name, when `verbose`.
     pub async fn start(
         name: &str,
         program: &Path,
+        dir: &Path,
         timeout: Duration,
         verbose: bool,
     ) -> Result<(Client, Handshake), String> {
-        let client = Client::spawn(name, program, timeout, verbose)?;
+        let client = Client::spawn(name, program, dir, timeout, verbose)?;
         let handshake: Handshake = client
             .call(
                 method::INITIALIZE,
@@ -123,8 +125,9 @@ impl Client {
         Ok((client, handshake))
     }
 
-    fn spawn(name: &str, program: &Path, timeout: Duration, verbose: bool) -> Result<Client, String> {
+    fn spawn(name: &str, program: &Path, dir: &Path, timeout: Duration, verbose: bool) -> Result<Client, String> {
         let mut child = Command::new(program)
+            .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

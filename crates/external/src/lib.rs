@@ -36,16 +36,18 @@ pub struct External {
     pub declared: Declared,
 }
 
-/// Starts the provider declared as `name` from `program`, makes the handshake, and checks
-/// what it declares (`taken`: node names already in use). Errors name the provider.
+/// Starts the provider declared as `name` from `program` in the stack's directory `dir`, makes
+/// the handshake, and checks what it declares (`taken`: node names already in use). Errors
+/// name the provider.
 pub async fn start(
     name: &str,
     program: &Path,
+    dir: &Path,
     timeout: Duration,
     verbose: bool,
     taken: &[&str],
 ) -> Result<External, String> {
-    let (client, handshake) = Client::start(name, program, timeout, verbose).await?;
+    let (client, handshake) = Client::start(name, program, dir, timeout, verbose).await?;
     let declared = schema::declared(name, &handshake, taken).map_err(|problems| {
         format!(
             "{} declares kinds stack cannot use:\n  - {}",

@@ -9,8 +9,9 @@ use stack_protocol::{self as protocol, FieldSpec, Handshake, KindSpec, TypeSpec}
 
 /// Fields of every `provider` block, which `stack` reads itself.
 pub const BLOCK_FIELDS: &[&str] = &["source", "version", "timeout"];
-/// Fields of every resource, which the engine reads itself.
-const COMMON_FIELDS: &[&str] = &["depends-on", "prevent-destroy"];
+/// Fields of every resource, which the engine reads itself: providers neither record nor
+/// apply them.
+pub const ENGINE_FIELDS: &[&str] = &["depends-on", "prevent-destroy"];
 
 /// One kind of a provider.
 #[derive(Debug, Clone)]
@@ -113,7 +114,7 @@ fn convert_kind(kind: &KindSpec, problems: &mut Vec<String>) -> Option<Kind> {
     let reserved: &[&str] = if kind.name == "provider" {
         &[]
     } else {
-        COMMON_FIELDS
+        ENGINE_FIELDS
     };
     let mut fields = Vec::new();
     let mut sensitive = Vec::new();

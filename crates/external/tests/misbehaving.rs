@@ -26,7 +26,7 @@ fn script(dir: &Path, body: &str) -> PathBuf {
 async fn start(body: &str, timeout: Duration) -> (tempfile::TempDir, Client) {
     let dir = tempfile::tempdir().expect("a directory");
     let program = script(dir.path(), body);
-    let (client, handshake) = Client::start("demo", &program, timeout, false)
+    let (client, handshake) = Client::start("demo", &program, dir.path(), timeout, false)
         .await
         .expect("the handshake succeeds");
     assert_eq!(handshake.kinds[0].name, "note");
@@ -132,7 +132,7 @@ async fn another_protocol_version_is_refused_naming_both() {
         text.replace("\"protocol_version\":1", "\"protocol_version\":7"),
     )
     .expect("rewritten");
-    let error = Client::start("demo", &program, Duration::from_secs(30), false)
+    let error = Client::start("demo", &program, dir.path(), Duration::from_secs(30), false)
         .await
         .err()
         .expect("refused");

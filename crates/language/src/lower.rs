@@ -12,7 +12,8 @@ use kdl::{KdlDocument, KdlEntry, KdlIdentifier, KdlNode, KdlValue};
 use stack_diagnostics::{Diagnostic, FileId, Span};
 
 use crate::decl::{
-    OutputDecl, OverlayDecl, OverlayTarget, ResourceDecl, Rule, Unit, UseDecl, VariableDecl, VariableType,
+    OutputDecl, OverlayDecl, OverlayTarget, ProviderDecl, ResourceDecl, Rule, Unit, UseDecl, VariableDecl,
+    VariableType,
 };
 use crate::schema::{Field, KindSchema, Repeat, Schema, Shape};
 use crate::suggest::did_you_mean;
@@ -20,7 +21,7 @@ use crate::template::Template;
 use crate::variables::coerce;
 use crate::{Data, Value};
 
-const TOP_LEVEL: &[&str] = &["stack", "variable", "overlay", "use", "output"];
+const TOP_LEVEL: &[&str] = &["stack", "variable", "overlay", "use", "output", "provider"];
 const IN_MODULE: &[&str] = &["variable", "use", "output"];
 
 /// Names of resources and stacks: they become parts of object and host names.
@@ -54,7 +55,8 @@ impl Lowerer<'_> {
                 "overlay" if !self.in_module => self.lower_overlay(node, unit),
                 "use" => self.lower_use(node, unit),
                 "output" => self.lower_output(node, unit),
-                "stack" | "overlay" => self.error(
+                "provider" if !self.in_module => self.lower_provider(node, unit),
+                "stack" | "overlay" | "provider" => self.error(
                     Diagnostic::error(
                         "stack::not_allowed_in_module",
                         format!("a module cannot declare `{name}`"),
@@ -62,6 +64,7 @@ impl Lowerer<'_> {
                     .primary(self.ident_span(node.name()), "not allowed in a module")
                     .help(match name {
                         "stack" => "the stack's name belongs to the stack that uses the module",
+                        "provider" => "providers are declared by the stack that uses the module",
                         _ => {
                             "environments are chosen by the stack: pass values through the module's variables"
                         }
@@ -309,6 +312,33 @@ impl Lowerer<'_> {
             }
             None => unit.stack_name = Some((name, span)),
         }
+    }
+
+    /// A `provider` block: where to find the provider, kept as written so that it can be
+    /// started before its kinds are known, and, once its schema is known, its configuration,
+    /// lowered as a resource of kind `provider`.
+    fn lower_provider(&mut self, node: &KdlNode, unit: &mut Unit) {
+        let Some((name, name_span)) = self.resource_name(node) else {
+            return;
+        };
+        let literal = |field: &str| {
+            let child = node.children()?.nodes().iter().find(|child| child.name().value() == field)?;
+            let entry = child.entries().iter().find(|entry| entry.name().is_none())?;
+            let text = entry.value().as_string()?.to_owned();
+            Some((text, self.entry_span(entry)))
+        };
+        let decl = ProviderDecl {
+            name: name.clone(),
+            name_span,
+            dir: self.dir.to_path_buf(),
+            source: literal("source"),
+            version: literal("version"),
+            timeout: literal("timeout"),
+        };
+        if let Some(provider) = self.schema.provider(&name) {
+            self.lower_resource(node, provider.config, unit);
+        }
+        unit.providers.entry(name).or_insert(decl);
     }
 
     fn lower_resource(&mut self, node: &KdlNode, kind: &'static KindSchema, unit: &mut Unit) {

@@ -19,6 +19,10 @@ pub struct Stack {
     pub resources: IndexMap<Address, Resource>,
     /// The root's outputs.
     pub outputs: IndexMap<String, Value>,
+    /// The configuration of each provider outside the binary, by name: its `provider` block
+    /// evaluated as a resource of kind `provider`. Resources of its kinds depend on what it
+    /// references.
+    pub providers: IndexMap<String, Resource>,
 }
 
 #[derive(Debug)]

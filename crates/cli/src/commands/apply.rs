@@ -41,7 +41,7 @@ pub(super) fn run(stack: &StackArgs, auto_approve: bool, output: &Output) -> Res
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = connecting.connected()?;
+    let daemon = connecting.connected(&loaded.external, &loaded.stack)?;
     let scope = Daemon::scope(&loaded.stack);
     let name = loaded.stack.name.clone();
     let work = async {

@@ -26,7 +26,7 @@ pub(super) fn operate(
         Err(code) => return Ok(code),
     };
     let address = find_service(&loaded.stack, service)?;
-    let daemon = connecting.connected()?;
+    let daemon = connecting.connected(&loaded.external, &loaded.stack)?;
     let scope = Daemon::scope(&loaded.stack);
     let name = loaded.stack.name.clone();
     let (doing, done) = match operation {
@@ -67,7 +67,7 @@ pub(super) fn history(stack: &StackArgs, output: &Output) -> Result<ExitCode, St
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = connecting.connected()?;
+    let daemon = connecting.connected(&loaded.external, &loaded.stack)?;
     let scope = Daemon::scope(&loaded.stack);
     daemon.runtime.block_on(async {
         let prepared = match prepare(&daemon, &scope, &loaded, output).await {
