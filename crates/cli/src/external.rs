@@ -106,8 +106,11 @@ impl ExternalProviders {
                     .help("install a version this accepts, or change `version`"));
                 }
                 Err(problem) => {
-                    return Err(Diagnostic::error("stack::invalid_value", format!("provider `{name}`: {problem}"))
-                        .primary(*span, "not a version constraint"));
+                    return Err(Diagnostic::error(
+                        "stack::invalid_value",
+                        format!("provider `{name}`: {problem}"),
+                    )
+                    .primary(*span, "not a version constraint"));
                 }
             }
         }
@@ -157,7 +160,8 @@ impl ExternalProviders {
             let Some(block) = stack.providers.get(external.client.name()) else {
                 continue;
             };
-            let reference = |address: &stack_language::Address| Some(stack_language::object_name(&stack.name, address));
+            let reference =
+                |address: &stack_language::Address| Some(stack_language::object_name(&stack.name, address));
             let config = Config::from_resource(block, &stack.name, reference);
             let mut values = Map::new();
             for (field, setting) in config.0 {

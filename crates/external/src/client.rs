@@ -125,7 +125,13 @@ impl Client {
         Ok((client, handshake))
     }
 
-    fn spawn(name: &str, program: &Path, dir: &Path, timeout: Duration, verbose: bool) -> Result<Client, String> {
+    fn spawn(
+        name: &str,
+        program: &Path,
+        dir: &Path,
+        timeout: Duration,
+        verbose: bool,
+    ) -> Result<Client, String> {
         let mut child = Command::new(program)
             .current_dir(dir)
             .stdin(Stdio::piped())

@@ -89,14 +89,11 @@ fn block_fields() -> Vec<FieldSpec> {
         sensitive: false,
     };
     vec![
-        FieldSpec {
-            required: true,
-            ..field(
-                "source",
-                TypeSpec::String,
-                "The provider's executable: `stack-provider-NAME`",
-            )
-        },
+        field(
+            "source",
+            TypeSpec::String,
+            "The provider's executable (default `stack-provider-NAME`), or a path from the stack's directory",
+        ),
         field(
             "version",
             TypeSpec::String,

@@ -244,7 +244,10 @@ fn evaluate(
 /// Takes the `provider` blocks out of the resources: no provider plans them. What each one
 /// references becomes a dependency of every resource of the provider's kinds, which so waits
 /// for it (a database service the provider connects to).
-fn provider_configs(resources: &mut IndexMap<Address, Resource>, schema: &Schema) -> IndexMap<String, Resource> {
+fn provider_configs(
+    resources: &mut IndexMap<Address, Resource>,
+    schema: &Schema,
+) -> IndexMap<String, Resource> {
     let (configs, kept): (IndexMap<Address, Resource>, _) = std::mem::take(resources)
         .into_iter()
         .partition(|(address, _)| address.kind == "provider");
@@ -262,7 +265,11 @@ fn provider_configs(resources: &mut IndexMap<Address, Resource>, schema: &Schema
                 continue;
             }
             for dependency in &config.dependencies {
-                if !resource.dependencies.iter().any(|known| known.target == dependency.target) {
+                if !resource
+                    .dependencies
+                    .iter()
+                    .any(|known| known.target == dependency.target)
+                {
                     resource.dependencies.push(dependency.clone());
                 }
             }

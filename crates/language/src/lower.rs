@@ -322,7 +322,11 @@ impl Lowerer<'_> {
             return;
         };
         let literal = |field: &str| {
-            let child = node.children()?.nodes().iter().find(|child| child.name().value() == field)?;
+            let child = node
+                .children()?
+                .nodes()
+                .iter()
+                .find(|child| child.name().value() == field)?;
             let entry = child.entries().iter().find(|entry| entry.name().is_none())?;
             let text = entry.value().as_string()?.to_owned();
             Some((text, self.entry_span(entry)))

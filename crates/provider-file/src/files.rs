@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use stack_provider_sdk::{
-    DesiredObject, DriftItem, Effect, Error, FieldSpec, KindSpec, LiveObject, Provider, Result, TypeSpec, field,
+    DesiredObject, DriftItem, Effect, Error, FieldSpec, KindSpec, LiveObject, Provider, Result, TypeSpec,
+    field,
 };
 
 /// Where the files go until `configure` says: the stack's directory, where stack starts us.
@@ -90,7 +91,9 @@ impl Provider for Files {
         let mut live = Vec::new();
         for entry in entries.flatten() {
             let file_name = entry.file_name().to_string_lossy().into_owned();
-            let labelled = file_name.strip_prefix('.').and_then(|rest| rest.strip_suffix(".labels"));
+            let labelled = file_name
+                .strip_prefix('.')
+                .and_then(|rest| rest.strip_suffix(".labels"));
             if let Some(object) = labelled.and_then(|name| self.live(stack, name)) {
                 live.push(object);
             }
@@ -137,7 +140,8 @@ impl Files {
 
     /// The file `name` when its labels say it is `stack`'s, with any change made by hand.
     fn live(&self, stack: &str, name: &str) -> Option<LiveObject> {
-        let labels: Labels = serde_json::from_str(&std::fs::read_to_string(self.labels_path(name)).ok()?).ok()?;
+        let labels: Labels =
+            serde_json::from_str(&std::fs::read_to_string(self.labels_path(name)).ok()?).ok()?;
         if labels.stack != stack {
             return None;
         }
@@ -167,7 +171,10 @@ impl Files {
     /// The labels, then the content: a file is never left without them.
     fn write(&self, stack: &str, object: &DesiredObject) -> Result<()> {
         let name = file_name(object);
-        let content = object.value("content").and_then(Value::as_str).unwrap_or_default();
+        let content = object
+            .value("content")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let labels = Labels {
             stack: stack.to_owned(),
             address: object.address.clone(),
@@ -184,7 +191,11 @@ impl Files {
 
 /// `STACK_NAME.EXTENSION`.
 fn file_name(object: &DesiredObject) -> String {
-    let extension = object.config.get("extension").and_then(Value::as_str).unwrap_or("txt");
+    let extension = object
+        .config
+        .get("extension")
+        .and_then(Value::as_str)
+        .unwrap_or("txt");
     format!("{}.{extension}", object.name)
 }
 

@@ -92,7 +92,13 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Returns once the object is `started`, `healthy` or `completed`, or fails after
     /// `timeout`; by default an object is ready once it exists.
-    fn wait(&self, _stack: &str, _object: &DesiredObject, _condition: &str, _timeout: Duration) -> Result<()> {
+    fn wait(
+        &self,
+        _stack: &str,
+        _object: &DesiredObject,
+        _condition: &str,
+        _timeout: Duration,
+    ) -> Result<()> {
         Ok(())
     }
 }

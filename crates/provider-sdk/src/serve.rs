@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use stack_protocol::{
-    Configure, Delete, ErrorCode, Handshake, Initialize, PROTOCOL_VERSION, Read, ReadResult, Request, Response,
-    RpcError, Update, Wait, WithObject, method,
+    Configure, Delete, ErrorCode, Handshake, Initialize, PROTOCOL_VERSION, Read, ReadResult, Request,
+    Response, RpcError, Update, Wait, WithObject, method,
 };
 
 use crate::{Error, Provider};
