@@ -5,6 +5,7 @@ mod apply;
 mod destroy;
 mod load;
 mod plan;
+mod provider;
 mod revisions;
 mod status;
 
@@ -18,7 +19,7 @@ use stack_language::{Inputs, Options, schema};
 
 use stack_import::ImportOptions;
 
-use crate::args::{Cli, Command, GraphFormat, Import, RolloutAction, StackArgs};
+use crate::args::{Cli, Command, GraphFormat, Import, ProviderCommand, RolloutAction, StackArgs};
 use crate::external::ExternalProviders;
 use crate::output::Output;
 
@@ -68,6 +69,9 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
             revisions::operate(&service, &stack, operation, output)
         }
         Command::History { stack } => revisions::history(&stack, output),
+        Command::Provider(ProviderCommand::Check { executable, config }) => {
+            provider::check(&executable, &config)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

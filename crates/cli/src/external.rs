@@ -120,9 +120,8 @@ impl ExternalProviders {
     /// Node names a provider's kind may not take: the top-level nodes, the built-in kinds,
     /// and the kinds of the providers started before it.
     fn taken(&self) -> Vec<&'static str> {
-        ["stack", "variable", "overlay", "use", "output", "provider"]
+        stack_external::builtin_names()
             .into_iter()
-            .chain(stack_language::schema::builtin().kinds().map(|kind| kind.name))
             .chain(self.kinds().map(|kind| kind.name))
             .collect()
     }

@@ -237,3 +237,121 @@ fn the_providers_log_shows_with_verbose() {
         .success()
         .stderr_contains("provider crash: crash starting");
 }
+
+/// The Python SDK's example provider, with the SDK beside it, in the stack's `providers`.
+fn install_python_provider(dir: &Path) {
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sdk/python");
+    let providers = dir.join("providers");
+    std::fs::create_dir_all(providers.join("examples")).expect("the providers folder");
+    std::fs::copy(sdk.join("stack_provider.py"), providers.join("stack_provider.py")).expect("the SDK");
+    let example = providers.join("examples/stack-provider-kv");
+    std::fs::copy(sdk.join("examples/stack-provider-kv"), &example).expect("the example");
+    std::os::unix::fs::symlink(&example, providers.join("stack-provider-kv")).expect("linked");
+}
+
+#[test]
+fn a_provider_written_in_python_lives_through_apply_drift_replacement_and_destroy() {
+    let Some(mut live) = LiveStack::new() else { return };
+    install_python_provider(live.dir.path());
+    live.set_env("STACK_VAR_password", "py-s3cr3t");
+    let stack_file = r#"stack "kv"
+
+variable "password" type="string" sensitive=#true
+
+provider "kv" {
+    store "kv.json"
+}
+
+entry "greeting" {
+    value "hello"
+}
+
+entry "password" {
+    value "${var.password}"
+    group "secrets"
+}
+"#;
+    live.write("stack.kdl", stack_file);
+    let store = || -> serde_json::Value {
+        let text = std::fs::read_to_string(live.dir.path().join("kv.json")).unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_default()
+    };
+    let greeting = format!("main/{}_greeting", live.name);
+    let password = format!("secrets/{}_password", live.name);
+
+    let applied = live
+        .run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("+ entry.greeting");
+    assert!(!applied.stdout.contains("py-s3cr3t"), "{}", applied.stdout);
+    assert_eq!(store()[&greeting]["value"], "hello");
+    assert_eq!(store()[&password]["value"], "py-s3cr3t");
+    live.run("plan", &["--detailed-exitcode"]).status(0);
+
+    // Changed by hand: drift, repaired.
+    let mut entries = store();
+    entries[&greeting]["value"] = "hi".into();
+    std::fs::write(live.dir.path().join("kv.json"), entries.to_string()).expect("an edit");
+    live.run("plan", &["--detailed-exitcode"])
+        .status(2)
+        .stdout_contains(r#"value: "hi" -> "hello""#);
+    live.run("apply", &["--auto-approve"]).success();
+    assert_eq!(store()[&greeting]["value"], "hello");
+
+    // A new group is a new key: the entry is replaced.
+    live.write(
+        "stack.kdl",
+        stack_file.replace(r#"group "secrets""#, r#"group "vault""#),
+    );
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("replaced");
+    assert!(store().get(&password).is_none());
+    assert_eq!(
+        store()[&format!("vault/{}_password", live.name)]["value"],
+        "py-s3cr3t"
+    );
+
+    live.run("destroy", &["--auto-approve"]).success();
+    assert_eq!(store(), serde_json::json!({}));
+}
+
+/// `stack provider check` passes for every provider of the repository.
+#[test]
+fn every_provider_of_the_repository_passes_the_check() {
+    let dir = tempfile::tempdir().expect("a folder");
+    install_python_provider(dir.path());
+    let python = dir.path().join("providers/stack-provider-kv");
+    let file = stack_tests::provider_binary("stack-provider-file");
+    for provider in [file, python] {
+        let checked = stack()
+            .args(["provider", "check", &provider.display().to_string()])
+            .run()
+            .success()
+            .stdout_contains("8 passed, 0 failed, 0 skipped");
+        for step in [
+            "create, then read back",
+            "update in place",
+            "replace",
+            "drift",
+            "gone",
+            "at once",
+        ] {
+            assert!(checked.stdout.contains(step), "{step}: {}", checked.stdout);
+        }
+    }
+}
+
+#[test]
+fn the_check_says_which_step_a_broken_provider_fails() {
+    let dir = tempfile::tempdir().expect("a folder");
+    install_script_provider(dir.path(), "crash", "crasher", "exit 3");
+    let provider = dir.path().join("providers/stack-provider-crash");
+    stack()
+        .args(["provider", "check", &provider.display().to_string()])
+        .run()
+        .status(1)
+        .stdout_contains("ok    handshake and schemas")
+        .stdout_contains("FAIL  crasher: create, then read back without drift")
+        .stdout_contains("exited (exit status: 3)");
+}

@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 use stack_diagnostics::Diagnostic;
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Condition, Resource};
-use stack_protocol::{Delete, DesiredObject, LiveObject, Read, ReadResult, Update, Wait, WithObject, method};
+use stack_protocol::{
+    DesiredObject, LiveObject, Read, ReadResult, Update, Wait, WithLive, WithObject, method,
+};
 use stack_provider::{
     Config, Desired, Drift, Live, Provider, ProviderError, Resolve, Scope, Setting, salt, value_json,
 };
@@ -262,7 +264,7 @@ impl Provider for ExternalKind {
     }
 
     async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError> {
-        let params = Delete {
+        let params = WithLive {
             stack: scope.stack.clone(),
             object: live_object(live),
         };

@@ -9,6 +9,7 @@
 //! ```
 
 mod adapter;
+pub mod check;
 mod client;
 pub mod find;
 pub mod schema;
@@ -28,6 +29,14 @@ pub use schema::{Declared, Kind};
 
 /// How long a call may take when the `provider` block sets no `timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Node names no provider's kind may take: the top-level nodes and the built-in kinds.
+pub fn builtin_names() -> Vec<&'static str> {
+    ["stack", "variable", "overlay", "use", "output", "provider"]
+        .into_iter()
+        .chain(stack_language::schema::builtin().kinds().map(|kind| kind.name))
+        .collect()
+}
 
 /// A provider process, started and checked.
 pub struct External {

@@ -13,8 +13,8 @@ mod message;
 mod schema;
 
 pub use message::{
-    Configure, Delete, DesiredObject, DriftItem, ErrorCode, Handshake, Initialize, LiveObject, Read,
-    ReadResult, Request, Response, RpcError, Update, Wait, WithObject, method,
+    Configure, DesiredObject, DriftItem, ErrorCode, Handshake, Initialize, LiveObject, Read, ReadResult,
+    Request, Response, RpcError, Update, Wait, WithLive, WithObject, method,
 };
 pub use schema::{Effect, FieldSpec, KindSpec, Shape, TypeSpec};
 

@@ -16,7 +16,9 @@ pub mod method {
     pub const REPLACE: &str = "replace";
     pub const DELETE: &str = "delete";
     pub const WAIT: &str = "wait";
-    pub const SHUTDOWN: &str = "shutdown";
+    /// Optional, called only by `stack provider check`: changes an object outside stack, so
+    /// that the next `read` reports drift.
+    pub const MAKE_DRIFT: &str = "make_drift";
 }
 
 /// A call from `stack` to the provider.
@@ -193,9 +195,9 @@ pub struct Update {
     pub live: LiveObject,
 }
 
-/// `delete`: an object `read` returned.
+/// `delete` and `make_drift`: an object `read` returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Delete {
+pub struct WithLive {
     pub stack: String,
     pub object: LiveObject,
 }

@@ -131,6 +131,13 @@ impl Provider for Files {
         }
         Ok(())
     }
+
+    fn make_drift(&self, _stack: &str, live: &LiveObject) -> Option<Result<()>> {
+        let path = self.directory.join(&live.name);
+        Some(
+            std::fs::write(&path, "changed by hand").map_err(|error| io_error("cannot write", &path, &error)),
+        )
+    }
 }
 
 impl Files {

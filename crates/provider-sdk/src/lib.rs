@@ -101,6 +101,12 @@ pub trait Provider: Send + Sync + 'static {
     ) -> Result<()> {
         Ok(())
     }
+
+    /// Changes the object as someone outside stack would, so that `read` reports drift: only
+    /// `stack provider check` calls it. `None`, the default, says the provider cannot.
+    fn make_drift(&self, _stack: &str, _live: &LiveObject) -> Option<Result<()>> {
+        None
+    }
 }
 
 /// Builds a field of a kind: `field("content", TypeSpec::String)`, then adjust it with

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use stack_protocol::{
-    Configure, Delete, ErrorCode, Handshake, Initialize, PROTOCOL_VERSION, Read, ReadResult, Request,
-    Response, RpcError, Update, Wait, WithObject, method,
+    Configure, ErrorCode, Handshake, Initialize, PROTOCOL_VERSION, Read, ReadResult, Request, Response,
+    RpcError, Update, Wait, WithLive, WithObject, method,
 };
 
 use crate::{Error, Provider};
@@ -106,7 +106,7 @@ fn dispatch<P: Provider>(provider: &RwLock<P>, name: &str, params: Value) -> Res
             done(provider.replace(&stack, &object, &live))
         }
         method::DELETE => {
-            let Delete { stack, object } = parse(params)?;
+            let WithLive { stack, object } = parse(params)?;
             done(provider.delete(&stack, &object))
         }
         method::WAIT => {
@@ -118,11 +118,22 @@ fn dispatch<P: Provider>(provider: &RwLock<P>, name: &str, params: Value) -> Res
             } = parse(params)?;
             done(provider.wait(&stack, &object, &condition, Duration::from_millis(timeout_ms)))
         }
-        other => Err(RpcError::new(
-            ErrorCode::MethodNotFound,
-            format!("this provider has no method `{other}`"),
-        )),
+        method::MAKE_DRIFT => {
+            let WithLive { stack, object } = parse(params)?;
+            match provider.make_drift(&stack, &object) {
+                Some(outcome) => done(outcome),
+                None => Err(not_found(name)),
+            }
+        }
+        other => Err(not_found(other)),
     }
+}
+
+fn not_found(method: &str) -> RpcError {
+    RpcError::new(
+        ErrorCode::MethodNotFound,
+        format!("this provider has no method `{method}`"),
+    )
 }
 
 fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
