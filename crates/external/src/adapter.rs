@@ -45,6 +45,18 @@ impl ExternalKind {
         self.call_within(method, address, params, None).await
     }
 
+    /// A call that returns nothing: it acted on the object of `address`.
+    async fn act<P: serde::Serialize>(
+        &self,
+        method: &str,
+        address: &Address,
+        params: &P,
+    ) -> Result<(), ProviderError> {
+        self.call::<P, Value>(method, &address.to_string(), params)
+            .await
+            .map(|_| ())
+    }
+
     /// One call; a failure names the provider, the resource and what happened.
     async fn call_within<P: serde::Serialize, R: DeserializeOwned>(
         &self,
@@ -240,9 +252,7 @@ impl Provider for ExternalKind {
             stack: scope.stack.clone(),
             object: self.object(desired, false),
         };
-        self.call(method::READ_EXTERNAL, &desired.address.to_string(), &params)
-            .await
-            .map(|_: Value| ())
+        self.act(method::READ_EXTERNAL, &desired.address, &params).await
     }
 
     async fn create(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
@@ -250,9 +260,7 @@ impl Provider for ExternalKind {
             stack: scope.stack.clone(),
             object: self.object(desired, true),
         };
-        self.call(method::CREATE, &desired.address.to_string(), &params)
-            .await
-            .map(|_: Value| ())
+        self.act(method::CREATE, &desired.address, &params).await
     }
 
     async fn update(&self, scope: &Scope, desired: &Desired, live: &Live) -> Result<(), ProviderError> {
@@ -268,9 +276,7 @@ impl Provider for ExternalKind {
             stack: scope.stack.clone(),
             object: live_object(live),
         };
-        self.call(method::DELETE, &live.address.to_string(), &params)
-            .await
-            .map(|_: Value| ())
+        self.act(method::DELETE, &live.address, &params).await
     }
 
     async fn wait(
@@ -313,8 +319,6 @@ impl ExternalKind {
             object: self.object(desired, true),
             live: live_object(live),
         };
-        self.call(method, &desired.address.to_string(), &params)
-            .await
-            .map(|_: Value| ())
+        self.act(method, &desired.address, &params).await
     }
 }

@@ -98,16 +98,16 @@ impl Life<'_> {
     async fn kind(&self, kind: &KindSpec, say: &mut dyn FnMut(&str, Verdict)) {
         let step = |what: &str| format!("{}: {what}", kind.name);
         let first = self.object(kind, "check", 1);
-        let verdict = self.create_and_see(&first).await;
-        let created = verdict == Verdict::Passed;
-        say(&step("create, then read back without drift"), verdict);
-        if !created {
+        let created = verdict(self.create_and_see(&first).await);
+        let failed = created != Verdict::Passed;
+        say(&step("create, then read back without drift"), created);
+        if failed {
             return;
         }
-        let mut current = first.clone();
-        for (effect, label) in [
-            (stack_protocol::Effect::InPlace, "update in place"),
-            (stack_protocol::Effect::Replace, "replace"),
+        let mut current = first;
+        for (effect, method, label) in [
+            (stack_protocol::Effect::InPlace, method::UPDATE, "update in place"),
+            (stack_protocol::Effect::Replace, method::REPLACE, "replace"),
         ] {
             let Some(changed) = changed(kind, &current, effect) else {
                 say(
@@ -116,28 +116,22 @@ impl Life<'_> {
                 );
                 continue;
             };
-            let method = if effect == stack_protocol::Effect::InPlace {
-                method::UPDATE
-            } else {
-                method::REPLACE
-            };
-            let verdict = self.change_and_see(method, &changed, &current).await;
-            if verdict == Verdict::Passed {
+            let outcome = verdict(self.change_and_see(method, &changed, &current).await);
+            if outcome == Verdict::Passed {
                 current = changed;
             }
-            say(&step(&format!("{label}, then read back without drift")), verdict);
+            say(&step(&format!("{label}, then read back without drift")), outcome);
         }
-        say(
-            &step("drift made outside stack is read, and repaired"),
-            self.drift(&current).await,
-        );
+        let drift = self.drift(&current).await.unwrap_or_else(Verdict::Failed);
+        say(&step("drift made outside stack is read, and repaired"), drift);
         say(
             &step("delete, then read: gone"),
-            self.delete_and_see(&current).await,
+            verdict(self.delete_and_see(&current).await),
         );
+        let at_once = verdict(self.at_once(kind).await);
         say(
             &step(&format!("{AT_ONCE} objects created and deleted at once")),
-            self.at_once(kind).await,
+            at_once,
         );
     }
 
@@ -192,148 +186,116 @@ impl Life<'_> {
         Ok(found)
     }
 
-    async fn no_drift(&self, object: &DesiredObject) -> Verdict {
-        match self.see(object).await {
-            Ok(live) if live.drift.is_empty() => Verdict::Passed,
-            Ok(live) => Verdict::Failed(format!("`read` reports drift no one made: {:?}", live.drift)),
-            Err(error) => Verdict::Failed(error),
+    async fn no_drift(&self, object: &DesiredObject) -> Result<(), String> {
+        let live = self.see(object).await?;
+        if live.drift.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("`read` reports drift no one made: {:?}", live.drift))
         }
     }
 
-    async fn create_and_see(&self, object: &DesiredObject) -> Verdict {
-        match self.read(&object.kind).await {
-            Ok(live) if live.is_empty() => {}
-            Ok(_) => {
-                return Verdict::Failed(format!(
-                    "`read` returns objects of stack `{}` before any was created",
-                    self.stack
-                ));
-            }
-            Err(error) => return Verdict::Failed(error),
+    async fn create_and_see(&self, object: &DesiredObject) -> Result<(), String> {
+        if !self.read(&object.kind).await?.is_empty() {
+            return Err(format!(
+                "`read` returns objects of stack `{}` before any was created",
+                self.stack
+            ));
         }
-        if let Err(error) = self.call(method::CREATE, &self.with_object(object)).await {
-            return Verdict::Failed(error);
-        }
+        self.call(method::CREATE, &self.with_object(object)).await?;
         self.no_drift(object).await
     }
 
+    /// `update` or `replace` from what `read` returns of `current` to `changed`, which `read`
+    /// then returns without drift.
     async fn change_and_see(
         &self,
         method: &str,
         changed: &DesiredObject,
         current: &DesiredObject,
-    ) -> Verdict {
-        let live = match self.see(current).await {
-            Ok(live) => live,
-            Err(error) => return Verdict::Failed(error),
-        };
+    ) -> Result<(), String> {
+        let live = self.see(current).await?;
         let params = Update {
             stack: self.stack.clone(),
             object: changed.clone(),
             live,
         };
-        if let Err(error) = self.call(method, &params).await {
-            return Verdict::Failed(error);
-        }
+        self.call(method, &params).await?;
         self.no_drift(changed).await
     }
 
-    async fn drift(&self, object: &DesiredObject) -> Verdict {
-        let live = match self.see(object).await {
-            Ok(live) => live,
-            Err(error) => return Verdict::Failed(error),
-        };
+    /// Drift made by `make_drift`, seen by `read` and repaired by `update`; skipped without it.
+    async fn drift(&self, object: &DesiredObject) -> Result<Verdict, String> {
         let params = WithLive {
             stack: self.stack.clone(),
-            object: live,
+            object: self.see(object).await?,
         };
         match self.client.call::<_, Value>(method::MAKE_DRIFT, &params).await {
             Ok(_) => {}
             Err(CallError::Refused(error)) if error.code == ErrorCode::MethodNotFound as i64 => {
-                return Verdict::Skipped("the provider has no `make_drift`".to_owned());
+                return Ok(Verdict::Skipped("the provider has no `make_drift`".to_owned()));
             }
-            Err(error) => return Verdict::Failed(explain(method::MAKE_DRIFT, &error)),
+            Err(error) => return Err(explain(method::MAKE_DRIFT, &error)),
         }
-        let live = match self.see(object).await {
-            Ok(live) if live.drift.is_empty() => {
-                return Verdict::Failed("`read` reports no drift after `make_drift`".to_owned());
-            }
-            Ok(live) => live,
-            Err(error) => return Verdict::Failed(error),
-        };
-        let params = Update {
-            stack: self.stack.clone(),
-            object: object.clone(),
-            live,
-        };
-        if let Err(error) = self.call(method::UPDATE, &params).await {
-            return Verdict::Failed(error);
+        if self.see(object).await?.drift.is_empty() {
+            return Err("`read` reports no drift after `make_drift`".to_owned());
         }
-        self.no_drift(object).await
+        self.change_and_see(method::UPDATE, object, object).await?;
+        Ok(Verdict::Passed)
     }
 
-    async fn delete_and_see(&self, object: &DesiredObject) -> Verdict {
-        let live = match self.see(object).await {
-            Ok(live) => live,
-            Err(error) => return Verdict::Failed(error),
-        };
+    async fn delete_and_see(&self, object: &DesiredObject) -> Result<(), String> {
         let params = WithLive {
             stack: self.stack.clone(),
-            object: live,
+            object: self.see(object).await?,
         };
-        if let Err(error) = self.call(method::DELETE, &params).await {
-            return Verdict::Failed(error);
+        self.call(method::DELETE, &params).await?;
+        if self
+            .read(&object.kind)
+            .await?
+            .iter()
+            .any(|live| live.address == object.address)
+        {
+            return Err(format!("`read` still returns {} after `delete`", object.address));
         }
-        match self.read(&object.kind).await {
-            Ok(live) if live.iter().any(|live| live.address == object.address) => {
-                Verdict::Failed(format!("`read` still returns {} after `delete`", object.address))
-            }
-            Ok(_) => Verdict::Passed,
-            Err(error) => Verdict::Failed(error),
-        }
+        Ok(())
     }
 
-    async fn at_once(&self, kind: &KindSpec) -> Verdict {
+    async fn at_once(&self, kind: &KindSpec) -> Result<(), String> {
         let objects: Vec<DesiredObject> = (0..AT_ONCE)
             .map(|index| self.object(kind, &format!("many-{index}"), 1))
             .collect();
-        let created = join_all(objects.iter().map(|object| {
+        join_all(objects.iter().map(|object| {
             let params = self.with_object(object);
             async move { self.call(method::CREATE, &params).await }
         }))
-        .await;
-        if let Some(Err(error)) = created.into_iter().find(Result::is_err) {
-            return Verdict::Failed(error);
-        }
-        let live = match self.read(&kind.name).await {
-            Ok(live) => live,
-            Err(error) => return Verdict::Failed(error),
-        };
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, String>>()?;
+        let live = self.read(&kind.name).await?;
         if live.len() != AT_ONCE {
-            return Verdict::Failed(format!(
+            return Err(format!(
                 "`read` returns {} objects, not the {AT_ONCE} created",
                 live.len()
             ));
         }
-        let deleted = join_all(live.into_iter().map(|object| {
+        join_all(live.into_iter().map(|object| {
             let params = WithLive {
                 stack: self.stack.clone(),
                 object,
             };
             async move { self.call(method::DELETE, &params).await }
         }))
-        .await;
-        if let Some(Err(error)) = deleted.into_iter().find(Result::is_err) {
-            return Verdict::Failed(error);
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, String>>()?;
+        let left = self.read(&kind.name).await?.len();
+        if left > 0 {
+            return Err(format!(
+                "`read` still returns {left} objects after deleting them all"
+            ));
         }
-        match self.read(&kind.name).await {
-            Ok(live) if live.is_empty() => Verdict::Passed,
-            Ok(live) => Verdict::Failed(format!(
-                "`read` still returns {} objects after deleting them all",
-                live.len()
-            )),
-            Err(error) => Verdict::Failed(error),
-        }
+        Ok(())
     }
 
     fn with_object(&self, object: &DesiredObject) -> WithObject {
@@ -350,6 +312,10 @@ impl Life<'_> {
             .map(|_| ())
             .map_err(|error| explain(method, &error))
     }
+}
+
+fn verdict(outcome: Result<(), String>) -> Verdict {
+    outcome.map_or_else(Verdict::Failed, |()| Verdict::Passed)
 }
 
 fn explain(method: &str, error: &CallError) -> String {

@@ -145,6 +145,7 @@ async fn a_program_that_cannot_start_is_named() {
     let error = Client::start(
         "demo",
         Path::new("/nonexistent/stack-provider-demo"),
+        Path::new("."),
         Duration::from_secs(5),
         false,
     )
