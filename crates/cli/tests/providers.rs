@@ -14,8 +14,13 @@ use support::{LiveStack, stack};
 fn install_file_provider(dir: &Path) {
     let providers = dir.join("providers");
     std::fs::create_dir_all(&providers).expect("the providers folder");
-    let binary = stack_tests::provider_binary("stack-provider-file");
-    std::os::unix::fs::symlink(binary, providers.join("stack-provider-file")).expect("linked");
+    std::os::unix::fs::symlink(file_provider(), providers.join("stack-provider-file")).expect("linked");
+}
+
+/// `stack-provider-file`, built once per test binary.
+fn file_provider() -> &'static Path {
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| stack_tests::provider_binary("stack-provider-file"))
 }
 
 /// A provider of kind `KIND` written in shell: it answers `read` with nothing and every other
@@ -322,8 +327,7 @@ fn every_provider_of_the_repository_passes_the_check() {
     let dir = tempfile::tempdir().expect("a folder");
     install_python_provider(dir.path());
     let python = dir.path().join("providers/stack-provider-kv");
-    let file = stack_tests::provider_binary("stack-provider-file");
-    for provider in [file, python] {
+    for provider in [file_provider().to_path_buf(), python] {
         let checked = stack()
             .args(["provider", "check", &provider.display().to_string()])
             .run()
@@ -354,4 +358,32 @@ fn the_check_says_which_step_a_broken_provider_fails() {
         .stdout_contains("ok    handshake and schemas")
         .stdout_contains("FAIL  crasher: create, then read back without drift")
         .stdout_contains("exited (exit status: 3)");
+}
+
+#[test]
+fn a_providers_resources_wait_for_what_its_block_depends_on() {
+    let test = stack().file(
+        "stack.kdl",
+        r#"stack "notes"
+
+service "db" {
+    image "redis:7"
+}
+
+provider "file" {
+    directory "out"
+    depends-on "db"
+}
+
+file "motd" {
+    content "Welcome!"
+}
+"#,
+    );
+    install_file_provider(test.dir());
+    test.args(["graph", "."])
+        .run()
+        .success()
+        .stdout_in_order("service.db", "file.motd")
+        .stdout_contains("layer 2");
 }
