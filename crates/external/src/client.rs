@@ -148,9 +148,8 @@ impl Client {
         let calls = Arc::new(Mutex::new(Calls::default()));
         let child = Arc::new(Mutex::new(child));
         let (requests, outgoing) = mpsc::channel();
-        let described = format!("provider `{name}`");
-        spawn_writer(stdin, outgoing, Arc::clone(&calls), described.clone());
-        spawn_reader(stdout, Arc::clone(&calls), Arc::clone(&child), described);
+        spawn_writer(stdin, outgoing, Arc::clone(&calls));
+        spawn_reader(stdout, Arc::clone(&calls), Arc::clone(&child));
         spawn_log(stderr, name.to_owned(), verbose);
         Ok(Client {
             name: name.to_owned(),
@@ -210,11 +209,11 @@ impl Client {
             .is_some_and(|requests| requests.send(line).is_ok());
         if !sent {
             lock(&self.calls).waiting.remove(&id);
-            return Err(CallError::Stopped("the provider was stopped".to_owned()));
+            return Err(CallError::Stopped("it was stopped".to_owned()));
         }
         let result = match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(result)) => result?,
-            Ok(Err(_)) => return Err(CallError::Stopped("the provider stopped answering".to_owned())),
+            Ok(Err(_)) => return Err(CallError::Stopped("it stopped answering".to_owned())),
             Err(_) => {
                 lock(&self.calls).waiting.remove(&id);
                 return Err(CallError::TimedOut(timeout));
@@ -251,16 +250,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Writes each request on a line of its own; a provider that closed its input fails every call.
-fn spawn_writer(
-    mut stdin: ChildStdin,
-    outgoing: mpsc::Receiver<String>,
-    calls: Arc<Mutex<Calls>>,
-    name: String,
-) {
+fn spawn_writer(mut stdin: ChildStdin, outgoing: mpsc::Receiver<String>, calls: Arc<Mutex<Calls>>) {
     std::thread::spawn(move || {
         for line in outgoing {
             if writeln!(stdin, "{line}").and_then(|()| stdin.flush()).is_err() {
-                lock(&calls).stop(format!("{name} closed its input"));
+                lock(&calls).stop("it closed its input".to_owned());
                 return;
             }
         }
@@ -269,12 +263,7 @@ fn spawn_writer(
 
 /// Hands each response to the call waiting for it. A line that is not a response breaks the
 /// protocol: the provider is stopped, and every call fails saying so.
-fn spawn_reader(
-    stdout: std::process::ChildStdout,
-    calls: Arc<Mutex<Calls>>,
-    child: Arc<Mutex<Child>>,
-    name: String,
-) {
+fn spawn_reader(stdout: std::process::ChildStdout, calls: Arc<Mutex<Calls>>, child: Arc<Mutex<Child>>) {
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
@@ -292,7 +281,7 @@ fn spawn_reader(
                 _ => {
                     // The line is not quoted: it could hold anything, a secret included.
                     lock(&calls).stop(format!(
-                        "{name} wrote {} bytes that are not a JSON-RPC response to a call, and was stopped",
+                        "it wrote {} bytes that are not a JSON-RPC response to a call, and was stopped",
                         line.len()
                     ));
                     let _ = lock(&child).kill();
@@ -301,7 +290,7 @@ fn spawn_reader(
             }
         }
         let status = exit_status(&child);
-        lock(&calls).stop(format!("{name} exited ({status})"));
+        lock(&calls).stop(format!("it exited ({status})"));
     });
 }
 
