@@ -24,8 +24,8 @@ fn file_provider() -> &'static Path {
 }
 
 /// A provider of kind `KIND` written in shell: it answers `read` with nothing and every other
-/// call with success, except `create`, which runs `on_create`.
-fn install_script_provider(dir: &Path, name: &str, kind: &str, on_create: &str) {
+/// call with success, except `method`, which runs `misbehave`.
+fn install_script_provider(dir: &Path, name: &str, kind: &str, method: &str, misbehave: &str) {
     let script = format!(
         r#"#!/bin/sh
 echo "{name} starting" >&2
@@ -34,7 +34,7 @@ echo '{{"jsonrpc":"2.0","id":1,"result":{{"protocol_version":1,"name":"{name}","
 while read -r line; do
   id=$(echo "$line" | sed 's/.*"id":\([0-9]*\).*/\1/')
   case "$line" in
-    *'"method":"create"'*) {on_create} ;;
+    *'"method":"{method}"'*) {misbehave} ;;
     *'"method":"read"'*) echo "{{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{{\"objects\":[]}}}}" ;;
     *) echo "{{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":null}}" ;;
   esac
@@ -131,8 +131,8 @@ fn a_provider_outside_the_binary_lives_through_apply_drift_replacement_and_destr
 fn a_provider_that_crashes_or_hangs_fails_only_its_own_resources() {
     let Some(live) = LiveStack::new() else { return };
     install_file_provider(live.dir.path());
-    install_script_provider(live.dir.path(), "crash", "crasher", "exit 3");
-    install_script_provider(live.dir.path(), "hang", "hanger", "sleep 20");
+    install_script_provider(live.dir.path(), "crash", "crasher", "create", "exit 3");
+    install_script_provider(live.dir.path(), "hang", "hanger", "create", "sleep 20");
     live.write(
         "stack.kdl",
         r#"stack "broken"
@@ -236,7 +236,7 @@ fn a_version_the_block_does_not_accept_is_refused() {
 #[test]
 fn the_providers_log_shows_with_verbose() {
     let test = stack().file("stack.kdl", "provider \"crash\" {}\n\ncrasher \"a\" {}\n");
-    install_script_provider(test.dir(), "crash", "crasher", "exit 3");
+    install_script_provider(test.dir(), "crash", "crasher", "create", "exit 3");
     test.args(["validate", ".", "--verbose"])
         .run()
         .success()
@@ -349,7 +349,7 @@ fn every_provider_of_the_repository_passes_the_check() {
 #[test]
 fn the_check_says_which_step_a_broken_provider_fails() {
     let dir = tempfile::tempdir().expect("a folder");
-    install_script_provider(dir.path(), "crash", "crasher", "exit 3");
+    install_script_provider(dir.path(), "crash", "crasher", "create", "exit 3");
     let provider = dir.path().join("providers/stack-provider-crash");
     stack()
         .args(["provider", "check", &provider.display().to_string()])
@@ -386,4 +386,26 @@ file "motd" {
         .success()
         .stdout_in_order("service.db", "file.motd")
         .stdout_contains("layer 2");
+}
+
+#[test]
+fn a_provider_that_crashes_while_reading_stops_the_plan_naming_it() {
+    let Some(live) = LiveStack::new() else { return };
+    install_script_provider(live.dir.path(), "crash", "crasher", "read", "exit 4");
+    live.write("stack.kdl", "provider \"crash\" {}\n\ncrasher \"a\" {}\n");
+    let failed = live.run("plan", &[]).status(1).stderr_contains("stack::provider");
+    // The message is wrapped to the terminal's width: compare its words.
+    let words: Vec<&str> = failed
+        .stderr
+        .split_whitespace()
+        .filter(|word| *word != "│")
+        .collect();
+    let message = words.join(" ");
+    for expected in [
+        "cannot read the crasher objects",
+        "provider `crash`",
+        "it exited (exit status: 4)",
+    ] {
+        assert!(message.contains(expected), "{expected}: {message}");
+    }
 }

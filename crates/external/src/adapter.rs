@@ -228,11 +228,12 @@ impl Provider for ExternalKind {
     }
 
     async fn read(&self, scope: &Scope) -> Result<Vec<Live>, ProviderError> {
-        let about = format!("the {} objects of stack `{}`", self.kind.schema.name, scope.stack);
+        // The engine says which kind and stack: the message it wraps this in names them.
+        let about = "its objects";
         let result: ReadResult = self
             .call(
                 method::READ,
-                &about,
+                about,
                 &Read {
                     stack: scope.stack.clone(),
                     kind: self.kind.schema.name.to_owned(),
@@ -244,7 +245,7 @@ impl Provider for ExternalKind {
             .into_iter()
             .map(|object| self.live(object))
             .collect::<Result<_, _>>()
-            .map_err(|why| failure(&self.client, method::READ, &about, &CallError::Malformed(why)))
+            .map_err(|why| failure(&self.client, method::READ, about, &CallError::Malformed(why)))
     }
 
     async fn read_external(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
