@@ -170,11 +170,9 @@ pub fn proxy_binary() -> &'static Path {
 
 /// Builds the binary of `package` (named like it) static, in release mode.
 fn static_binary(package: &str) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
-        .current_dir(workspace)
-        .args([
+    cargo_binary(
+        package,
+        &[
             "rustc",
             "--release",
             "-p",
@@ -182,13 +180,33 @@ fn static_binary(package: &str) -> PathBuf {
             "--bin",
             package,
             "--message-format=json",
-        ])
-        .args(["--", "-C", "target-feature=+crt-static"])
+            "--",
+            "-C",
+            "target-feature=+crt-static",
+        ],
+    )
+}
+
+/// The binary of a provider outside `stack` (`stack-provider-file`), built as the tests are.
+pub fn provider_binary(package: &str) -> PathBuf {
+    cargo_binary(
+        package,
+        &["build", "-p", package, "--bin", package, "--message-format=json"],
+    )
+}
+
+/// Runs cargo with `args`, which build the binary of `package`, and returns where it is.
+fn cargo_binary(package: &str, args: &[&str]) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .current_dir(workspace)
+        .args(args)
         .output()
         .expect("cargo runs");
     assert!(
         output.status.success(),
-        "building the static {package} failed:\n{}",
+        "building {package} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout)

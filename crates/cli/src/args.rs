@@ -17,6 +17,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Show the log (standard error) of the providers outside the binary the stack declares
+    #[arg(long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,12 +208,34 @@ pub enum Command {
     /// validate`), hover, completion, go to definition, references, symbols,
     /// formatting and rename. See the book's "Editor support" page.
     Lsp,
+    /// Work with providers outside the binary (spec/providers.md)
+    #[command(subcommand)]
+    Provider(ProviderCommand),
     /// Print a shell completion script
     ///
     /// For example: stack completions bash > /etc/bash_completion.d/stack
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Run a provider through a scripted life, and say what passed
+    ///
+    /// In a scratch folder and a scratch stack, for each kind: create, read back without
+    /// drift, update in place, replace, drift made by the provider's `make_drift` (skipped
+    /// without it) and its repair, delete, read (gone), and objects created and deleted at
+    /// once. Fields are given made-up values of their types.
+    /// Exits with 0 when every step passed or was skipped, 1 otherwise.
+    Check {
+        /// The provider's executable
+        executable: PathBuf,
+        /// A field of the provider's configuration, as JSON or else as text (repeatable);
+        /// a required field left out gets a made-up value
+        #[arg(long = "config", value_name = "FIELD=VALUE")]
+        config: Vec<String>,
     },
 }
 

@@ -7,6 +7,7 @@ mod exec;
 mod load;
 mod logs;
 mod plan;
+mod provider;
 mod revisions;
 mod run;
 mod session;
@@ -23,7 +24,8 @@ use stack_language::{Inputs, Options, schema};
 
 use stack_import::ImportOptions;
 
-use crate::args::{Cli, Command, GraphFormat, Import, RolloutAction, StackArgs};
+use crate::args::{Cli, Command, GraphFormat, Import, ProviderCommand, RolloutAction, StackArgs};
+use crate::external::ExternalProviders;
 use crate::output::Output;
 
 pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
@@ -94,6 +96,9 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
         Command::Watch { stack } => watch::run(&stack, output),
         Command::History { stack } => revisions::history(&stack, output),
         Command::Lsp => stack_lsp::run().map(|()| ExitCode::SUCCESS),
+        Command::Provider(ProviderCommand::Check { executable, config }) => {
+            provider::check(&executable, &config)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -126,7 +131,12 @@ fn report(diagnostics: &Diagnostics, sources: &Sources, output: &Output) -> Exit
 
 fn validate(stack: &StackArgs, deny_warnings: bool, output: &Output) -> Result<ExitCode, String> {
     let mut sources = Sources::new();
-    let schema = schema::builtin();
+    // Providers outside the binary are started for their handshake only: they are not configured.
+    let external = match ExternalProviders::start(&stack.path, output.verbose, &mut sources) {
+        Ok(external) => external,
+        Err(problems) => return Ok(report(&problems, &sources, output)),
+    };
+    let schema = external.schema();
     let validated = stack_language::validate(&stack.path, &options(stack, false), &schema, &mut sources);
     let mut diagnostics = validated.diagnostics;
     // Cycles are a property of the graph: check it for every environment validated.
@@ -194,10 +204,14 @@ fn import_compose(files: &[PathBuf], options: &ImportOptions, output: &Output) -
 
 fn graph(stack: &StackArgs, format: GraphFormat, output: &Output) -> Result<ExitCode, String> {
     let mut sources = Sources::new();
+    let external = match ExternalProviders::start(&stack.path, output.verbose, &mut sources) {
+        Ok(external) => external,
+        Err(problems) => return Ok(report(&problems, &sources, output)),
+    };
     let loaded = stack_language::load(
         &stack.path,
         &options(stack, false),
-        &schema::builtin(),
+        &external.schema(),
         &mut sources,
     );
     let Some(loaded_stack) = loaded.stack else {

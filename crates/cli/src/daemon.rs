@@ -13,6 +13,8 @@ use stack_language::Stack;
 use stack_provider::lock::{LockError, StackRecord};
 use stack_provider::{Live, ProviderError, Providers, RegistryLogin, Scope};
 use stack_providers::DockerLock;
+
+use crate::external::ExternalProviders;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
@@ -21,9 +23,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Daemon {
     pub runtime: Runtime,
+    /// The built-in providers and those outside the binary.
     pub providers: Providers,
     /// For what reads a container's output or runs commands in it, which no provider does.
     pub docker: DockerClient,
+    /// The providers outside the binary alone: what the read ahead did not read.
+    external: Providers,
     locks: DockerLock,
     ahead: Mutex<Option<ReadAhead>>,
 }
@@ -50,18 +55,24 @@ struct Connected {
 }
 
 impl Connecting {
-    /// The daemon, once connected; a daemon that does not answer is an error
-    /// saying how to start it.
-    pub fn connected(self) -> Result<Daemon, String> {
+    /// The daemon, once connected, with the providers outside the binary the stack declares,
+    /// configured; a daemon that does not answer is an error saying how to start it.
+    pub fn connected(self, external: &ExternalProviders, stack: &Stack) -> Result<Daemon, String> {
         let connected = self
             .runtime
             .block_on(self.connected)
             .map_err(|error| format!("connecting to the Docker daemon failed: {error}"))?
             .map_err(|error| error.to_string())?;
+        let outside = external.providers();
+        if !outside.is_empty() {
+            self.runtime.block_on(external.configure(stack))?;
+        }
+        let providers = connected.providers.iter().chain(&outside).cloned().collect();
         Ok(Daemon {
             runtime: self.runtime,
-            providers: connected.providers,
+            providers: Providers::new(providers),
             docker: connected.docker,
+            external: Providers::new(outside),
             locks: connected.locks,
             ahead: Mutex::new(connected.ahead),
         })
@@ -145,7 +156,17 @@ impl Daemon {
     /// of this stack, else read now.
     pub async fn read_live(&self, scope: &Scope) -> Result<Vec<Live>, Diagnostics> {
         match self.take_ahead(&scope.stack, |ahead| ahead.live.take()) {
-            Some(live) => live,
+            Some(builtin) => match (builtin, stack_engine::read_live(&self.external, scope).await) {
+                (Ok(mut live), Ok(outside)) => {
+                    live.extend(outside);
+                    Ok(live)
+                }
+                (Err(mut problems), Err(more)) => {
+                    problems.extend(more);
+                    Err(problems)
+                }
+                (Err(problems), Ok(_)) | (Ok(_), Err(problems)) => Err(problems),
+            },
             None => stack_engine::read_live(&self.providers, scope).await,
         }
     }

@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod daemon;
+mod external;
 mod output;
 mod plan_file;
 mod progress;
@@ -15,7 +16,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    let output = output::Output::detect();
+    let output = output::Output::detect(cli.verbose);
     match commands::run(cli.command, &output) {
         Ok(code) => code,
         Err(message) => {

@@ -6,13 +6,16 @@ use stack_diagnostics::{Diagnostic, RenderOptions, Sources, render};
 
 pub struct Output {
     color: bool,
+    /// Show the logs of providers outside the binary (`--verbose`).
+    pub verbose: bool,
 }
 
 impl Output {
     /// Colors only on a terminal, and never with NO_COLOR set (https://no-color.org).
-    pub fn detect() -> Output {
+    pub fn detect(verbose: bool) -> Output {
         Output {
             color: !no_color() && std::io::stderr().is_terminal(),
+            verbose,
         }
     }
 

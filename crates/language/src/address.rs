@@ -22,6 +22,25 @@ impl Address {
         }
     }
 
+    /// Reads an address back from its text (`service.api`, `module.db.service.postgres`), when
+    /// it is one of `kind`.
+    pub fn parse(text: &str, kind: &'static str) -> Option<Address> {
+        let mut parts: Vec<&str> = text.split('.').collect();
+        let name = parts.pop()?;
+        if parts.pop()? != kind {
+            return None;
+        }
+        let mut module = Vec::new();
+        while let [first, alias, rest @ ..] = parts.as_slice() {
+            if *first != "module" {
+                return None;
+            }
+            module.push((*alias).to_owned());
+            parts = rest.to_vec();
+        }
+        parts.is_empty().then(|| Address::new(&module, kind, name))
+    }
+
     /// The name path without the kind, joined by `-`: `api`, `db-postgres`.
     /// Object names on the daemon and host names are built from it.
     pub fn path_name(&self) -> String {

@@ -19,6 +19,22 @@ pub struct Unit {
     pub outputs: IndexMap<String, OutputDecl>,
     /// `registry "HOST" { ... }` blocks, by host (the root stack's only).
     pub registries: IndexMap<String, RegistryDecl>,
+    /// The `provider` blocks, by name (only a root stack has them).
+    pub providers: IndexMap<String, ProviderDecl>,
+}
+
+/// A `provider "NAME" { source ...; version ...; timeout ...; ... }` block: what is needed to
+/// find and start the provider, read before its schema is known. Its configuration is
+/// lowered as a resource of kind `provider` once it is.
+#[derive(Debug, Clone)]
+pub struct ProviderDecl {
+    pub name: String,
+    pub name_span: Span,
+    /// The directory of the declaring file: a provider is looked for beside it.
+    pub dir: PathBuf,
+    pub source: Option<(String, Span)>,
+    pub version: Option<(String, Span)>,
+    pub timeout: Option<(String, Span)>,
 }
 
 #[derive(Debug, Clone)]

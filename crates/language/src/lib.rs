@@ -35,6 +35,7 @@ use stack_diagnostics::{Diagnostics, Sources};
 
 pub use address::Address;
 pub use check::looks_secret;
+pub use decl::ProviderDecl;
 pub use eval::object_name;
 pub use index::{Index, Reference, Symbol, SymbolId, SymbolKind};
 pub use load::{Buffers, STDLIB_PREFIX};
@@ -91,6 +92,18 @@ pub fn load(path: &Path, options: &Options, schema: &Schema, sources: &mut Sourc
     let stack = evaluate(&mut loader, &unit, path, options.environment.as_deref(), options);
     diagnostics.extend(loader.diagnostics);
     finish(stack, diagnostics)
+}
+
+/// The `provider` blocks of the stack at `path`, read before their providers are started: their
+/// kinds are not known yet, so only where to find each provider is read (`source`, `version`
+/// and `timeout`, as written). Problems are found by [`load`] once the providers have started.
+pub fn declared_providers(path: &Path, sources: &mut Sources) -> Vec<ProviderDecl> {
+    let schema = schema::builtin();
+    let mut loader = Loader::new(&schema, sources);
+    loader
+        .load_root(path)
+        .map(|unit| unit.providers.into_values().collect())
+        .unwrap_or_default()
 }
 
 /// A stack checked for the base and each environment.
@@ -242,12 +255,14 @@ fn evaluate(
         }
     }
     let registries = registries(&mut evaluator, root, unit);
+    let providers = provider_configs(&mut all, loader.schema);
     let stack = Stack {
         name,
         environment: environment.map(str::to_owned),
         resources: all,
         outputs,
         registries,
+        providers,
     };
     loader.diagnostics.append(&mut evaluator.diagnostics);
     let stack_dir = if path.is_dir() {
@@ -297,4 +312,41 @@ fn registries(evaluator: &mut Evaluator, root: usize, unit: &Unit) -> Vec<Regist
         });
     }
     registries
+}
+
+/// Takes the `provider` blocks out of the resources: no provider plans them. What each one
+/// references becomes a dependency of every resource of the provider's kinds, which so waits
+/// for it (a database service the provider connects to).
+fn provider_configs(
+    resources: &mut IndexMap<Address, Resource>,
+    schema: &Schema,
+) -> IndexMap<String, Resource> {
+    let (configs, kept): (IndexMap<Address, Resource>, _) = std::mem::take(resources)
+        .into_iter()
+        .partition(|(address, _)| address.kind == "provider");
+    *resources = kept;
+    let providers: IndexMap<String, Resource> = configs
+        .into_iter()
+        .map(|(address, config)| (address.name, config))
+        .collect();
+    for (name, config) in &providers {
+        let Some(provider) = schema.provider(name) else {
+            continue;
+        };
+        for resource in resources.values_mut() {
+            if !provider.kinds.contains(&resource.kind.name) {
+                continue;
+            }
+            for dependency in &config.dependencies {
+                if !resource
+                    .dependencies
+                    .iter()
+                    .any(|known| known.target == dependency.target)
+                {
+                    resource.dependencies.push(dependency.clone());
+                }
+            }
+        }
+    }
+    providers
 }

@@ -12,7 +12,8 @@ use kdl::{KdlDocument, KdlEntry, KdlIdentifier, KdlNode, KdlValue};
 use stack_diagnostics::{Diagnostic, FileId, Span};
 
 use crate::decl::{
-    OutputDecl, OverlayDecl, OverlayTarget, RegistryDecl, ResourceDecl, Rule, Unit, UseDecl, VariableDecl,
+    OutputDecl, OverlayDecl, OverlayTarget, ProviderDecl, RegistryDecl, ResourceDecl, Rule, Unit, UseDecl,
+    VariableDecl,
     VariableType,
 };
 use crate::schema::{Field, KindSchema, REGISTRY_FIELDS, Repeat, Schema, Shape};
@@ -22,7 +23,9 @@ use crate::variables::coerce;
 use crate::{Data, Value};
 
 /// The nodes of the language itself, beside resources, at the top of a stack's file.
-pub const TOP_LEVEL: &[&str] = &["stack", "variable", "overlay", "use", "output", "registry"];
+pub const TOP_LEVEL: &[&str] = &[
+    "stack", "variable", "overlay", "use", "output", "registry", "provider",
+];
 const IN_MODULE: &[&str] = &["variable", "use", "output"];
 
 /// Names of resources and stacks: they become parts of object and host names.
@@ -57,7 +60,8 @@ impl Lowerer<'_> {
                 "use" => self.lower_use(node, unit),
                 "output" => self.lower_output(node, unit),
                 "registry" if !self.in_module => self.lower_registry(node, unit),
-                "stack" | "overlay" | "registry" => self.error(
+                "provider" if !self.in_module => self.lower_provider(node, unit),
+                "stack" | "overlay" | "registry" | "provider" => self.error(
                     Diagnostic::error(
                         "stack::not_allowed_in_module",
                         format!("a module cannot declare `{name}`"),
@@ -66,6 +70,7 @@ impl Lowerer<'_> {
                     .help(match name {
                         "stack" => "the stack's name belongs to the stack that uses the module",
                         "registry" => "registry credentials belong to the stack that uses the module: declare the `registry` there",
+                        "provider" => "providers are declared by the stack that uses the module",
                         _ => {
                             "environments are chosen by the stack: pass values through the module's variables"
                         }
@@ -313,6 +318,37 @@ impl Lowerer<'_> {
             }
             None => unit.stack_name = Some((name, span)),
         }
+    }
+
+    /// A `provider` block: where to find the provider, kept as written so that it can be
+    /// started before its kinds are known, and, once its schema is known, its configuration,
+    /// lowered as a resource of kind `provider`.
+    fn lower_provider(&mut self, node: &KdlNode, unit: &mut Unit) {
+        let Some((name, name_span)) = self.resource_name(node) else {
+            return;
+        };
+        let literal = |field: &str| {
+            let child = node
+                .children()?
+                .nodes()
+                .iter()
+                .find(|child| child.name().value() == field)?;
+            let entry = child.entries().iter().find(|entry| entry.name().is_none())?;
+            let text = entry.value().as_string()?.to_owned();
+            Some((text, self.entry_span(entry)))
+        };
+        let decl = ProviderDecl {
+            name: name.clone(),
+            name_span,
+            dir: self.dir.to_path_buf(),
+            source: literal("source"),
+            version: literal("version"),
+            timeout: literal("timeout"),
+        };
+        if let Some(provider) = self.schema.provider(&name) {
+            self.lower_resource(node, provider.config, unit);
+        }
+        unit.providers.entry(name).or_insert(decl);
     }
 
     fn lower_resource(&mut self, node: &KdlNode, kind: &'static KindSchema, unit: &mut Unit) {

@@ -21,6 +21,10 @@ pub struct Stack {
     pub outputs: IndexMap<String, Value>,
     /// The credentials the stack gives for registries, in file order.
     pub registries: Vec<Registry>,
+    /// The configuration of each provider outside the binary, by name: its `provider` block
+    /// evaluated as a resource of kind `provider`. Resources of its kinds depend on what it
+    /// references.
+    pub providers: IndexMap<String, Resource>,
 }
 
 /// `registry "HOST" { username "..."; password "${var.NAME}" }`: how to log in to a registry.

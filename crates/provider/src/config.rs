@@ -146,12 +146,12 @@ impl Config {
             let salt = || salt(stack, &resource.address, field.name);
             let setting = match resource.fields.get(field.name) {
                 Some(value) if value.sensitive => {
-                    Setting::sensitive(&salt(), json(value, &reference).to_string().as_bytes())
+                    Setting::sensitive(&salt(), value_json(value, &reference).to_string().as_bytes())
                 }
                 Some(value) if value.contains_sensitive() => {
-                    Setting::Plain(masked_json(value, &reference, &salt()))
+                    Setting::Plain(masked_value_json(value, &reference, &salt()))
                 }
-                Some(value) => Setting::Plain(json(value, &reference)),
+                Some(value) => Setting::Plain(value_json(value, &reference)),
                 None => match field.default {
                     Some(default) => Setting::Plain(default_json(default)),
                     None => continue,
@@ -201,7 +201,8 @@ pub fn salt(stack: &str, address: &Address, field: &str) -> String {
     format!("{stack}/{address}/{field}")
 }
 
-fn json(value: &Value, reference: &impl Fn(&Address) -> Option<String>) -> serde_json::Value {
+/// A value as JSON, with each reference to a resource as `reference` reads it (its name, a tag).
+pub fn value_json(value: &Value, reference: &impl Fn(&Address) -> Option<String>) -> serde_json::Value {
     use serde_json::Value as Json;
     match &value.data {
         Data::Null | Data::Unknown | Data::Template(_) => Json::Null,
@@ -209,10 +210,10 @@ fn json(value: &Value, reference: &impl Fn(&Address) -> Option<String>) -> serde
         Data::Int(number) => Json::from(*number),
         Data::Float(number) => serde_json::Number::from_f64(*number).map_or(Json::Null, Json::Number),
         Data::Str(text) => Json::String(text.clone()),
-        Data::List(items) => Json::Array(items.iter().map(|item| json(item, reference)).collect()),
+        Data::List(items) => Json::Array(items.iter().map(|item| value_json(item, reference)).collect()),
         Data::Map(map) => Json::Object(
             map.iter()
-                .map(|(key, item)| (key.clone(), json(item, reference)))
+                .map(|(key, item)| (key.clone(), value_json(item, reference)))
                 .collect(),
         ),
         Data::Ref(address) => Json::String(reference(address).unwrap_or_else(|| address.to_string())),
@@ -228,7 +229,7 @@ fn masked_json(
 ) -> serde_json::Value {
     use serde_json::Value as Json;
     if value.sensitive {
-        let hash = sensitive_hash(salt, json(value, reference).to_string().as_bytes());
+        let hash = sensitive_hash(salt, value_json(value, reference).to_string().as_bytes());
         return serde_json::json!({ "sensitive": hash });
     }
     match &value.data {
@@ -249,7 +250,7 @@ fn masked_json(
                 })
                 .collect(),
         ),
-        _ => json(value, reference),
+        _ => value_json(value, reference),
     }
 }
 

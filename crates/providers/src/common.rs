@@ -56,21 +56,7 @@ pub fn recorded(labels: &Labels) -> Option<(String, Config)> {
 
 /// Parses an address recorded in a label (`service.api`, `module.db.service.postgres`).
 pub fn parse_address(text: &str, kind: &'static str) -> Option<Address> {
-    let mut parts: Vec<&str> = text.split('.').collect();
-    let name = parts.pop()?;
-    let recorded_kind = parts.pop()?;
-    if recorded_kind != kind {
-        return None;
-    }
-    let mut module = Vec::new();
-    while let [first, alias, rest @ ..] = parts.as_slice() {
-        if *first != "module" {
-            return None;
-        }
-        module.push((*alias).to_owned());
-        parts = rest.to_vec();
-    }
-    parts.is_empty().then(|| Address::new(&module, kind, name))
+    Address::parse(text, kind)
 }
 
 /// The spec the `kind` provider's `desired` left in `desired`. It leaves one for every

@@ -61,7 +61,7 @@ pub(super) fn apply_loaded(
     auto_approve: bool,
     output: &Output,
 ) -> Result<ExitCode, String> {
-    let daemon = connecting.connected()?;
+    let daemon = connecting.connected(&loaded.external, &loaded.stack)?;
     let scope = Daemon::scope(&loaded.stack);
     let name = loaded.stack.name.clone();
     let work = async {

@@ -26,7 +26,7 @@ pub(super) fn run(
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = connecting.connected()?;
+    let daemon = connecting.connected(&loaded.external, &loaded.stack)?;
     let scope = Daemon::scope(&loaded.stack);
     let name = loaded.stack.name.clone();
     let keep = if volumes { &[][..] } else { KEPT_KINDS };

@@ -5,13 +5,16 @@ use std::process::ExitCode;
 
 use stack_diagnostics::{Diagnostics, Sources};
 use stack_graph::ResourceGraph;
-use stack_language::{Options, Stack, schema};
+use stack_language::{Options, Stack};
 
 use super::report;
+use crate::external::ExternalProviders;
 use crate::output::Output;
 
 pub(super) struct Loaded {
     pub stack: Stack,
+    /// The providers outside the binary the stack declares, started.
+    pub external: ExternalProviders,
     pub graph: ResourceGraph,
     /// The files read, for diagnostics that point into them.
     pub sources: Sources,
@@ -20,7 +23,9 @@ pub(super) struct Loaded {
 /// Loads the stack at `path`; on errors prints them and gives the exit code.
 pub(super) fn load(path: &Path, options: &Options, output: &Output) -> Result<Loaded, ExitCode> {
     let mut sources = Sources::new();
-    let loaded = stack_language::load(path, options, &schema::builtin(), &mut sources);
+    let external = ExternalProviders::start(path, output.verbose, &mut sources)
+        .map_err(|problems| report(&problems, &sources, output))?;
+    let loaded = stack_language::load(path, options, &external.schema(), &mut sources);
     let Some(stack) = loaded.stack else {
         return Err(report(&loaded.diagnostics, &sources, output));
     };
@@ -29,6 +34,7 @@ pub(super) fn load(path: &Path, options: &Options, output: &Output) -> Result<Lo
     match ResourceGraph::build(&stack) {
         Ok(graph) => Ok(Loaded {
             stack,
+            external,
             graph,
             sources,
         }),

@@ -27,7 +27,7 @@ pub(super) fn run(
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = connecting.connected()?;
+    let daemon = connecting.connected(&loaded.external, &loaded.stack)?;
     let scope = Daemon::scope(&loaded.stack);
     let (planned, recorded) = daemon.runtime.block_on(async {
         tokio::join!(

@@ -18,7 +18,7 @@ pub(super) fn run(stack: &StackArgs, output: &Output) -> Result<ExitCode, String
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let daemon = connecting.connected()?;
+    let daemon = connecting.connected(&loaded.external, &loaded.stack)?;
     let scope = Daemon::scope(&loaded.stack);
     let live = match daemon.runtime.block_on(daemon.read_live(&scope)) {
         Ok(live) => live,

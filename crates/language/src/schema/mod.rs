@@ -15,11 +15,41 @@ pub use builtin::{REGISTRY_FIELDS, builtin};
 #[derive(Debug, Clone)]
 pub struct Schema {
     kinds: Vec<&'static KindSchema>,
+    providers: Vec<ProviderSchema>,
+}
+
+/// A provider outside the binary (spec/providers.md), as its handshake described it.
+#[derive(Debug, Clone)]
+pub struct ProviderSchema {
+    /// The name of its `provider` block.
+    pub name: String,
+    /// The fields of its `provider` block.
+    pub config: &'static KindSchema,
+    /// The kinds it provides, also in [`Schema::kinds`].
+    pub kinds: Vec<&'static str>,
 }
 
 impl Schema {
     pub fn new(kinds: Vec<&'static KindSchema>) -> Self {
-        Schema { kinds }
+        Schema {
+            kinds,
+            providers: Vec::new(),
+        }
+    }
+
+    /// This schema and the kinds of `provider`.
+    pub fn with_provider(mut self, provider: ProviderSchema, kinds: &[&'static KindSchema]) -> Self {
+        self.kinds.extend_from_slice(kinds);
+        self.providers.push(provider);
+        self
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&ProviderSchema> {
+        self.providers.iter().find(|provider| provider.name == name)
+    }
+
+    pub fn providers(&self) -> impl Iterator<Item = &ProviderSchema> {
+        self.providers.iter()
     }
 
     pub fn kind(&self, name: &str) -> Option<&'static KindSchema> {
