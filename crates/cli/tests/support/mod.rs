@@ -10,15 +10,20 @@
 #[path = "../../../providers/tests/support/http.rs"]
 mod http;
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use stack_tests::{Outcome, Test};
 
-pub use http::{get, put};
+// Each test file uses a part of these.
+#[allow(unused_imports)]
+pub use http::{get, post, put, try_request};
 
 /// Objects a test makes by hand carry this label, with the test's stack name.
 pub const TEST_LABEL: &str = "dev.stack.test";
@@ -67,6 +72,13 @@ impl LiveStack {
             dir: tempfile::Builder::new().prefix("stack-live-").tempdir().unwrap(),
             env: Vec::new(),
         })
+    }
+
+    /// A copy of the example `examples/NAME` as the stack's folder.
+    pub fn example(name: &str) -> Option<LiveStack> {
+        let live = LiveStack::new()?;
+        copy_folder(&Path::new(EXAMPLES).join(name), live.dir.path());
+        Some(live)
     }
 
     pub fn write(&self, path: &str, contents: impl AsRef<[u8]>) -> &LiveStack {
@@ -299,7 +311,49 @@ impl Drop for LiveStack {
     }
 }
 
-/// Runs `docker ARGS` and returns its standard output.
+/// Builds the stand-ins of official images (`examples/images/build`) among `images`
+/// (`postgres:15`, `redis:7`, ...) that this test process has not asked for yet. The script
+/// skips an image that is up to date or came from a registry, and waits for other processes
+/// building at the same time.
+pub fn stand_ins(images: &[&str]) {
+    static ASKED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut asked = ASKED.lock().unwrap_or_else(PoisonError::into_inner);
+    let new: Vec<&str> = images
+        .iter()
+        .copied()
+        .filter(|image| !asked.contains(*image))
+        .collect();
+    if new.is_empty() {
+        return;
+    }
+    let script = format!("{EXAMPLES}/images/build");
+    let output = Command::new(&script).args(&new).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{script} {} failed:\n{}",
+        new.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    asked.extend(new.into_iter().map(str::to_owned));
+}
+
+/// The repository's `examples/` folder.
+pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+
+/// Copies the files under `from` into `to`, keeping their permissions.
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// A TCP port of 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -308,6 +362,7 @@ pub fn free_port() -> u16 {
         .unwrap()
 }
 
+/// Runs `docker ARGS` and returns its standard output.
 pub fn docker(args: &[&str]) -> String {
     let output = Command::new("docker").args(args).output().unwrap();
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -320,4 +375,5 @@ pub fn subnet() -> String {
     format!("10.219.{octet}.0/24")
 }
 
+pub mod seen;
 pub mod slow_daemon;

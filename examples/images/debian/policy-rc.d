@@ -1,0 +1,3 @@
+#!/bin/sh
+# Packages do not start their services while an image is built.
+exit 101
