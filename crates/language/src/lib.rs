@@ -99,7 +99,8 @@ pub fn load(path: &Path, options: &Options, schema: &Schema, sources: &mut Sourc
 /// and `timeout`, as written). Problems are found by [`load`] once the providers have started.
 pub fn declared_providers(path: &Path, sources: &mut Sources) -> Vec<ProviderDecl> {
     let schema = schema::builtin();
-    let mut loader = Loader::new(&schema, sources);
+    let buffers = Buffers::default();
+    let mut loader = Loader::new(&schema, sources, &buffers);
     loader
         .load_root(path)
         .map(|unit| unit.providers.into_values().collect())
