@@ -223,6 +223,7 @@ impl Provider for ExternalKind {
             config,
             outputs: IndexMap::new(),
             external: false,
+            source: None,
             payload: Some(Arc::new(secrets)),
         })
     }

@@ -149,7 +149,7 @@ impl Config {
                     Setting::sensitive(&salt(), value_json(value, &reference).to_string().as_bytes())
                 }
                 Some(value) if value.contains_sensitive() => {
-                    Setting::Plain(masked_value_json(value, &reference, &salt()))
+                    Setting::Plain(masked_json(value, &reference, &salt()))
                 }
                 Some(value) => Setting::Plain(value_json(value, &reference)),
                 None => match field.default {
