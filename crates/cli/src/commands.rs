@@ -99,16 +99,7 @@ fn report(diagnostics: &Diagnostics, sources: &Sources, output: &Output) -> Exit
 
 fn validate(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
     let mut sources = Sources::new();
-    let schema = schema::builtin();
-    let validated = stack_language::validate(&stack.path, &options(stack, false), &schema, &mut sources);
-    let mut diagnostics = validated.diagnostics;
-    // Cycles are a property of the graph: check it for every environment validated.
-    for evaluated in &validated.stacks {
-        if let Err(cycles) = ResourceGraph::build(evaluated) {
-            diagnostics.extend(cycles);
-        }
-    }
-    diagnostics.sort();
+    let diagnostics = validation(&stack.path, &options(stack, false), &mut sources);
     let code = report(&diagnostics, &sources, output);
     if code == ExitCode::SUCCESS {
         let errors = diagnostics.iter().filter(|d| !d.is_error()).count();
@@ -122,7 +113,22 @@ fn validate(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
     Ok(code)
 }
 
-/// Writes the stack only when the import found no error, then checks it as `stack validate` would.
+/// What `stack validate` reports for the stack at `path`: every file's problems, and the
+/// dependency cycles of each environment validated (a property of the graph).
+fn validation(path: &Path, options: &Options, sources: &mut Sources) -> Diagnostics {
+    let validated = stack_language::validate(path, options, &schema::builtin(), sources);
+    let mut diagnostics = validated.diagnostics;
+    for evaluated in &validated.stacks {
+        if let Err(cycles) = ResourceGraph::build(evaluated) {
+            diagnostics.extend(cycles);
+        }
+    }
+    diagnostics.sort();
+    diagnostics
+}
+
+/// Writes the stack only when the import found no error, then checks it as `stack validate`
+/// does: a stack that does not validate is reported and removed again.
 fn import_compose(files: &[PathBuf], options: &ImportOptions, output: &Output) -> Result<ExitCode, String> {
     let mut sources = Sources::new();
     let imported = match stack_import::import_compose(files, options, &mut sources) {
@@ -134,14 +140,14 @@ fn import_compose(files: &[PathBuf], options: &ImportOptions, output: &Output) -
         .write()
         .map_err(|error| format!("cannot write {}: {error}", imported.dir.display()))?;
     let mut checked = Sources::new();
-    let validated = stack_language::validate(
-        &imported.dir,
-        &Options::default(),
-        &schema::builtin(),
-        &mut checked,
-    );
-    if validated.diagnostics.has_errors() {
-        output.diagnostics(&validated.diagnostics, &checked);
+    let validated = validation(&imported.dir, &Options::default(), &mut checked);
+    if validated.has_errors() {
+        output.diagnostics(&validated, &checked);
+        imported.remove();
+        eprintln!(
+            "nothing was written to {}: the stack it would hold does not validate",
+            imported.dir.display()
+        );
         return Ok(ExitCode::from(1));
     }
     let moved = imported

@@ -124,3 +124,23 @@ fn an_existing_stack_is_not_overwritten() {
         .status(1)
         .stderr_contains("already exists");
 }
+
+#[test]
+fn depends_on_in_a_circle_is_an_error_at_the_compose_lines_and_writes_nothing() {
+    let outcome = stack()
+        .file(
+            "compose.yaml",
+            "services:\n  web:\n    image: nginx\n    depends_on: [api]\n  api:\n    image: nginx\n    depends_on:\n      web:\n        condition: service_started\n",
+        )
+        .args(["import", "compose", "compose.yaml", "-o", "imported"])
+        .env("NO_COLOR", "1")
+        .run()
+        .status(1)
+        .stderr_contains("stack::dependency_cycle")
+        .stderr_contains("web → api → web")
+        .stderr_contains("compose.yaml:4:")
+        .stderr_contains("web depends on api")
+        .stderr_contains(" 8 │       web:")
+        .stderr_contains("api depends on web");
+    assert!(!outcome.dir().join("imported").exists());
+}

@@ -10,6 +10,7 @@
 //! warnings, or every error found, and the caller writes (or does not).
 
 mod convert;
+mod cycles;
 mod env_file;
 mod job;
 mod kdl;
@@ -60,6 +61,14 @@ impl ImportedStack {
         }
         Ok(())
     }
+
+    /// Removes what [`write`](Self::write) wrote, and the directory when that leaves it empty.
+    pub fn remove(&self) {
+        for (name, _) in &self.files {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
 }
 
 /// Reads the Compose `files` (later ones override earlier ones) and maps them
@@ -74,6 +83,9 @@ pub fn import_compose(
     let Some(project) = project else {
         return Err(report.errors);
     };
+    if let Some(services) = project.root.get("services") {
+        report.errors.extend(cycles::cycles(services));
+    }
     let out_dir = load::absolute(
         &options
             .output_dir
