@@ -17,6 +17,7 @@ mod kdl;
 mod load;
 mod report;
 mod resources;
+mod scrub;
 mod service;
 mod units;
 mod vars;
@@ -144,8 +145,13 @@ pub fn import_compose(
         .join(", ");
     let sources_view: &Sources = sources;
     let mut cx = Cx::new(sources_view, &project, vars, out_dir.clone());
-    let items = convert::convert(&mut cx, &project, &name, &origin);
-    let Cx { report: found, .. } = cx;
+    let mut items = convert::convert(&mut cx, &project, &name, &origin);
+    let Cx {
+        report: mut found,
+        vars,
+        ..
+    } = cx;
+    scrub::scrub(&mut items, &vars.moved(), &mut found);
     report.errors.extend(found.errors);
     report.warnings.extend(found.warnings);
     if !report.errors.is_empty() {
