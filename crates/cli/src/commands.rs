@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use stack_diagnostics::{Diagnostics, Sources};
 use stack_graph::{Format, ResourceGraph};
+use stack_language::schema::Schema;
 use stack_language::{Inputs, Options, schema};
 
 use stack_import::ImportOptions;
@@ -136,16 +137,7 @@ fn validate(stack: &StackArgs, deny_warnings: bool, output: &Output) -> Result<E
         Ok(external) => external,
         Err(problems) => return Ok(report(&problems, &sources, output)),
     };
-    let schema = external.schema();
-    let validated = stack_language::validate(&stack.path, &options(stack, false), &schema, &mut sources);
-    let mut diagnostics = validated.diagnostics;
-    // Cycles are a property of the graph: check it for every environment validated.
-    for evaluated in &validated.stacks {
-        if let Err(cycles) = ResourceGraph::build(evaluated) {
-            diagnostics.extend(cycles);
-        }
-    }
-    diagnostics.sort();
+    let diagnostics = validation(&stack.path, &options(stack, false), &external.schema(), &mut sources);
     let code = report(&diagnostics, &sources, output);
     if code != ExitCode::SUCCESS {
         return Ok(code);
@@ -167,7 +159,22 @@ fn validate(stack: &StackArgs, deny_warnings: bool, output: &Output) -> Result<E
     Ok(code)
 }
 
-/// Writes the stack only when the import found no error, then checks it as `stack validate` would.
+/// What `stack validate` reports for the stack at `path`: every file's problems, and the
+/// dependency cycles of each environment validated (a property of the graph).
+fn validation(path: &Path, options: &Options, schema: &Schema, sources: &mut Sources) -> Diagnostics {
+    let validated = stack_language::validate(path, options, schema, sources);
+    let mut diagnostics = validated.diagnostics;
+    for evaluated in &validated.stacks {
+        if let Err(cycles) = ResourceGraph::build(evaluated) {
+            diagnostics.extend(cycles);
+        }
+    }
+    diagnostics.sort();
+    diagnostics
+}
+
+/// Writes the stack only when the import found no error, then checks it as `stack validate`
+/// does: a stack that does not validate is reported and removed again.
 fn import_compose(files: &[PathBuf], options: &ImportOptions, output: &Output) -> Result<ExitCode, String> {
     let mut sources = Sources::new();
     let imported = match stack_import::import_compose(files, options, &mut sources) {
@@ -179,14 +186,14 @@ fn import_compose(files: &[PathBuf], options: &ImportOptions, output: &Output) -
         .write()
         .map_err(|error| format!("cannot write {}: {error}", imported.dir.display()))?;
     let mut checked = Sources::new();
-    let validated = stack_language::validate(
-        &imported.dir,
-        &Options::default(),
-        &schema::builtin(),
-        &mut checked,
-    );
-    if validated.diagnostics.has_errors() {
-        output.diagnostics(&validated.diagnostics, &checked);
+    let validated = validation(&imported.dir, &Options::default(), &schema::builtin(), &mut checked);
+    if validated.has_errors() {
+        output.diagnostics(&validated, &checked);
+        imported.remove();
+        eprintln!(
+            "nothing was written to {}: the stack it would hold does not validate",
+            imported.dir.display()
+        );
         return Ok(ExitCode::from(1));
     }
     let moved = imported

@@ -124,3 +124,56 @@ fn an_existing_stack_is_not_overwritten() {
         .status(1)
         .stderr_contains("already exists");
 }
+
+#[test]
+fn depends_on_in_a_circle_is_an_error_at_the_compose_lines_and_writes_nothing() {
+    let outcome = stack()
+        .file(
+            "compose.yaml",
+            "services:\n  web:\n    image: nginx\n    depends_on: [api]\n  api:\n    image: nginx\n    depends_on:\n      web:\n        condition: service_started\n",
+        )
+        .args(["import", "compose", "compose.yaml", "-o", "imported"])
+        .env("NO_COLOR", "1")
+        .run()
+        .status(1)
+        .stderr_contains("stack::dependency_cycle")
+        .stderr_contains("web → api → web")
+        .stderr_contains("compose.yaml:4:")
+        .stderr_contains("web depends on api")
+        .stderr_contains(" 8 │       web:")
+        .stderr_contains("api depends on web");
+    assert!(!outcome.dir().join("imported").exists());
+}
+
+#[test]
+fn a_moved_credential_is_written_nowhere_in_the_stack() {
+    let compose = r#"services:
+  db:
+    image: mcr.microsoft.com/mssql/server:2022-latest
+    environment:
+      MSSQL_SA_PASSWORD: "Str0ng!Passw0rd"
+    command: ["/opt/mssql/bin/sqlservr", "--sa-password", "Str0ng!Passw0rd"]
+    labels:
+      check: "sqlcmd -P Str0ng!Passw0rd"
+    healthcheck:
+      test: ["CMD-SHELL", "/opt/mssql-tools/bin/sqlcmd -S localhost -U sa -P Str0ng!Passw0rd -Q 'SELECT 1'"]
+  app:
+    image: nginx
+    environment:
+      DB_LOGIN: "sa:Str0ng!Passw0rd"
+"#;
+    let outcome = stack()
+        .file("compose.yaml", compose)
+        .args(["import", "compose", "compose.yaml", "-o", "imported"])
+        .env("NO_COLOR", "1")
+        .run()
+        .success();
+    let written = outcome.read("imported/stack.kdl");
+    assert!(written.contains("-P ${var.mssql-sa-password} -Q"), "{written}");
+    let written_dir = std::fs::read_dir(outcome.dir().join("imported")).expect("the stack directory");
+    for entry in written_dir {
+        let path = entry.expect("a written file").path();
+        let text = std::fs::read_to_string(&path).expect("a text file");
+        assert!(!text.contains("Str0ng!Passw0rd"), "{}:\n{text}", path.display());
+    }
+}

@@ -10,12 +10,14 @@
 //! warnings, or every error found, and the caller writes (or does not).
 
 mod convert;
+mod cycles;
 mod env_file;
 mod job;
 mod kdl;
 mod load;
 mod report;
 mod resources;
+mod scrub;
 mod service;
 mod units;
 mod vars;
@@ -60,6 +62,14 @@ impl ImportedStack {
         }
         Ok(())
     }
+
+    /// Removes what [`write`](Self::write) wrote, and the directory when that leaves it empty.
+    pub fn remove(&self) {
+        for (name, _) in &self.files {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
 }
 
 /// Reads the Compose `files` (later ones override earlier ones) and maps them
@@ -74,6 +84,9 @@ pub fn import_compose(
     let Some(project) = project else {
         return Err(report.errors);
     };
+    if let Some(services) = project.root.get("services") {
+        report.errors.extend(cycles::cycles(services));
+    }
     let out_dir = load::absolute(
         &options
             .output_dir
@@ -132,8 +145,13 @@ pub fn import_compose(
         .join(", ");
     let sources_view: &Sources = sources;
     let mut cx = Cx::new(sources_view, &project, vars, out_dir.clone());
-    let items = convert::convert(&mut cx, &project, &name, &origin);
-    let Cx { report: found, .. } = cx;
+    let mut items = convert::convert(&mut cx, &project, &name, &origin);
+    let Cx {
+        report: mut found,
+        vars,
+        ..
+    } = cx;
+    scrub::scrub(&mut items, &vars.moved(), &mut found);
     report.errors.extend(found.errors);
     report.warnings.extend(found.warnings);
     if !report.errors.is_empty() {

@@ -237,6 +237,14 @@ impl Vars {
         name
     }
 
+    /// The literal credentials moved into variables: each value with its variable's name.
+    pub fn moved(&self) -> Vec<(String, String)> {
+        self.moved
+            .iter()
+            .map(|(value, name)| (value.clone(), name.clone()))
+            .collect()
+    }
+
     pub fn prepend(&mut self, node: Node) {
         self.own.push(node);
     }
