@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -115,6 +115,17 @@ fn lsp_serves_an_editor_over_stdio() {
     );
     assert_eq!(next()["id"], 2);
     send(&mut stdin, &json!({ "jsonrpc": "2.0", "method": "exit" }));
-    let status = server.wait().expect("stack lsp exits");
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = server.try_wait().expect("the server's status") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = server.kill();
+            panic!("stack lsp did not exit after `exit`");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(status.success(), "{status}");
 }

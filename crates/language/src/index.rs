@@ -141,7 +141,9 @@ impl Index {
                 declaration.name_span,
                 SymbolKind::Resource(declaration.kind),
             );
-            names.resources.insert((declaration.kind.name, name.clone()), id);
+            names
+                .resources
+                .insert(format!("{}.{name}", declaration.kind.name), id);
         }
         for (name, variable) in &unit.variables {
             let ty = match variable.ty {
@@ -243,7 +245,8 @@ impl Index {
 /// The names declared in one unit, by what expressions call them.
 #[derive(Default)]
 struct Names {
-    resources: HashMap<(&'static str, String), SymbolId>,
+    /// By address: `service.api`.
+    resources: HashMap<String, SymbolId>,
     variables: HashMap<String, SymbolId>,
     modules: HashMap<String, SymbolId>,
 }
@@ -322,12 +325,7 @@ impl Uses<'_> {
             let symbol = match path.as_slice() {
                 ["var", name, ..] => self.names.variables.get(*name),
                 ["module", alias, ..] => self.names.modules.get(*alias),
-                [kind, name, ..] => self
-                    .names
-                    .resources
-                    .iter()
-                    .find(|((k, n), _)| k == kind && n == name)
-                    .map(|(_, id)| id),
+                [kind, name, ..] => self.names.resources.get(&format!("{kind}.{name}")),
                 _ => None,
             };
             if let Some(&symbol) = symbol {
@@ -341,12 +339,7 @@ impl Uses<'_> {
 
     /// A resource named by its bare name, at `span` (the quoted string).
     fn resource(&mut self, kind: &str, name: &str, span: Span) {
-        let found = self
-            .names
-            .resources
-            .iter()
-            .find(|((k, n), _)| *k == kind && n == name);
-        if let Some((_, &symbol)) = found {
+        if let Some(&symbol) = self.names.resources.get(&format!("{kind}.{name}")) {
             self.found.push(Reference {
                 symbol,
                 span: narrow(self.sources, span, name, 0),
@@ -366,13 +359,8 @@ impl Uses<'_> {
                     });
                 }
             }
-            Some((kind, name)) => {
-                let found = self
-                    .names
-                    .resources
-                    .iter()
-                    .find(|((k, n), _)| *k == kind && n == name);
-                if let Some((_, &symbol)) = found {
+            Some((kind, _)) => {
+                if let Some(&symbol) = self.names.resources.get(target) {
                     self.found.push(Reference {
                         symbol,
                         span: narrow(self.sources, span, target, kind.len() + 1),

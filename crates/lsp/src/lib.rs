@@ -26,6 +26,8 @@ pub use server::serve;
 pub fn run() -> Result<(), String> {
     let (connection, io_threads) = lsp_server::Connection::stdio();
     serve(&connection)?;
+    // The writer thread ends once the connection's sender is gone.
+    drop(connection);
     io_threads
         .join()
         .map_err(|error| format!("the editor's connection failed: {error}"))

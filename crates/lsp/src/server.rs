@@ -183,7 +183,7 @@ fn respond(workspace: &mut Workspace, request: Request) -> Answer {
             at_position(workspace, params.text_document_position, |_, at| {
                 navigation::rename(at.index, at.sources, at.file, at.offset, &new_name)
                     .map_err(|message| (ErrorCode::InvalidParams, message))
-                    .and_then(|edit| to_json(edit))
+                    .and_then(to_json)
             })
         }
         DocumentSymbolRequest::METHOD => {
