@@ -137,7 +137,12 @@ fn validate(stack: &StackArgs, deny_warnings: bool, output: &Output) -> Result<E
         Ok(external) => external,
         Err(problems) => return Ok(report(&problems, &sources, output)),
     };
-    let diagnostics = validation(&stack.path, &options(stack, false), &external.schema(), &mut sources);
+    let diagnostics = validation(
+        &stack.path,
+        &options(stack, false),
+        &external.schema(),
+        &mut sources,
+    );
     let code = report(&diagnostics, &sources, output);
     if code != ExitCode::SUCCESS {
         return Ok(code);
@@ -186,7 +191,12 @@ fn import_compose(files: &[PathBuf], options: &ImportOptions, output: &Output) -
         .write()
         .map_err(|error| format!("cannot write {}: {error}", imported.dir.display()))?;
     let mut checked = Sources::new();
-    let validated = validation(&imported.dir, &Options::default(), &schema::builtin(), &mut checked);
+    let validated = validation(
+        &imported.dir,
+        &Options::default(),
+        &schema::builtin(),
+        &mut checked,
+    );
     if validated.has_errors() {
         output.diagnostics(&validated, &checked);
         imported.remove();

@@ -13,8 +13,7 @@ use stack_diagnostics::{Diagnostic, FileId, Span};
 
 use crate::decl::{
     OutputDecl, OverlayDecl, OverlayTarget, ProviderDecl, RegistryDecl, ResourceDecl, Rule, Unit, UseDecl,
-    VariableDecl,
-    VariableType,
+    VariableDecl, VariableType,
 };
 use crate::schema::{Field, KindSchema, REGISTRY_FIELDS, Repeat, Schema, Shape};
 use crate::suggest::did_you_mean;

@@ -23,9 +23,7 @@ use indexmap::IndexMap;
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Condition, Resource};
 
-pub use config::{
-    Config, Setting, salt, sensitive_hash, sensitive_mark, short_version, value_json,
-};
+pub use config::{Config, Setting, salt, sensitive_hash, sensitive_mark, short_version, value_json};
 pub use error::ProviderError;
 
 /// What a resource should be, ready to compare and to apply.

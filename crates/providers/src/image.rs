@@ -27,9 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
-use stack_docker::{
-    BuildSpec, DockerClient, DockerError, ImageInfo, LabelFilter, Labels, registry_of,
-};
+use stack_docker::{BuildSpec, DockerClient, DockerError, ImageInfo, LabelFilter, Labels, registry_of};
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Data, Resource, Value};
 use stack_provider::labels::{

@@ -18,9 +18,7 @@ use stack_language::schema::KindSchema;
 use stack_language::units::parse_duration;
 use stack_language::{Address, Condition, Resource, Value};
 use stack_provider::labels::ADDRESS;
-use stack_provider::{
-    Desired, Drift, Fetch, Instance, Live, Provider, ProviderError, Resolve, Scope,
-};
+use stack_provider::{Desired, Drift, Fetch, Instance, Live, Provider, ProviderError, Resolve, Scope};
 
 use crate::service::live::status_word;
 use crate::service::spec::ServiceSpec;

@@ -33,9 +33,7 @@ use stack_language::schema::KindSchema;
 use stack_language::units::parse_duration;
 use stack_language::{Address, Condition, Resource};
 use stack_provider::labels::{ADDRESS, STACK};
-use stack_provider::{
-    Desired, Fetch, Instance, Live, Provider, ProviderError, Resolve, Revision, Scope,
-};
+use stack_provider::{Desired, Fetch, Instance, Live, Provider, ProviderError, Resolve, Revision, Scope};
 
 use crate::{common, registry};
 use front::Front;

@@ -28,7 +28,9 @@ impl Session {
         };
         let connecting = Daemon::connect().map_err(failed)?;
         let loaded = load(&stack.path, &options(stack, require_values), output)?;
-        let daemon = connecting.connected(&loaded.external, &loaded.stack).map_err(failed)?;
+        let daemon = connecting
+            .connected(&loaded.external, &loaded.stack)
+            .map_err(failed)?;
         let scope = Daemon::scope(&loaded.stack);
         Ok(Session {
             daemon,
