@@ -3,6 +3,9 @@
 //! resources. The file provider writes into the test's folder: the daemon sees only the
 //! stack's lock.
 
+// Test code may unwrap.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
