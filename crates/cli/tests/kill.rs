@@ -66,6 +66,7 @@ impl Event {
 
     fn of_stack(&self, stack: &str) -> bool {
         self.attribute("dev.stack.stack") == Some(stack)
+            || self.attribute("dev.stack.image.stack") == Some(stack)
             || self.attribute("dev.stack.lock") == Some(stack)
             || self.name().starts_with(&format!("{stack}_"))
     }
