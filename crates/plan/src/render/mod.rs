@@ -12,11 +12,7 @@ use crate::{Action, FieldChange, Plan, Reason, ResourcePlan};
 /// The plan for a terminal: one block per resource that changes, then a summary line.
 pub fn human(plan: &Plan) -> String {
     let mut out = String::new();
-    let environment = plan
-        .environment
-        .as_deref()
-        .map(|name| format!(" ({name})"))
-        .unwrap_or_default();
+    let environment = environment_suffix(plan);
     let _ = writeln!(out, "stack {}{environment}\n", plan.stack);
     for resource in shown(plan) {
         let _ = writeln!(
@@ -56,14 +52,18 @@ fn fetch_lines(plan: &Plan) -> impl Iterator<Item = String> + '_ {
     })
 }
 
+/// ` (production)` after the stack's name when the plan is for an environment.
+fn environment_suffix(plan: &Plan) -> String {
+    plan.environment
+        .as_deref()
+        .map(|name| format!(" ({name})"))
+        .unwrap_or_default()
+}
+
 /// The plan as a pull-request comment: a table of actions, field changes in a diff block.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
-    let environment = plan
-        .environment
-        .as_deref()
-        .map(|name| format!(" ({name})"))
-        .unwrap_or_default();
+    let environment = environment_suffix(plan);
     let _ = writeln!(out, "#### `stack plan`: {}{environment}\n", plan.stack);
     let _ = writeln!(out, "{}\n", summary(plan));
     if !plan.fetches.is_empty() {
