@@ -6,12 +6,11 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use stack_diagnostics::Diagnostics;
 use stack_docker::{DockerClient, DockerError};
-use stack_engine::describe_holder;
+use stack_engine::{LiveRead, describe_holder};
 use stack_language::Stack;
 use stack_provider::lock::{LockError, StackRecord};
-use stack_provider::{Live, ProviderError, Providers, RegistryLogin, Scope};
+use stack_provider::{ProviderError, Providers, RegistryLogin, Scope};
 use stack_providers::DockerLock;
 
 use crate::external::ExternalProviders;
@@ -37,7 +36,7 @@ pub struct Daemon {
 /// the stack was likely to have.
 struct ReadAhead {
     stack: String,
-    live: Option<Result<Vec<Live>, Diagnostics>>,
+    live: Option<LiveRead>,
     recorded: Option<Result<BTreeSet<String>, String>>,
 }
 
@@ -65,7 +64,7 @@ impl Connecting {
             .map_err(|error| error.to_string())?;
         let outside = external.providers();
         if !outside.is_empty() {
-            self.runtime.block_on(external.configure(stack))?;
+            self.runtime.block_on(external.configure(stack));
         }
         let providers = connected.providers.iter().chain(&outside).cloned().collect();
         Ok(Daemon {
@@ -154,19 +153,12 @@ impl Daemon {
 
     /// The live objects of `scope`'s stack: those read ahead when they were
     /// of this stack, else read now.
-    pub async fn read_live(&self, scope: &Scope) -> Result<Vec<Live>, Diagnostics> {
+    pub async fn read_live(&self, scope: &Scope) -> LiveRead {
         match self.take_ahead(&scope.stack, |ahead| ahead.live.take()) {
-            Some(builtin) => match (builtin, stack_engine::read_live(&self.external, scope).await) {
-                (Ok(mut live), Ok(outside)) => {
-                    live.extend(outside);
-                    Ok(live)
-                }
-                (Err(mut problems), Err(more)) => {
-                    problems.extend(more);
-                    Err(problems)
-                }
-                (Err(problems), Ok(_)) | (Ok(_), Err(problems)) => Err(problems),
-            },
+            Some(mut live) => {
+                live.extend(stack_engine::read_live(&self.external, scope).await);
+                live
+            }
             None => stack_engine::read_live(&self.providers, scope).await,
         }
     }

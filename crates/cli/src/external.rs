@@ -153,8 +153,9 @@ impl ExternalProviders {
     }
 
     /// Sends each provider its configuration, its `provider` block as evaluated, with the
-    /// references as the names of what they reference.
-    pub async fn configure(&self, stack: &Stack) -> Result<(), String> {
+    /// references as the names of what they reference. A provider whose configuration fails
+    /// fails its own resources, saying why.
+    pub async fn configure(&self, stack: &Stack) {
         for external in &self.started {
             let Some(block) = stack.providers.get(external.client.name()) else {
                 continue;
@@ -175,8 +176,7 @@ impl ExternalProviders {
                 };
                 values.insert(field, value);
             }
-            external.configure(values).await?;
+            external.configure(values).await;
         }
-        Ok(())
     }
 }

@@ -46,7 +46,7 @@ pub fn symbol(action: Action) -> &'static str {
         Action::Update => "~",
         Action::Replace => "-/+",
         Action::Delete => "-",
-        Action::Read | Action::NoChange => " ",
+        Action::Read | Action::NoChange | Action::Unknown => " ",
     }
 }
 
@@ -56,7 +56,7 @@ fn verb(action: Action) -> &'static str {
         Action::Update => "update",
         Action::Replace => "replace",
         Action::Delete => "delete",
-        Action::Read | Action::NoChange => "read",
+        Action::Read | Action::NoChange | Action::Unknown => "read",
     }
 }
 
@@ -66,7 +66,7 @@ fn past(action: Action) -> &'static str {
         Action::Update => "updated",
         Action::Replace => "replaced",
         Action::Delete => "deleted",
-        Action::Read | Action::NoChange => "unchanged",
+        Action::Read | Action::NoChange | Action::Unknown => "unchanged",
     }
 }
 
@@ -76,7 +76,7 @@ fn present(action: Action) -> &'static str {
         Action::Update => "updating",
         Action::Replace => "replacing",
         Action::Delete => "deleting",
-        Action::Read | Action::NoChange => "reading",
+        Action::Read | Action::NoChange | Action::Unknown => "reading",
     }
 }
 

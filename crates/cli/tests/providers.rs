@@ -391,24 +391,190 @@ file "motd" {
         .stdout_contains("layer 2");
 }
 
+/// The file provider behind a proxy that passes every message through, except the calls of the
+/// method `STACK_TEST_FAULT` names (`read:crash`): on those it crashes (exit status 4), hangs
+/// (the call is never answered), writes garbage, or answers an error. Without the variable it
+/// is the file provider.
+fn install_faulty_file_provider(dir: &Path) {
+    let script = format!(
+        r#"#!/usr/bin/env python3
+import json, os, subprocess, sys, threading
+
+method, _, fault = os.environ.get("STACK_TEST_FAULT", "").partition(":")
+child = subprocess.Popen(["{program}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+lock = threading.Lock()
+
+def answer(line):
+    with lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+def relay():
+    for line in child.stdout:
+        answer(line.rstrip("\n"))
+
+threading.Thread(target=relay, daemon=True).start()
+for line in sys.stdin:
+    request = json.loads(line)
+    if request.get("method") == method:
+        if fault == "crash":
+            os._exit(4)
+        if fault == "hang":
+            continue
+        if fault == "garbage":
+            answer("this is not JSON")
+            continue
+        if fault == "error":
+            error = {{"code": -32000, "message": "the backend is down"}}
+            answer(json.dumps({{"jsonrpc": "2.0", "id": request["id"], "error": error}}))
+            continue
+    child.stdin.write(line)
+    child.stdin.flush()
+child.stdin.close()
+child.wait()
+"#,
+        program = file_provider().display()
+    );
+    let path = dir.join("providers/stack-provider-file");
+    std::fs::create_dir_all(dir.join("providers")).expect("the providers folder");
+    std::fs::write(&path, script).expect("the script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("executable");
+}
+
+/// A built-in resource and one of the file provider, which answers within a second or fails.
+const FAULTY: &str = r#"stack "faulty"
+
+provider "file" {
+    directory "out"
+    timeout "1s"
+}
+
+network "backend" {}
+
+file "motd" {
+    content "Welcome!"
+}
+"#;
+
+/// The words of `text`, one space apart: diagnostics are wrapped to the terminal's width.
+fn words(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().filter(|word| *word != "│").collect();
+    words.join(" ")
+}
+
 #[test]
-fn a_provider_that_crashes_while_reading_stops_the_plan_naming_it() {
-    let Some(live) = LiveStack::new() else { return };
-    install_script_provider(live.dir.path(), "crash", "crasher", "read", "exit 4");
-    live.write("stack.kdl", "provider \"crash\" {}\n\ncrasher \"a\" {}\n");
-    let failed = live.run("plan", &[]).status(1).stderr_contains("stack::provider");
-    // The message is wrapped to the terminal's width: compare its words.
-    let words: Vec<&str> = failed
-        .stderr
-        .split_whitespace()
-        .filter(|word| *word != "│")
-        .collect();
-    let message = words.join(" ");
-    for expected in [
-        "cannot read the crasher objects",
-        "provider `crash`",
-        "it exited (exit status: 4)",
+fn a_provider_that_fails_while_planning_fails_only_its_resources() {
+    let Some(mut live) = LiveStack::new() else { return };
+    install_faulty_file_provider(live.dir.path());
+    live.write("stack.kdl", FAULTY);
+    for (fault, what_happened) in [
+        (
+            "read:crash",
+            "failed to read its objects: it exited (exit status: 4)",
+        ),
+        (
+            "read:hang",
+            "failed to read its objects: no answer to `read` within 1s",
+        ),
+        (
+            "read:garbage",
+            "failed to read its objects: it wrote 16 bytes that are not a JSON-RPC response",
+        ),
+        ("read:error", "failed to read its objects: the backend is down"),
+        ("configure:error", "could not be configured: the backend is down"),
+        (
+            "configure:hang",
+            "could not be configured: no answer to `configure` within 1s",
+        ),
     ] {
-        assert!(message.contains(expected), "{expected}: {message}");
+        live.set_env("STACK_TEST_FAULT", fault);
+        let planned = live
+            .run("plan", &["--detailed-exitcode"])
+            .status(1)
+            .stdout_contains("+ network.backend  will be created")
+            .stdout_contains("? file.motd  not planned")
+            .stderr_contains("stack::provider");
+        let message = words(&planned.stderr);
+        for expected in ["file.motd: not planned: provider `file`", what_happened] {
+            assert!(message.contains(expected), "{fault}: {expected}: {message}");
+        }
+        if fault == "read:crash" {
+            insta::assert_snapshot!("plan_with_a_failed_provider", live.redact(&planned.stdout));
+        }
     }
+
+    // The apply applies the rest and fails the resource, naming it.
+    live.set_env("STACK_TEST_FAULT", "read:crash");
+    let motd = live
+        .dir
+        .path()
+        .join("out")
+        .join(format!("{}_motd.txt", live.name));
+    let failed = live.run("apply", &["--auto-approve"]).status(1);
+    assert!(
+        failed.stdout.contains("1 done, 1 failed")
+            && words(&failed.stdout).contains("failed file.motd: not planned"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(live.objects("network"), [live.object("backend")]);
+    assert!(!motd.exists());
+
+    // The provider mended, the next apply does what was left.
+    live.set_env("STACK_TEST_FAULT", "");
+    live.run("apply", &["--auto-approve"])
+        .success()
+        .stdout_contains("+ file.motd");
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "Welcome!");
+    live.run("plan", &["--detailed-exitcode"]).status(0);
+}
+
+#[test]
+fn a_provider_that_writes_garbage_or_an_error_while_applying_fails_only_its_resources() {
+    let Some(mut live) = LiveStack::new() else { return };
+    install_faulty_file_provider(live.dir.path());
+    live.write("stack.kdl", FAULTY);
+    let motd = live
+        .dir
+        .path()
+        .join("out")
+        .join(format!("{}_motd.txt", live.name));
+    for (fault, what_happened) in [
+        (
+            "create:garbage",
+            "it wrote 16 bytes that are not a JSON-RPC response",
+        ),
+        ("create:error", "the backend is down"),
+    ] {
+        live.set_env("STACK_TEST_FAULT", fault);
+        let failed = live.run("apply", &["--auto-approve"]).status(1);
+        let message = words(&failed.stdout);
+        for expected in ["provider `file`", "failed to create file.motd", what_happened] {
+            assert!(message.contains(expected), "{fault}: {expected}: {message}");
+        }
+        assert_eq!(live.objects("network"), [live.object("backend")]);
+        assert!(!motd.exists());
+    }
+    live.set_env("STACK_TEST_FAULT", "");
+    live.run("apply", &["--auto-approve"]).success();
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "Welcome!");
+}
+
+/// Without its handshake a provider's kinds are unknown, so the stack cannot even be read:
+/// the command stops before anything is planned, naming the provider.
+#[test]
+fn a_provider_that_fails_its_handshake_stops_the_command_naming_it() {
+    let test = stack().file("stack.kdl", FAULTY);
+    install_faulty_file_provider(test.dir());
+    let failed = test
+        .env("STACK_TEST_FAULT", "initialize:crash")
+        .args(["validate", "."])
+        .run()
+        .status(1)
+        .stderr_contains("stack::provider");
+    let message = words(&failed.stderr);
+    assert!(
+        message.contains("provider `file`") && message.contains("it exited (exit status: 4)"),
+        "{message}"
+    );
 }

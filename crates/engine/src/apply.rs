@@ -171,7 +171,7 @@ impl<'a> Forward<'a> {
             let Some(planned) = self
                 .plans
                 .get(self.nodes[i])
-                .filter(|planned| planned.action.changes_something())
+                .filter(|planned| planned.action.changes_something() || planned.action == Action::Unknown)
             else {
                 continue;
             };
@@ -187,6 +187,10 @@ impl<'a> Forward<'a> {
 
     async fn step(&self, i: usize) -> Result<(), ProviderError> {
         let address = self.nodes[i];
+        // Not planned: it fails as it did, and what depends on it is skipped.
+        if let Some(error) = self.prepared.unknown.get(address) {
+            return Err(error.clone());
+        }
         let Some(planned) = self
             .plans
             .get(address)
@@ -288,7 +292,7 @@ impl<'a> Forward<'a> {
                     provider.replace(self.scope, desired, live()?).await
                 }
             }
-            Action::Delete | Action::NoChange | Action::Read => Ok(()),
+            Action::Delete | Action::NoChange | Action::Read | Action::Unknown => Ok(()),
         }
     }
 
@@ -347,7 +351,7 @@ impl<'a> Forward<'a> {
                             "{address} holds {dependency}, and could not be deleted before it: {}",
                             error.message
                         ),
-                        hint: error.hint,
+                        ..error
                     })
                 })
             });
@@ -384,7 +388,7 @@ impl<'a> Forward<'a> {
                         condition.as_str(),
                         error.message
                     ),
-                    hint: error.hint,
+                    ..error
                 })
         })
         .await

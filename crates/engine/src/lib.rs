@@ -23,7 +23,7 @@ mod walk;
 
 pub use apply::{apply, apply_until};
 pub use lock::{Locked, describe as describe_holder, lock};
-pub use prepare::{Prepared, check_recorded, destroy, plan, plan_against, protected, read_live};
+pub use prepare::{LiveRead, Prepared, check_recorded, destroy, plan, plan_against, protected, read_live};
 pub use progress::{Progress, Silent};
 pub use report::{Entry, Outcome, Report, failure_message};
 pub use revision::{Operation, history, operate};

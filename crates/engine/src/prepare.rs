@@ -30,6 +30,11 @@ pub struct Prepared {
     /// The objects to delete, users first, and for each the deletions that go before it.
     pub(crate) deletions: Vec<Live>,
     pub(crate) deletion_needs: Vec<Vec<usize>>,
+    /// The resources not planned ([`Action::Unknown`]) because their provider could not read
+    /// them, with why: the apply fails them and skips their dependents.
+    pub(crate) unknown: IndexMap<Address, ProviderError>,
+    /// An error for each of them, on its declaration.
+    pub problems: Diagnostics,
 }
 
 impl Prepared {
@@ -93,8 +98,12 @@ pub async fn plan(
 /// [`plan`] against the live state `live` gives: a read of the stack's
 /// objects, awaited while the desired states are worked out. A command that
 /// started the read before the files loaded passes it here.
+///
+/// A resource whose provider could not read it (the kind's `read` failed, or its
+/// `read_external` failed with [`ProviderError::unavailable`]) is planned as
+/// [`Action::Unknown`], with an error in [`Prepared::problems`]; the rest is planned.
 pub async fn plan_against(
-    live: impl Future<Output = Result<Vec<Live>, Diagnostics>>,
+    live: impl Future<Output = LiveRead>,
     providers: &Providers,
     scope: &Scope,
     stack: &Stack,
@@ -115,16 +124,36 @@ pub async fn plan_against(
     let (desired, live) = tokio::join!(desired_states(providers, scope, stack, graph), live);
     let (desired, problems) = desired;
     diagnostics.extend(problems);
-    let live = live.unwrap_or_else(|problems| {
-        diagnostics.extend(problems.into_vec());
-        Vec::new()
-    });
-    diagnostics.extend(check_external(providers, scope, stack, &desired).await);
+    let mut unknown: IndexMap<Address, ProviderError> = desired
+        .values()
+        .filter_map(|state| {
+            let (_, error) = live.unread.iter().find(|(kind, _)| *kind == state.kind.name)?;
+            Some((state.address.clone(), error.clone()))
+        })
+        .collect();
+    let (wrong, unchecked) = check_external(providers, scope, &desired, &unknown).await;
+    diagnostics.extend(
+        wrong
+            .iter()
+            .map(|(address, error)| provider_failure(address, stack.resources.get(address), error)),
+    );
+    unknown.extend(unchecked);
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
+    let unknown: IndexMap<Address, ProviderError> = unknown
+        .into_iter()
+        .map(|(address, error)| {
+            let message = format!("not planned: {}", error.message);
+            (address, ProviderError { message, ..error })
+        })
+        .collect();
+    let problems: Diagnostics = unknown
+        .iter()
+        .map(|(address, error)| provider_failure(address, stack.resources.get(address), error))
+        .collect();
 
-    let live = by_address(live);
+    let live = by_address(live.objects);
     let mut resources = Vec::new();
     // Replaced resources whose objects their dependents' objects hold.
     let mut held = HashSet::new();
@@ -132,6 +161,10 @@ pub async fn plan_against(
         let (Some(desired), Some(resource)) = (desired.get(address), stack.resources.get(address)) else {
             continue;
         };
+        if let Some(error) = unknown.get(address) {
+            resources.push(not_planned(desired, error));
+            continue;
+        }
         let Some(mut planned) = diff(Some(desired), live.get(address)) else {
             continue;
         };
@@ -200,12 +233,29 @@ pub async fn plan_against(
         live,
         deletions,
         deletion_needs,
+        unknown,
+        problems,
     })
+}
+
+/// The plan of a resource its provider could not read.
+fn not_planned(desired: &Desired, error: &ProviderError) -> ResourcePlan {
+    ResourcePlan {
+        address: desired.address.clone(),
+        kind: desired.kind.name.to_owned(),
+        action: Action::Unknown,
+        reasons: vec![Reason::ProviderFailed {
+            message: error.message.clone(),
+        }],
+        changes: Vec::new(),
+        drift: Vec::new(),
+    }
 }
 
 /// Plans the deletion of every object of the stack, users first; objects of
 /// the kinds in `keep` stay. One resource with `prevent-destroy #true` (live or
-/// in the files) fails the whole destroy, before anything is removed.
+/// in the files) fails the whole destroy, before anything is removed; so does a kind that
+/// cannot be read, since what its objects use must outlive them.
 pub async fn destroy(
     providers: &Providers,
     scope: &Scope,
@@ -213,7 +263,7 @@ pub async fn destroy(
     graph: &ResourceGraph,
     keep: &[&str],
 ) -> Result<Prepared, Diagnostics> {
-    let live = by_address(read_live(providers, scope).await?);
+    let live = by_address(read_live(providers, scope).await.complete(&scope.stack)?);
     let (gone, kept): (Vec<Live>, Vec<Live>) = live
         .values()
         .cloned()
@@ -260,6 +310,8 @@ pub async fn destroy(
         live,
         deletions,
         deletion_needs,
+        unknown: IndexMap::new(),
+        problems: Diagnostics::new(),
     })
 }
 
@@ -318,36 +370,61 @@ pub fn check_recorded(
     }
 }
 
+/// The objects of a stack, as far as their providers could read them.
+#[derive(Debug, Default)]
+pub struct LiveRead {
+    pub objects: Vec<Live>,
+    /// The kinds whose provider could not read them, with why.
+    pub unread: Vec<(&'static str, ProviderError)>,
+}
+
+impl LiveRead {
+    /// Every object, or an error for each kind that could not be read.
+    pub fn complete(self, stack: &str) -> Result<Vec<Live>, Diagnostics> {
+        if self.unread.is_empty() {
+            return Ok(self.objects);
+        }
+        Err(self
+            .unread
+            .iter()
+            .map(|(kind, error)| {
+                with_hint(
+                    Diagnostic::error(
+                        "stack::provider",
+                        format!(
+                            "cannot read the {kind} objects of stack `{stack}`: {}",
+                            error.message
+                        ),
+                    ),
+                    error,
+                )
+            })
+            .collect())
+    }
+
+    /// Adds what another read found.
+    pub fn extend(&mut self, other: LiveRead) {
+        self.objects.extend(other.objects);
+        self.unread.extend(other.unread);
+    }
+}
+
 /// Every object of the stack, read from every provider at once (one read per kind).
-pub async fn read_live(providers: &Providers, scope: &Scope) -> Result<Vec<Live>, Diagnostics> {
+pub async fn read_live(providers: &Providers, scope: &Scope) -> LiveRead {
     let reads = join_all(
         providers
             .iter()
             .map(|provider| async move { (provider.schema().name, provider.read(scope).await) }),
     )
     .await;
-    let mut live = Vec::new();
-    let mut diagnostics = Diagnostics::new();
+    let mut live = LiveRead::default();
     for (kind, read) in reads {
         match read {
-            Ok(objects) => live.extend(objects),
-            Err(error) => diagnostics.push(with_hint(
-                Diagnostic::error(
-                    "stack::provider",
-                    format!(
-                        "cannot read the {kind} objects of stack `{}`: {}",
-                        scope.stack, error.message
-                    ),
-                ),
-                &error,
-            )),
+            Ok(objects) => live.objects.extend(objects),
+            Err(error) => live.unread.push((kind, error)),
         }
     }
-    if diagnostics.has_errors() {
-        Err(diagnostics)
-    } else {
-        Ok(live)
-    }
+    live
 }
 
 /// The desired state of every resource, a graph layer at a time: all of a
@@ -410,16 +487,18 @@ impl Resolve for Resolved<'_> {
     }
 }
 
-/// Checks that every external object exists, all at once.
+/// Checks that every external object exists, all at once, but those already `unknown`.
+/// Returns the objects that are not as declared, and those whose provider could not check
+/// ([`ProviderError::unavailable`]).
 async fn check_external(
     providers: &Providers,
     scope: &Scope,
-    stack: &Stack,
     desired: &IndexMap<Address, Desired>,
-) -> Vec<Diagnostic> {
+    unknown: &IndexMap<Address, ProviderError>,
+) -> (Vec<(Address, ProviderError)>, Vec<(Address, ProviderError)>) {
     let checks = desired
         .values()
-        .filter(|state| state.external)
+        .filter(|state| state.external && !unknown.contains_key(&state.address))
         .filter_map(|state| {
             let provider = providers.get(state.kind.name)?;
             Some(async move { (state, provider.read_external(scope, state).await) })
@@ -427,15 +506,8 @@ async fn check_external(
     join_all(checks)
         .await
         .into_iter()
-        .filter_map(|(state, result)| {
-            let error = result.err()?;
-            Some(provider_failure(
-                &state.address,
-                stack.resources.get(&state.address),
-                &error,
-            ))
-        })
-        .collect()
+        .filter_map(|(state, result)| Some((state.address.clone(), result.err()?)))
+        .partition(|(_, error)| !error.unavailable)
 }
 
 /// A provider's failure as a diagnostic naming the resource, with the provider's hint as help.

@@ -1,7 +1,7 @@
 //! A provider's kind, seen through the provider trait: the engine plans and applies it as it
 //! does a built-in kind, and each method is one call to the provider process.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,11 +29,17 @@ const CHANGED_SECRET: &str = "changed outside stack";
 pub struct ExternalKind {
     client: Arc<Client>,
     kind: Kind,
+    /// Why the provider cannot be used, once its configuration failed: every call fails so.
+    unusable: Arc<OnceLock<ProviderError>>,
 }
 
 impl ExternalKind {
-    pub fn new(client: Arc<Client>, kind: Kind) -> Self {
-        ExternalKind { client, kind }
+    pub fn new(client: Arc<Client>, kind: Kind, unusable: Arc<OnceLock<ProviderError>>) -> Self {
+        ExternalKind {
+            client,
+            kind,
+            unusable,
+        }
     }
 
     async fn call<P: serde::Serialize, R: DeserializeOwned>(
@@ -65,6 +71,9 @@ impl ExternalKind {
         params: &P,
         extra: Option<Duration>,
     ) -> Result<R, ProviderError> {
+        if let Some(unusable) = self.unusable.get() {
+            return Err(unusable.clone());
+        }
         let result = match extra {
             Some(extra) => {
                 self.client
@@ -142,6 +151,7 @@ impl ExternalKind {
 }
 
 /// The provider's error for the user: which provider, doing what to which resource, and why.
+/// Only an error it answered is an answer: anything else, it is unavailable.
 fn failure(client: &Client, method: &str, about: &str, error: &CallError) -> ProviderError {
     let error_text = format!(
         "{} failed to {} {about}: {}",
@@ -149,7 +159,12 @@ fn failure(client: &Client, method: &str, about: &str, error: &CallError) -> Pro
         method.replace('_', " "),
         error.describe(method)
     );
-    let failure = ProviderError::new(error_text);
+    let failure = match error {
+        CallError::Refused(_) => ProviderError::new(error_text),
+        CallError::TimedOut(_) | CallError::Stopped(_) | CallError::Malformed(_) => {
+            ProviderError::unavailable(error_text)
+        }
+    };
     match error.hint() {
         Some(hint) => failure.with_hint(hint),
         None => failure,

@@ -65,8 +65,13 @@ pub async fn run(program: &Path, dir: &Path, config: &Map<String, Value>, report
             );
         }
     }
-    if let Err(error) = external.configure(values).await {
-        return say("configure", Verdict::Failed(error));
+    external.configure(values).await;
+    if let Some(error) = external.unusable() {
+        let mut why = error.message.clone();
+        if let Some(hint) = &error.hint {
+            why.push_str(&format!("\nhint: {hint}"));
+        }
+        return say("configure", Verdict::Failed(why));
     }
     say("configure", Verdict::Passed);
     let life = Life {

@@ -16,12 +16,12 @@ pub mod schema;
 pub mod version;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use stack_protocol::{Configure, Handshake, method};
-use stack_provider::Provider;
+use stack_provider::{Provider, ProviderError};
 
 pub use adapter::ExternalKind;
 pub use client::{CallError, Client};
@@ -43,6 +43,8 @@ pub struct External {
     pub client: Arc<Client>,
     pub handshake: Handshake,
     pub declared: Declared,
+    /// Why it cannot be used, once its configuration failed: the error of its every call.
+    unusable: Arc<OnceLock<ProviderError>>,
 }
 
 /// Starts the provider declared as `name` from `program` in the stack's directory `dir`, makes
@@ -68,6 +70,7 @@ pub async fn start(
         client: Arc::new(client),
         handshake,
         declared,
+        unusable: Arc::default(),
     })
 }
 
@@ -78,27 +81,38 @@ impl External {
             .kinds
             .iter()
             .map(|kind| {
-                Arc::new(ExternalKind::new(Arc::clone(&self.client), kind.clone())) as Arc<dyn Provider>
+                Arc::new(ExternalKind::new(
+                    Arc::clone(&self.client),
+                    kind.clone(),
+                    Arc::clone(&self.unusable),
+                )) as Arc<dyn Provider>
             })
             .collect()
     }
 
-    /// Sends the provider its configuration (sensitive values included).
-    pub async fn configure(&self, config: Map<String, Value>) -> Result<(), String> {
-        self.client
+    /// Sends the provider its configuration (sensitive values included). When that fails,
+    /// the provider is not used: every call to it fails with why, so that only its own
+    /// resources fail.
+    pub async fn configure(&self, config: Map<String, Value>) {
+        let Err(error) = self
+            .client
             .call::<_, Value>(method::CONFIGURE, &Configure { config })
             .await
-            .map(|_| ())
-            .map_err(|error| {
-                let mut message = format!(
-                    "{} refused its configuration: {}",
-                    self.client.describe(),
-                    error.describe(method::CONFIGURE)
-                );
-                if let Some(hint) = error.hint() {
-                    message.push_str(&format!("\nhint: {hint}"));
-                }
-                message
-            })
+        else {
+            return;
+        };
+        let message = format!(
+            "{} could not be configured: {}",
+            self.client.describe(),
+            error.describe(method::CONFIGURE)
+        );
+        let mut unusable = ProviderError::unavailable(message);
+        unusable.hint = error.hint().map(str::to_owned);
+        let _ = self.unusable.set(unusable);
+    }
+
+    /// Why the provider cannot be used, once its configuration failed.
+    pub fn unusable(&self) -> Option<&ProviderError> {
+        self.unusable.get()
     }
 }

@@ -26,6 +26,9 @@ pub enum Action {
     Delete,
     /// An external object: only read, to check it exists.
     Read,
+    /// Not planned: its provider could not read it. The apply fails it and skips what
+    /// depends on it; the next plan tries again.
+    Unknown,
 }
 
 impl Action {
@@ -58,6 +61,9 @@ pub enum Reason {
     ReadFromSource(Source),
     /// Asked for by `stack destroy`.
     Destroy,
+    /// Its provider could not read it (it crashed, hung, broke its protocol, failed): what
+    /// happened, naming the provider.
+    ProviderFailed { message: String },
 }
 
 /// One changed field.
@@ -120,6 +126,13 @@ pub struct Summary {
     pub replace: usize,
     pub delete: usize,
     pub unchanged: usize,
+    /// Resources not planned because their provider failed. Left out when there is none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unknown: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl Plan {
@@ -132,6 +145,7 @@ impl Plan {
                 Action::Replace => summary.replace += 1,
                 Action::Delete => summary.delete += 1,
                 Action::NoChange | Action::Read => summary.unchanged += 1,
+                Action::Unknown => summary.unknown += 1,
             }
         }
         Plan {
@@ -149,6 +163,11 @@ impl Plan {
         self.resources
             .iter()
             .any(|resource| resource.action.changes_something())
+    }
+
+    /// Whether some resources could not be planned ([`Action::Unknown`]).
+    pub fn has_unknown(&self) -> bool {
+        self.summary.unknown > 0
     }
 
     pub fn to_json(&self) -> String {

@@ -5,6 +5,10 @@ use std::fmt;
 pub struct ProviderError {
     pub message: String,
     pub hint: Option<String>,
+    /// The provider could not answer at all (it crashed, hung, or broke its protocol), as
+    /// opposed to answering that something is wrong: a plan then fails only the resources it
+    /// was asked about, instead of stopping.
+    pub unavailable: bool,
 }
 
 impl ProviderError {
@@ -12,6 +16,15 @@ impl ProviderError {
         ProviderError {
             message: message.into(),
             hint: None,
+            unavailable: false,
+        }
+    }
+
+    /// A provider that could not answer: see [`ProviderError::unavailable`].
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ProviderError {
+            unavailable: true,
+            ..ProviderError::new(message)
         }
     }
 

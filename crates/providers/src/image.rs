@@ -302,7 +302,7 @@ impl ImageProvider {
                 let error = common::error(error);
                 ProviderError {
                     message: format!("{}: {}", desired.address, error.message),
-                    hint: error.hint,
+                    ..error
                 }
             })
     }

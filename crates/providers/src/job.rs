@@ -146,7 +146,7 @@ impl Provider for JobProvider {
                     1 => failure,
                     _ => ProviderError {
                         message: format!("{} (after {tries} tries)", failure.message),
-                        hint: failure.hint,
+                        ..failure
                     },
                 });
             }

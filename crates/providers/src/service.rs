@@ -936,6 +936,7 @@ fn failure(address: &Address, error: DockerError) -> ProviderError {
     ProviderError {
         message: format!("{address}: {}", error.message),
         hint: hint.or(error.hint),
+        ..error
     }
 }
 

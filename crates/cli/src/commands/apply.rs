@@ -86,10 +86,12 @@ pub(super) fn apply_loaded(
             file.check(&prepared, &stack.path)?;
         }
         print!("{}", rendered(&prepared, PlanFormat::Human));
+        // Resources not planned fail; the rest is applied.
+        let failed = report(&prepared.problems, &loaded.sources, output);
         let protected = stack_engine::protected(&loaded.stack);
         if !prepared.plan.has_changes() {
             daemon.record(&name, &recorded, &protected).await?;
-            return Ok(ExitCode::SUCCESS);
+            return Ok(failed);
         }
         if plan_file.is_none()
             && !auto_approve

@@ -50,6 +50,18 @@ pub(super) fn run(
         Err(problems) => return Ok(report(&problems, &loaded.sources, output)),
     };
     print!("{}", rendered(&prepared, render.format()));
+    if prepared.plan.has_unknown() {
+        // Not a plan to carry out as it is: the next plan reads those resources again.
+        let code = report(&prepared.problems, &loaded.sources, output);
+        if let Some(out) = out {
+            eprintln!(
+                "The plan was not saved to {}: {} resources could not be planned.",
+                out.display(),
+                prepared.plan.summary.unknown
+            );
+        }
+        return Ok(code);
+    }
     if let Some(out) = out {
         PlanFile::new(stack, &prepared).write(out)?;
         if render.format() == PlanFormat::Human {

@@ -39,7 +39,8 @@ impl Session {
         })
     }
 
-    /// The plan of the whole stack; on errors prints them and gives the exit code.
+    /// The plan of the whole stack; on errors prints them and gives the exit code. A resource
+    /// that could not be planned is an error here too: these commands act on what is live.
     pub async fn prepare(&self, output: &Output) -> Result<Prepared, ExitCode> {
         let loaded = &self.loaded;
         stack_engine::plan(
@@ -51,6 +52,13 @@ impl Session {
         )
         .await
         .map_err(|problems| report(&problems, &loaded.sources, output))
+        .and_then(|prepared| {
+            if prepared.problems.has_errors() {
+                Err(report(&prepared.problems, &loaded.sources, output))
+            } else {
+                Ok(prepared)
+            }
+        })
     }
 
     /// The instances of the resource at `address` on the daemon.

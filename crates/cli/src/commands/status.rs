@@ -20,7 +20,11 @@ pub(super) fn run(stack: &StackArgs, output: &Output) -> Result<ExitCode, String
     };
     let daemon = connecting.connected(&loaded.external, &loaded.stack)?;
     let scope = Daemon::scope(&loaded.stack);
-    let live = match daemon.runtime.block_on(daemon.read_live(&scope)) {
+    let live = match daemon
+        .runtime
+        .block_on(daemon.read_live(&scope))
+        .complete(&scope.stack)
+    {
         Ok(live) => live,
         Err(problems) => return Ok(report(&problems, &loaded.sources, output)),
     };

@@ -31,6 +31,10 @@ pub struct World {
     pub unfetchable: Mutex<HashSet<String>>,
     /// Addresses whose `ref` output is `NAME:planned` in the plan and `NAME:settled` once applied.
     pub settling: Mutex<HashSet<String>>,
+    /// Kinds whose provider cannot read them, as if it had crashed.
+    pub unreadable: Mutex<HashSet<&'static str>>,
+    /// External objects whose check fails, with the error it fails with.
+    pub unchecked: Mutex<IndexMap<String, ProviderError>>,
     pub delay: Duration,
     epoch: Instant,
 }
@@ -53,6 +57,8 @@ impl World {
             missing_images: Mutex::new(HashSet::new()),
             unfetchable: Mutex::new(HashSet::new()),
             settling: Mutex::new(HashSet::new()),
+            unreadable: Mutex::new(HashSet::new()),
+            unchecked: Mutex::new(IndexMap::new()),
             delay,
             epoch: Instant::now(),
         })
@@ -190,12 +196,28 @@ impl Provider for Fake {
     }
 
     async fn read(&self, _scope: &Scope) -> Result<Vec<Live>, ProviderError> {
+        if self.world.unreadable.lock().unwrap().contains(self.kind.name) {
+            return Err(ProviderError::unavailable("the provider exited (exit status: 4)"));
+        }
         let objects = self.world.objects.lock().unwrap();
         Ok(objects
             .values()
             .filter(|live| live.kind == self.kind.name)
             .cloned()
             .collect())
+    }
+
+    async fn read_external(&self, _scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
+        match self
+            .world
+            .unchecked
+            .lock()
+            .unwrap()
+            .get(&desired.address.to_string())
+        {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
     }
 
     async fn fetches(&self, _scope: &Scope, desired: &Desired) -> Result<Vec<Fetch>, ProviderError> {

@@ -558,3 +558,98 @@ async fn dependents_are_planned_again_with_the_outputs_applying_settled() {
         )))
     );
 }
+
+#[tokio::test]
+async fn a_kind_that_cannot_be_read_fails_only_its_resources_and_the_next_apply_repairs() {
+    let world = World::new(Duration::ZERO);
+    world.unreadable.lock().unwrap().insert("network");
+    let providers = world.providers();
+    let (stack, graph) = load(SHOP);
+    let prepared = plan(&providers, &scope(), &stack, &graph, &[]).await.unwrap();
+    assert_eq!(
+        actions(&prepared),
+        [
+            ("network.backend".to_owned(), Action::Unknown),
+            ("service.worker".to_owned(), Action::Create),
+            ("service.db".to_owned(), Action::Create),
+            ("service.api".to_owned(), Action::Create),
+        ]
+    );
+    let not_planned = "not planned: the provider exited (exit status: 4)";
+    assert_eq!(
+        prepared.plan.resources[0].reasons,
+        [Reason::ProviderFailed {
+            message: not_planned.to_owned()
+        }]
+    );
+    let problems: Vec<&str> = prepared
+        .problems
+        .iter()
+        .map(|problem| problem.message.as_str())
+        .collect();
+    assert_eq!(problems, [format!("network.backend: {not_planned}")]);
+
+    // The apply fails it, skips what depends on it, and does the rest.
+    let report = apply(&providers, &scope(), &prepared, &graph, &Silent).await;
+    let network = stack_language::Address::new(&[], "network", "backend");
+    assert_eq!(
+        outcomes(&report),
+        [
+            (
+                "network.backend".to_owned(),
+                Outcome::Failed(ProviderError::unavailable(not_planned))
+            ),
+            (
+                "service.db".to_owned(),
+                Outcome::Skipped {
+                    upstream: network.clone()
+                }
+            ),
+            ("service.api".to_owned(), Outcome::Skipped { upstream: network }),
+            ("service.worker".to_owned(), Outcome::Done),
+        ]
+    );
+    assert_eq!(world.addresses(), ["service.worker"]);
+
+    // Once it can be read again, the next apply does what was left.
+    world.unreadable.lock().unwrap().clear();
+    let report = apply_stack(&world, SHOP).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(report.done().count(), 3);
+}
+
+#[tokio::test]
+async fn an_external_object_its_provider_cannot_check_is_not_planned_and_one_missing_stops_the_plan() {
+    let kdl = "network \"shared\" {\n    external #true\n}\nservice \"worker\" {\n    image \"worker\"\n}\n";
+    let world = World::new(Duration::ZERO);
+    let (stack, graph) = load(kdl);
+    world.unchecked.lock().unwrap().insert(
+        "network.shared".to_owned(),
+        ProviderError::unavailable("no answer to `read_external` within 1s"),
+    );
+    let prepared = plan(&world.providers(), &scope(), &stack, &graph, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        actions(&prepared),
+        [
+            ("network.shared".to_owned(), Action::Unknown),
+            ("service.worker".to_owned(), Action::Create),
+        ]
+    );
+
+    // A provider's answer that the object is not there is the user's to fix: no plan.
+    world.unchecked.lock().unwrap().insert(
+        "network.shared".to_owned(),
+        ProviderError::new("network `shop_shared` does not exist"),
+    );
+    let problems = plan(&world.providers(), &scope(), &stack, &graph, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.message.contains("does not exist")),
+        "{problems:?}"
+    );
+}

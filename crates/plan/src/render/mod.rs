@@ -118,8 +118,13 @@ fn shown(plan: &Plan) -> impl Iterator<Item = &ResourcePlan> {
 
 fn summary(plan: &Plan) -> String {
     let s = plan.summary;
+    let unknown = if s.unknown > 0 {
+        format!(", {} not planned", s.unknown)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.",
+        "Plan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged{unknown}.",
         s.create, s.update, s.replace, s.delete, s.unchanged
     )
 }
@@ -132,6 +137,7 @@ fn symbol(action: Action) -> &'static str {
         Action::Delete => "-",
         Action::Read => "<=",
         Action::NoChange => " ",
+        Action::Unknown => "?",
     }
 }
 
@@ -143,6 +149,7 @@ fn verb(action: Action) -> &'static str {
         Action::Delete => "delete",
         Action::Read => "read",
         Action::NoChange => "no change",
+        Action::Unknown => "not planned",
     }
 }
 
@@ -154,6 +161,8 @@ fn headline(resource: &ResourcePlan) -> String {
         Action::Delete => format!("will be deleted ({})", why(resource)),
         Action::Read => why(resource),
         Action::NoChange => String::new(),
+        // The error, with where the resource is declared, follows the plan.
+        Action::Unknown => "not planned: its provider failed (see the error)".to_owned(),
     }
 }
 
@@ -171,6 +180,7 @@ fn why(resource: &ResourcePlan) -> String {
             Reason::External => "exists outside the stack: only read".to_owned(),
             Reason::ReadFromSource(source) => read_from(source),
             Reason::Destroy => "destroy".to_owned(),
+            Reason::ProviderFailed { message } => message.clone(),
         })
         .collect();
     reasons.join("; ")

@@ -576,7 +576,7 @@ impl Rollout<'_> {
                 "{}\nthe update of {} failed and was rolled back: {what}; the previous replicas serve on",
                 cause.message, self.desired.address
             ),
-            hint: cause.hint,
+            ..cause
         }
     }
 
