@@ -441,12 +441,13 @@ child.wait()
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("executable");
 }
 
-/// A built-in resource and one of the file provider, which answers within a second or fails.
+/// A built-in resource and one of the file provider, which answers within 5 seconds or fails
+/// (enough for a python process to start on a busy machine).
 const FAULTY: &str = r#"stack "faulty"
 
 provider "file" {
     directory "out"
-    timeout "1s"
+    timeout "5s"
 }
 
 network "backend" {}
@@ -474,7 +475,7 @@ fn a_provider_that_fails_while_planning_fails_only_its_resources() {
         ),
         (
             "read:hang",
-            "failed to read its objects: no answer to `read` within 1s",
+            "failed to read its objects: no answer to `read` within 5s",
         ),
         (
             "read:garbage",
@@ -484,7 +485,7 @@ fn a_provider_that_fails_while_planning_fails_only_its_resources() {
         ("configure:error", "could not be configured: the backend is down"),
         (
             "configure:hang",
-            "could not be configured: no answer to `configure` within 1s",
+            "could not be configured: no answer to `configure` within 5s",
         ),
     ] {
         live.set_env("STACK_TEST_FAULT", fault);
