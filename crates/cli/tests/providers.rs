@@ -501,6 +501,12 @@ fn a_provider_that_fails_while_planning_fails_only_its_resources() {
         }
         if fault == "read:crash" {
             insta::assert_snapshot!("plan_with_a_failed_provider", live.redact(&planned.stdout));
+            let json = live.run("plan", &["--json"]).status(1);
+            stack_tests::assert_plan_fits_schema(&json.stdout);
+            let plan: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+            assert_eq!(plan["resources"][1]["action"], "unknown", "{plan}");
+            assert_eq!(plan["resources"][1]["reasons"][0]["reason"], "provider-failed");
+            assert_eq!(plan["summary"]["unknown"], 1);
         }
     }
 
