@@ -161,7 +161,8 @@ impl Provider for Postgres {
                         effect: Effect::Replace,
                         ..field(
                             "encoding",
-                            TypeSpec::String,
+                            // Those any server locale accepts: others need a locale of their own.
+                            TypeSpec::Enum(vec!["UTF8".to_owned(), "SQL_ASCII".to_owned()]),
                             "Its character set; a database cannot change it, so a change replaces it",
                         )
                     },
