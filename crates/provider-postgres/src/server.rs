@@ -250,7 +250,17 @@ impl Provider for Postgres {
     }
 
     fn read(&self, stack: &str, kind: &str) -> Result<Vec<LiveObject>> {
-        let mut client = self.connect()?;
+        let mut client = match self.try_connect() {
+            Ok(client) => client,
+            // Planned from nothing, the server is one of the stack's services, not up yet: it
+            // holds nothing. Its objects are created once it is; `create` takes over those
+            // that were there all along, when their records say they are the stack's.
+            Err(Unreachable::Server(why)) => {
+                eprintln!("{why}: no {kind} objects read");
+                return Ok(Vec::new());
+            }
+            Err(Unreachable::Refused(error)) => return Err(error),
+        };
         match kind {
             "role" => read_roles(&mut client, stack),
             "database" => read_databases(&mut client, stack),
@@ -263,8 +273,8 @@ impl Provider for Postgres {
         let mut client = self.connect()?;
         match object.kind.as_str() {
             "role" => {
-                refuse_taken(&mut client, Object::Role, &object.name, stack)?;
-                write_role(&mut client, stack, object, true)
+                let ours = already_ours(&mut client, Object::Role, &object.name, stack)?;
+                write_role(&mut client, stack, object, !ours)
             }
             "database" => create_database(&mut client, stack, object),
             "grant" => write_grant(&mut client, stack, object, None),
@@ -323,6 +333,10 @@ impl Postgres {
     /// A connection per call: calls come from many threads, and a connection made when it is
     /// needed finds the server once it is up.
     fn connect(&self) -> Result<Client> {
+        self.try_connect().map_err(Unreachable::into_error)
+    }
+
+    fn try_connect(&self) -> std::result::Result<Client, Unreachable> {
         let settings = &self.settings;
         let mut config = postgres::Config::new();
         config
@@ -336,19 +350,43 @@ impl Postgres {
             config.password(password);
         }
         config.connect(NoTls).map_err(|error| {
-            Error::new(format!(
+            let message = format!(
                 "cannot connect to PostgreSQL at {}:{} as `{}` (database `{}`): {}",
                 settings.host,
                 settings.port,
                 settings.user,
                 settings.database,
                 reason(&error)
-            ))
-            .with_hint(
-                "check the provider block's host, port, user and password, and that the server is up \
-                 (give the block `depends-on \"db\" condition=\"healthy\"`)",
-            )
+            );
+            // The server said no (a wrong password, a database that is not there): it is up.
+            if error.as_db_error().is_some() {
+                Unreachable::Refused(Error::new(message).with_hint(
+                    "check the provider block's user, password and database",
+                ))
+            } else {
+                Unreachable::Server(message)
+            }
         })
+    }
+}
+
+/// Why there is no connection.
+enum Unreachable {
+    /// Nothing answers at the address (yet).
+    Server(String),
+    /// The server answered, and refused.
+    Refused(Error),
+}
+
+impl Unreachable {
+    fn into_error(self) -> Error {
+        match self {
+            Unreachable::Server(message) => Error::new(message).with_hint(
+                "check the provider block's host and port, and that the server is up \
+                 (give the block `depends-on \"db\" condition=\"healthy\"`)",
+            ),
+            Unreachable::Refused(error) => error,
+        }
     }
 }
 
@@ -399,8 +437,9 @@ fn digest(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// An object of that name that is not this stack's is never taken over.
-fn refuse_taken(client: &mut Client, object: Object, name: &str, stack: &str) -> Result<()> {
+/// Whether an object of that name is there, and the stack's; one that is not the stack's is
+/// never taken over.
+fn already_ours(client: &mut Client, object: Object, name: &str, stack: &str) -> Result<bool> {
     let query = match object {
         Object::Role => {
             "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1"
@@ -417,7 +456,7 @@ fn refuse_taken(client: &mut Client, object: Object, name: &str, stack: &str) ->
         .query(query, &[&name])
         .map_err(|error| failed(&format!("look up the {what} `{name}`"), &error))?;
     let Some(row) = rows.first() else {
-        return Ok(());
+        return Ok(false);
     };
     let owner = row
         .get::<_, Option<String>>(0)
@@ -425,7 +464,7 @@ fn refuse_taken(client: &mut Client, object: Object, name: &str, stack: &str) ->
         .and_then(Record::parse)
         .map(|record| record.stack);
     let whose = match owner {
-        Some(owner) if owner == stack => return Ok(()),
+        Some(owner) if owner == stack => return Ok(true),
         Some(owner) => format!("it belongs to stack `{owner}`"),
         None => "stack did not create it".to_owned(),
     };
@@ -571,7 +610,9 @@ fn read_databases(client: &mut Client, stack: &str) -> Result<Vec<LiveObject>> {
 /// `CREATE DATABASE` cannot run in a transaction: the record follows it, and a database left
 /// without one is dropped again, so that the next apply can create it.
 fn create_database(client: &mut Client, stack: &str, object: &DesiredObject) -> Result<()> {
-    refuse_taken(client, Object::Database, &object.name, stack)?;
+    if already_ours(client, Object::Database, &object.name, stack)? {
+        return update_database(client, stack, object);
+    }
     let config = &object.config;
     let statement = sql::create_database(
         &object.name,
