@@ -65,10 +65,10 @@ fn validation_errors_with(path: &Path, providers: &[stack_language::ProviderDecl
     let folders: Vec<PathBuf> = providers
         .iter()
         .map(|provider| {
-            let executable = provider
-                .source
-                .as_ref()
-                .map_or_else(|| format!("stack-provider-{}", provider.name), |(source, _)| source.clone());
+            let executable = provider.source.as_ref().map_or_else(
+                || format!("stack-provider-{}", provider.name),
+                |(source, _)| source.clone(),
+            );
             let binary = stack_tests::provider_binary(&executable);
             binary.parent().unwrap_or(Path::new(".")).to_owned()
         })
@@ -76,7 +76,10 @@ fn validation_errors_with(path: &Path, providers: &[stack_language::ProviderDecl
     let output = std::process::Command::new(stack_tests::stack_binary())
         .arg("validate")
         .arg(path)
-        .env("STACK_PROVIDER_PATH", std::env::join_paths(folders).unwrap_or_default())
+        .env(
+            "STACK_PROVIDER_PATH",
+            std::env::join_paths(folders).unwrap_or_default(),
+        )
         .output()
         .unwrap_or_else(|error| panic!("stack does not run: {error}"));
     (!output.status.success()).then(|| String::from_utf8_lossy(&output.stderr).into_owned())

@@ -205,7 +205,14 @@ pub fn stack_binary() -> &'static Path {
         cargo_binary(
             "stack-cli",
             "stack",
-            &["build", "-p", "stack-cli", "--bin", "stack", "--message-format=json"],
+            &[
+                "build",
+                "-p",
+                "stack-cli",
+                "--bin",
+                "stack",
+                "--message-format=json",
+            ],
         )
     })
 }

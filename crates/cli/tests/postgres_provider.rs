@@ -25,7 +25,17 @@ fn provider() -> &'static Path {
 /// what psql said when it failed.
 fn admin(container: &str, query: &str) -> Result<String, String> {
     let output = Command::new("docker")
-        .args(["exec", container, "psql", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-tAc", query])
+        .args([
+            "exec",
+            container,
+            "psql",
+            "-U",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            query,
+        ])
         .output()
         .unwrap();
     if output.status.success() {
@@ -38,8 +48,17 @@ fn admin(container: &str, query: &str) -> Result<String, String> {
 /// Logs in from the application's container, over the network, as its role with `password`.
 fn log_in(live: &LiveStack, password: &str) -> Result<String, String> {
     let output = Command::new("docker")
-        .args(["exec", "-e", &format!("PGPASSWORD={password}"), &live.object("app-1")])
-        .args(["psql", "-tAc", "SELECT current_user || ' in ' || current_database()"])
+        .args([
+            "exec",
+            "-e",
+            &format!("PGPASSWORD={password}"),
+            &live.object("app-1"),
+        ])
+        .args([
+            "psql",
+            "-tAc",
+            "SELECT current_user || ' in ' || current_database()",
+        ])
         .output()
         .unwrap();
     if output.status.success() {
@@ -109,7 +128,11 @@ fn the_postgres_example_makes_its_role_and_database_repairs_drift_rotates_and_de
         .status(2)
         .stdout_contains("~ role.app")
         .stdout_contains("password: (sensitive)");
-    assert!(!rotation.stdout.contains("role.app  must be replaced"), "{}", rotation.stdout);
+    assert!(
+        !rotation.stdout.contains("role.app  must be replaced"),
+        "{}",
+        rotation.stdout
+    );
     seen.add("plan of the rotation", rotation.stdout);
     seen.run(&live, "apply", &["--auto-approve"], 0);
     assert_eq!(admin(&db, &oid_query), Ok(oid));
@@ -136,11 +159,7 @@ fn the_postgres_example_makes_its_role_and_database_repairs_drift_rotates_and_de
     assert_eq!(admin(&db, &database_oid), Ok(before));
 
     // No password anywhere: not in the output, the daemon, or the records on the server.
-    let records = admin(
-        &db,
-        "SELECT string_agg(description, ' ') FROM pg_shdescription",
-    )
-    .unwrap();
+    let records = admin(&db, "SELECT string_agg(description, ' ') FROM pg_shdescription").unwrap();
     assert!(records.contains("stack-provider-postgres"), "{records}");
     seen.add("the comments on the server", records);
     seen.daemon(&live);
@@ -197,7 +216,11 @@ fn the_postgres_provider_passes_the_check() {
                 .args(["exec", &server, "pg_isready", "-h", "127.0.0.1"])
                 .status()
                 .unwrap();
-            if ready.success() { Ok(()) } else { Err("not ready".to_owned()) }
+            if ready.success() {
+                Ok(())
+            } else {
+                Err("not ready".to_owned())
+            }
         })
     });
     let checked = stack()
@@ -205,7 +228,12 @@ fn the_postgres_provider_passes_the_check() {
         .args(["--config", "host=127.0.0.1", "--config", &format!("port={port}")])
         .args(["--config", &format!("password={password}")])
         // A grant needs a role and a database that exist: the server's own.
-        .args(["--field", "grant.role=pg_monitor", "--field", "grant.database=postgres"])
+        .args([
+            "--field",
+            "grant.role=pg_monitor",
+            "--field",
+            "grant.database=postgres",
+        ])
         .run()
         .success()
         .stdout_contains("0 failed");

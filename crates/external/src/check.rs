@@ -376,7 +376,6 @@ fn set(object: &mut DesiredObject, field: &FieldSpec, value: Value) {
     }
 }
 
-
 /// A value of the field's type; another `variant` gives another value where the type has one.
 fn sample(field: &FieldSpec, variant: i64) -> Value {
     let one = match &field.ty {

@@ -136,7 +136,11 @@ impl Provider for Postgres {
                     },
                     FieldSpec {
                         default: Some(false.into()),
-                        ..field("create-database", TypeSpec::Bool, "Whether it may create databases")
+                        ..field(
+                            "create-database",
+                            TypeSpec::Bool,
+                            "Whether it may create databases",
+                        )
                     },
                     FieldSpec {
                         default: Some(false.into()),
@@ -235,8 +239,9 @@ impl Provider for Postgres {
         let text = |field: &str| config.get(field).and_then(Value::as_str).map(str::to_owned);
         let defaults = Settings::default();
         let port = match config.get("port").and_then(Value::as_i64) {
-            Some(port) => u16::try_from(port)
-                .map_err(|_| Error::new(format!("port {port} is not a TCP port")).with_hint("write 1 to 65535"))?,
+            Some(port) => u16::try_from(port).map_err(|_| {
+                Error::new(format!("port {port} is not a TCP port")).with_hint("write 1 to 65535")
+            })?,
             None => defaults.port,
         };
         self.settings = Settings {
@@ -317,9 +322,8 @@ impl Provider for Postgres {
                 None,
             ),
             "database" => sql::alter_database_connection_limit(&live.name, limit),
-            "grant" => grant_fields(&live.config).and_then(|(role, database, privileges)| {
-                sql::grant(false, &privileges, &database, &role)
-            }),
+            "grant" => grant_fields(&live.config)
+                .and_then(|(role, database, privileges)| sql::grant(false, &privileges, &database, &role)),
             other => Err(unknown_kind(other)),
         };
         Some(statement.and_then(|statement| {
@@ -360,9 +364,9 @@ impl Postgres {
             );
             // The server said no (a wrong password, a database that is not there): it is up.
             if error.as_db_error().is_some() {
-                Unreachable::Refused(Error::new(message).with_hint(
-                    "check the provider block's user, password and database",
-                ))
+                Unreachable::Refused(
+                    Error::new(message).with_hint("check the provider block's user, password and database"),
+                )
             } else {
                 Unreachable::Server(message)
             }
@@ -441,9 +445,7 @@ fn digest(text: &str) -> String {
 /// never taken over.
 fn already_ours(client: &mut Client, object: Object, name: &str, stack: &str) -> Result<bool> {
     let query = match object {
-        Object::Role => {
-            "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1"
-        }
+        Object::Role => "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
         Object::Database => {
             "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1"
         }
@@ -637,7 +639,11 @@ fn update_database(client: &mut Client, stack: &str, object: &DesiredObject) -> 
         sql::comment(Object::Database, &object.name, &Record::new(stack, object).text())?,
     ];
     let doing = format!("update the database `{}` for {}", object.name, object.address);
-    execute(client, &format!("BEGIN; {}; COMMIT", statements.join("; ")), &doing)
+    execute(
+        client,
+        &format!("BEGIN; {}; COMMIT", statements.join("; ")),
+        &doing,
+    )
 }
 
 /// A grant's role, database and privileges.
@@ -695,7 +701,10 @@ fn read_grants(client: &mut Client, stack: &str) -> Result<Vec<LiveObject>> {
         let (role, database, wanted) = grant_fields(&record.config)?;
         let actual = granted(client, &role, &database)?;
         let mut drift = Vec::new();
-        if wanted.iter().any(|privilege| !actual.contains(&privilege.to_uppercase())) {
+        if wanted
+            .iter()
+            .any(|privilege| !actual.contains(&privilege.to_uppercase()))
+        {
             drift.push(DriftItem {
                 field: "privileges".to_owned(),
                 actual: actual.into(),
@@ -717,7 +726,12 @@ fn granted(client: &mut Client, role: &str, database: &str) -> Result<Vec<String
              WHERE d.datname = $1 AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $2)",
             &[&database, &role],
         )
-        .map_err(|error| failed(&format!("read the privileges of `{role}` on `{database}`"), &error))?;
+        .map_err(|error| {
+            failed(
+                &format!("read the privileges of `{role}` on `{database}`"),
+                &error,
+            )
+        })?;
     let have: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
     Ok(DATABASE_PRIVILEGES
         .into_iter()
@@ -799,7 +813,9 @@ mod tests {
     #[test]
     fn only_comments_written_by_the_provider_are_records() {
         assert!(Record::parse("the application's role").is_none());
-        assert!(Record::parse(r#"{"managed-by":"someone","stack":"s","address":"role.a","config":{}}"#).is_none());
+        assert!(
+            Record::parse(r#"{"managed-by":"someone","stack":"s","address":"role.a","config":{}}"#).is_none()
+        );
         let object = DesiredObject {
             kind: "role".to_owned(),
             address: "role.app".to_owned(),
@@ -810,7 +826,10 @@ mod tests {
         let text = Record::new("shop", &object).text();
         assert!(!text.contains("hunter2"), "{text}");
         let record = Record::parse(&text).expect("a record");
-        assert_eq!((record.stack.as_str(), record.address.as_str()), ("shop", "role.app"));
+        assert_eq!(
+            (record.stack.as_str(), record.address.as_str()),
+            ("shop", "role.app")
+        );
         assert_eq!(record.config, object.config);
     }
 

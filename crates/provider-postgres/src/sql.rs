@@ -148,7 +148,10 @@ pub fn alter_database_connection_limit(name: &str, limit: i32) -> Result<String>
 
 /// Drops the database even while clients are connected to it (PostgreSQL 13 and later).
 pub fn drop_database(name: &str) -> Result<String> {
-    Ok(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", identifier(name)?))
+    Ok(format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        identifier(name)?
+    ))
 }
 
 /// `GRANT` (or `REVOKE`) privileges on a database to (from) a role. Each privilege must be
@@ -161,10 +164,8 @@ pub fn grant(give: bool, privileges: &[String], database: &str, role: &str) -> R
                 .into_iter()
                 .find(|known| known.eq_ignore_ascii_case(wanted))
                 .ok_or_else(|| {
-                    Error::new(format!("`{wanted}` is not a privilege on a database")).with_hint(format!(
-                        "write one of {}",
-                        DATABASE_PRIVILEGES.join(", ")
-                    ))
+                    Error::new(format!("`{wanted}` is not a privilege on a database"))
+                        .with_hint(format!("write one of {}", DATABASE_PRIVILEGES.join(", ")))
                 })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -217,7 +218,9 @@ mod tests {
         };
         assert_eq!(
             create_role("shop_app", &options, Some("SCRAM-SHA-256$4096:c2FsdA==$a:b")).as_deref(),
-            Ok("CREATE ROLE \"shop_app\" WITH LOGIN NOCREATEDB CREATEROLE CONNECTION LIMIT -1 PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$a:b'")
+            Ok(
+                "CREATE ROLE \"shop_app\" WITH LOGIN NOCREATEDB CREATEROLE CONNECTION LIMIT -1 PASSWORD 'SCRAM-SHA-256$4096:c2FsdA==$a:b'"
+            )
         );
         let options = RoleOptions {
             login: false,
@@ -238,11 +241,15 @@ mod tests {
     fn databases_are_created_from_template0_with_owner_and_encoding() {
         assert_eq!(
             create_database("shop_app", Some("shop_app"), "UTF8", -1).as_deref(),
-            Ok("CREATE DATABASE \"shop_app\" OWNER \"shop_app\" ENCODING 'UTF8' TEMPLATE template0 CONNECTION LIMIT -1")
+            Ok(
+                "CREATE DATABASE \"shop_app\" OWNER \"shop_app\" ENCODING 'UTF8' TEMPLATE template0 CONNECTION LIMIT -1"
+            )
         );
         assert_eq!(
             create_database("d", None, "x'; DROP DATABASE postgres; --", 2).as_deref(),
-            Ok("CREATE DATABASE \"d\" ENCODING 'x''; DROP DATABASE postgres; --' TEMPLATE template0 CONNECTION LIMIT 2")
+            Ok(
+                "CREATE DATABASE \"d\" ENCODING 'x''; DROP DATABASE postgres; --' TEMPLATE template0 CONNECTION LIMIT 2"
+            )
         );
         assert_eq!(
             alter_database_owner("d", None).as_deref(),

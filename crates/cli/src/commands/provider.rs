@@ -13,7 +13,9 @@ pub(super) fn check(executable: &Path, config: &[String], fields: &[String]) -> 
     let values = settings("--config", "FIELD=VALUE", config)?;
     let fixed = settings("--field", "KIND.FIELD=VALUE", fields)?;
     if let Some(key) = fixed.keys().find(|key| !key.contains('.')) {
-        return Err(format!("`--field {key}=...` names no kind: write KIND.FIELD=VALUE"));
+        return Err(format!(
+            "`--field {key}=...` names no kind: write KIND.FIELD=VALUE"
+        ));
     }
     let scratch = std::env::temp_dir().join(format!("stack-provider-check-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)
