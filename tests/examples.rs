@@ -107,6 +107,11 @@ fn examples_are_valid() {
 fn a_first_look_at_each_example_finds_its_name() {
     let mut failures = Vec::new();
     for dir in example_stacks() {
+        // Their kinds come from providers this test does not start: `examples_are_valid`
+        // runs `stack validate` on them, and their own tests plan them under their names.
+        if !stack_language::declared_providers(&dir, &mut Sources::new()).is_empty() {
+            continue;
+        }
         let options = stack_language::Options::default();
         let schema = stack_language::schema::builtin();
         let loaded = stack_language::load(&dir, &options, &schema, &mut Sources::new());
