@@ -172,6 +172,7 @@ pub fn proxy_binary() -> &'static Path {
 fn static_binary(package: &str) -> PathBuf {
     cargo_binary(
         package,
+        package,
         &[
             "rustc",
             "--release",
@@ -191,12 +192,34 @@ fn static_binary(package: &str) -> PathBuf {
 pub fn provider_binary(package: &str) -> PathBuf {
     cargo_binary(
         package,
+        package,
         &["build", "-p", package, "--bin", package, "--message-format=json"],
     )
 }
 
-/// Runs cargo with `args`, which build the binary of `package`, and returns where it is.
-fn cargo_binary(package: &str, args: &[&str]) -> PathBuf {
+/// The `stack` binary, for tests outside its package, built as the tests are, once per test
+/// binary.
+pub fn stack_binary() -> &'static Path {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        cargo_binary(
+            "stack-cli",
+            "stack",
+            &[
+                "build",
+                "-p",
+                "stack-cli",
+                "--bin",
+                "stack",
+                "--message-format=json",
+            ],
+        )
+    })
+}
+
+/// Runs cargo with `args`, which build the executable `binary` of `package`, and returns
+/// where it is.
+fn cargo_binary(package: &str, binary: &str, args: &[&str]) -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
@@ -212,9 +235,9 @@ fn cargo_binary(package: &str, args: &[&str]) -> PathBuf {
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == package)
+        .filter(|message| message["reason"] == "compiler-artifact" && message["target"]["name"] == binary)
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo names the {package} executable"))
+        .unwrap_or_else(|| panic!("cargo names the {binary} executable of {package}"))
 }
 
 /// Checks a JSON plan (`stack plan --json`) against its schema, `spec/plan.schema.json`,

@@ -236,6 +236,10 @@ pub enum ProviderCommand {
         /// a required field left out gets a made-up value
         #[arg(long = "config", value_name = "FIELD=VALUE")]
         config: Vec<String>,
+        /// A value the check gives a field of a kind instead of a made-up one, as JSON or
+        /// else as text (repeatable), and never changes: a role that exists on the server
+        #[arg(long = "field", value_name = "KIND.FIELD=VALUE")]
+        field: Vec<String>,
     },
 }
 

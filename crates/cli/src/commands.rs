@@ -97,9 +97,11 @@ pub fn run(command: Command, output: &Output) -> Result<ExitCode, String> {
         Command::Watch { stack } => watch::run(&stack, output),
         Command::History { stack } => revisions::history(&stack, output),
         Command::Lsp => stack_lsp::run().map(|()| ExitCode::SUCCESS),
-        Command::Provider(ProviderCommand::Check { executable, config }) => {
-            provider::check(&executable, &config)
-        }
+        Command::Provider(ProviderCommand::Check {
+            executable,
+            config,
+            field,
+        }) => provider::check(&executable, &config, &field),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "stack", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

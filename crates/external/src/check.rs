@@ -34,8 +34,15 @@ pub struct Step {
 
 /// Runs the provider at `program` (in `dir`) through its life, with `config` as its
 /// configuration (fields left out get a made-up value of their type), and tells `report`
-/// each step as it ends.
-pub async fn run(program: &Path, dir: &Path, config: &Map<String, Value>, report: &mut dyn FnMut(Step)) {
+/// each step as it ends. `fixed` holds, by `KIND.FIELD`, values the objects get instead of
+/// made-up ones and keep throughout (the name of a role that exists on the server).
+pub async fn run(
+    program: &Path,
+    dir: &Path,
+    config: &Map<String, Value>,
+    fixed: &Map<String, Value>,
+    report: &mut dyn FnMut(Step),
+) {
     let mut say = |name: &str, verdict: Verdict| {
         report(Step {
             name: name.to_owned(),
@@ -77,6 +84,7 @@ pub async fn run(program: &Path, dir: &Path, config: &Map<String, Value>, report
     let life = Life {
         client: &external.client,
         stack: format!("stackcheck-{}", std::process::id()),
+        fixed,
     };
     for kind in &external.handshake.kinds {
         life.kind(kind, &mut say).await;
@@ -97,6 +105,7 @@ fn provider_name(program: &Path) -> String {
 struct Life<'a> {
     client: &'a Client,
     stack: String,
+    fixed: &'a Map<String, Value>,
 }
 
 impl Life<'_> {
@@ -114,7 +123,7 @@ impl Life<'_> {
             (stack_protocol::Effect::InPlace, method::UPDATE, "update in place"),
             (stack_protocol::Effect::Replace, method::REPLACE, "replace"),
         ] {
-            let Some(changed) = changed(kind, &current, effect) else {
+            let Some(changed) = self.changed(kind, &current, effect) else {
                 say(
                     &step(label),
                     Verdict::Skipped(format!("no field changes by {label}")),
@@ -150,7 +159,9 @@ impl Life<'_> {
             secrets: Map::new(),
         };
         for field in &kind.fields {
-            if field.required || field.default.is_some() {
+            if let Some(value) = self.fixed_value(kind, field) {
+                set(&mut object, field, value.clone());
+            } else if field.required || field.default.is_some() {
                 let value = field
                     .default
                     .clone()
@@ -303,6 +314,34 @@ impl Life<'_> {
         Ok(())
     }
 
+    /// The value given for the field with `--field KIND.FIELD=VALUE`.
+    fn fixed_value(&self, kind: &KindSpec, field: &FieldSpec) -> Option<&Value> {
+        self.fixed.get(&format!("{}.{}", kind.name, field.name))
+    }
+
+    /// `current` with the first field of `effect` changed, if the kind has one that is not
+    /// fixed.
+    fn changed(
+        &self,
+        kind: &KindSpec,
+        current: &DesiredObject,
+        effect: stack_protocol::Effect,
+    ) -> Option<DesiredObject> {
+        let field = kind.fields.iter().find(|field| {
+            field.effect == effect
+                && self.fixed_value(kind, field).is_none()
+                && sample(field, 1) != sample(field, 2)
+        })?;
+        let mut changed = current.clone();
+        let value = if current.value(&field.name) == Some(&sample(field, 2)) {
+            sample(field, 1)
+        } else {
+            sample(field, 2)
+        };
+        set(&mut changed, field, value);
+        Some(changed)
+    }
+
     fn with_object(&self, object: &DesiredObject) -> WithObject {
         WithObject {
             stack: self.stack.clone(),
@@ -340,26 +379,6 @@ fn set(object: &mut DesiredObject, field: &FieldSpec, value: Value) {
     } else {
         object.config.insert(field.name.clone(), value);
     }
-}
-
-/// `current` with the first field of `effect` changed, if the kind has one.
-fn changed(
-    kind: &KindSpec,
-    current: &DesiredObject,
-    effect: stack_protocol::Effect,
-) -> Option<DesiredObject> {
-    let field = kind
-        .fields
-        .iter()
-        .find(|field| field.effect == effect && sample(field, 1) != sample(field, 2))?;
-    let mut changed = current.clone();
-    let value = if current.value(&field.name) == Some(&sample(field, 2)) {
-        sample(field, 1)
-    } else {
-        sample(field, 2)
-    };
-    set(&mut changed, field, value);
-    Some(changed)
 }
 
 /// A value of the field's type; another `variant` gives another value where the type has one.
