@@ -411,6 +411,7 @@ mod tests {
             &builtin(),
             &mut sources,
             &buffers,
+            &mut crate::FileCache::default(),
         );
         (analysis.index, sources)
     }

@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use lsp_types::Url;
 use stack_diagnostics::{Diagnostics, FileId, Sources};
 use stack_graph::ResourceGraph;
-use stack_language::{Buffers, Index, Options, schema::Schema};
+use stack_language::{Buffers, FileCache, Index, Options, schema::Schema};
 
 /// One stack (or a lone file), checked as its buffers read now.
 pub struct Analysis {
     pub sources: Sources,
     pub diagnostics: Diagnostics,
     pub index: Index,
+    /// The files read, parsed and lowered: the next check reuses those that did not change.
+    files: FileCache,
 }
 
 impl Analysis {
@@ -58,30 +60,26 @@ impl Workspace {
     /// offers them as the user types.
     pub fn check(&mut self, path: &Path) -> PathBuf {
         let root = self.root(path);
-        let mut analysis = self.analyze(&root);
-        if let Some(previous) = self.analyses.remove(&root)
-            && !self.parses(path)
+        let previous = self.analyses.remove(&root);
+        let (files, previous_index) = match previous {
+            Some(previous) => (previous.files, Some(previous.index)),
+            None => (FileCache::default(), None),
+        };
+        let mut analysis = self.analyze(&root, files);
+        if analysis.files.parsed(path) == Some(false)
+            && let Some(index) = previous_index
         {
-            analysis.index = previous.index;
+            analysis.index = index;
         }
         self.analyses.insert(root.clone(), analysis);
         root
-    }
-
-    fn parses(&self, path: &Path) -> bool {
-        let Some(text) = self.buffers.get(path) else {
-            return true;
-        };
-        let mut sources = Sources::new();
-        let file = sources.add("buffer", path, text.as_ref());
-        stack_syntax::parse(file, text).document.is_some()
     }
 
     /// The stack `path` belongs to, checked (now, if it was not yet).
     pub fn analysis(&mut self, path: &Path) -> &Analysis {
         let root = self.root(path);
         if !self.analyses.contains_key(&root) {
-            let analysis = self.analyze(&root);
+            let analysis = self.analyze(&root, FileCache::default());
             self.analyses.insert(root.clone(), analysis);
         }
         &self.analyses[&root]
@@ -115,7 +113,7 @@ impl Workspace {
             .to_path_buf()
     }
 
-    fn analyze(&self, root: &Path) -> Analysis {
+    fn analyze(&self, root: &Path, mut files: FileCache) -> Analysis {
         let mut sources = Sources::new();
         if !root.is_dir() {
             return self.lone_file(root, sources);
@@ -126,6 +124,7 @@ impl Workspace {
             &self.schema,
             &mut sources,
             &self.buffers,
+            &mut files,
         );
         let mut diagnostics = analysis.validated.diagnostics;
         // As `stack validate`: cycles are a property of the graph.
@@ -139,6 +138,7 @@ impl Workspace {
             sources,
             diagnostics,
             index: analysis.index,
+            files,
         }
     }
 
@@ -158,6 +158,7 @@ impl Workspace {
             sources,
             diagnostics,
             index: Index::default(),
+            files: FileCache::default(),
         }
     }
 }
