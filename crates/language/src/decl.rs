@@ -1,6 +1,7 @@
 //! Declarations: what the files of one stack or module say, before evaluation.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use indexmap::map::Entry;
@@ -168,7 +169,8 @@ pub struct ResourceDecl {
     pub name_span: Span,
     /// The directory of the file it is declared in: relative paths start there.
     pub dir: PathBuf,
-    pub fields: IndexMap<String, Value>,
+    /// Shared: each environment and each evaluation reads them, an overlay changes a copy.
+    pub fields: Arc<IndexMap<String, Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

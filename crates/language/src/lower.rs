@@ -5,6 +5,7 @@
 //! evaluation, when interpolated values are known too.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use indexmap::map::Entry;
@@ -353,7 +354,7 @@ impl Lowerer<'_> {
             kind,
             name_span,
             dir: self.dir.to_path_buf(),
-            fields,
+            fields: Arc::new(fields),
         };
         self.report(unit.declare_resource(name, resource));
     }
