@@ -42,7 +42,7 @@ pub use load::{Buffers, FileCache, STDLIB_PREFIX};
 pub use lower::{TOP_LEVEL, valid_name};
 pub use model::{Condition, Dependency, Registry, Resource, Stack};
 pub use name::likely_name;
-pub use template::{Expr, Part, Template};
+pub use template::{Expr, Part, Template, valid_segment};
 pub use value::{Data, Value};
 pub use variables::Inputs;
 pub use warnings::{FLOATING_IMAGE, PORT_WITHOUT_PROXY, SHARED_VOLUME, allowed, warnings};
