@@ -148,17 +148,24 @@ fn closing_quote(text: &str, offset: usize) -> usize {
 
 /// `stack fmt`'s layout of `text`, as one edit; none when it is already so
 /// laid out or does not parse (its errors are among the diagnostics).
-pub fn format(text: &str) -> Vec<TextEdit> {
+/// `parses` says whether the check of the stack found that it parses, when it read the file.
+pub fn format(text: &str, parses: Option<bool>) -> Vec<TextEdit> {
     let mut sources = Sources::new();
     let file = sources.add("buffer", "buffer", text);
     let Ok(text) = stack_syntax::read(file, text.as_bytes()) else {
         return Vec::new();
     };
-    match stack_fmt::format(file, text) {
-        Ok(formatted) if formatted != text => {
-            let whole = LineIndex::new(text).range(stack_diagnostics::Span::new(file, 0..text.len()));
-            vec![TextEdit::new(whole, formatted)]
-        }
-        _ => Vec::new(),
+    let formatted = match parses {
+        Some(true) => stack_fmt::format_parsed(text),
+        Some(false) => return Vec::new(),
+        None => match stack_fmt::format(file, text) {
+            Ok(formatted) => formatted,
+            Err(_) => return Vec::new(),
+        },
+    };
+    if formatted == text {
+        return Vec::new();
     }
+    let whole = LineIndex::new(text).range(stack_diagnostics::Span::new(file, 0..text.len()));
+    vec![TextEdit::new(whole, formatted)]
 }

@@ -18,6 +18,11 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// Whether the file at `path` parsed, when this check read it.
+    pub fn parsed(&self, path: &Path) -> Option<bool> {
+        self.files.parsed(path)
+    }
+
     /// The file loaded from `path`, and its text.
     pub fn file(&self, path: &Path) -> Option<(FileId, &str)> {
         let file = self.sources.find(path)?;
