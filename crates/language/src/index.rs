@@ -190,10 +190,7 @@ impl Index {
             uses.value(&output.value, None);
         }
         for registry in unit.registries.values() {
-            registry
-                .fields
-                .values()
-                .for_each(|value| uses.value(value, None));
+            registry.fields.values().for_each(|value| uses.value(value, None));
         }
         let found = uses.found;
         self.references.extend(found);

@@ -112,9 +112,7 @@ impl Template {
 
 fn parse_path(expression: &str) -> Option<Vec<String>> {
     let path: Vec<String> = expression.trim().split('.').map(str::to_owned).collect();
-    path.iter()
-        .all(|segment| valid_segment(segment))
-        .then_some(path)
+    path.iter().all(|segment| valid_segment(segment)).then_some(path)
 }
 
 /// Whether `name` can be one part of a `${...}` path: a variable's name, for one.
