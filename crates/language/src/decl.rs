@@ -1,9 +1,11 @@
 //! Declarations: what the files of one stack or module say, before evaluation.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
-use stack_diagnostics::Span;
+use indexmap::map::Entry;
+use stack_diagnostics::{Diagnostic, Span};
 
 use crate::Value;
 use crate::schema::KindSchema;
@@ -21,6 +23,130 @@ pub struct Unit {
     pub registries: IndexMap<String, RegistryDecl>,
     /// The `provider` blocks, by name (only a root stack has them).
     pub providers: IndexMap<String, ProviderDecl>,
+}
+
+impl Unit {
+    /// Adds what `other` (a file of the same directory, read after those already in `self`)
+    /// declares, reporting names declared in both.
+    pub fn merge(&mut self, other: &Unit, diagnostics: &mut Vec<Diagnostic>) {
+        let mut report = |result: Result<(), Diagnostic>| diagnostics.extend(result.err());
+        if let Some((name, span)) = &other.stack_name {
+            report(self.name_stack(name.clone(), *span));
+        }
+        for (name, variable) in &other.variables {
+            report(self.declare_variable(name.clone(), variable.clone()));
+        }
+        for ((_, name), resource) in &other.resources {
+            report(self.declare_resource(name.clone(), resource.clone()));
+        }
+        self.overlays.extend(other.overlays.iter().cloned());
+        for (alias, call) in &other.uses {
+            report(self.declare_use(alias.clone(), call.clone()));
+        }
+        for (name, output) in &other.outputs {
+            report(self.declare_output(name.clone(), output.clone()));
+        }
+        for (server, registry) in &other.registries {
+            report(self.declare_registry(server.clone(), registry.clone()));
+        }
+        for (name, provider) in &other.providers {
+            self.providers
+                .entry(name.clone())
+                .or_insert_with(|| provider.clone());
+        }
+    }
+
+    pub fn name_stack(&mut self, name: String, span: Span) -> Result<(), Diagnostic> {
+        if let Some((_, first)) = &self.stack_name {
+            return Err(
+                Diagnostic::error("stack::duplicate_name", "the stack is named twice")
+                    .primary(span, "second name")
+                    .secondary(*first, "first named here")
+                    .help("keep one `stack` node"),
+            );
+        }
+        self.stack_name = Some((name, span));
+        Ok(())
+    }
+
+    pub fn declare_resource(&mut self, name: String, resource: ResourceDecl) -> Result<(), Diagnostic> {
+        let kind = resource.kind.name;
+        match self.resources.entry((kind, name)) {
+            Entry::Occupied(first) => Err(Diagnostic::error(
+                "stack::duplicate_name",
+                format!("{kind} `{}` is declared twice", first.key().1),
+            )
+            .primary(resource.name_span, "declared again here")
+            .secondary(first.get().name_span, "first declared here")
+            .help("rename one of them, or merge them into one declaration")),
+            Entry::Vacant(place) => {
+                place.insert(resource);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn declare_variable(&mut self, name: String, variable: VariableDecl) -> Result<(), Diagnostic> {
+        match self.variables.entry(name) {
+            Entry::Occupied(first) => Err(Diagnostic::error(
+                "stack::duplicate_name",
+                format!("variable `{}` is declared twice", first.key()),
+            )
+            .primary(variable.name_span, "declared again here")
+            .secondary(first.get().name_span, "first declared here")),
+            Entry::Vacant(place) => {
+                place.insert(variable);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn declare_use(&mut self, alias: String, call: UseDecl) -> Result<(), Diagnostic> {
+        match self.uses.entry(alias) {
+            Entry::Occupied(first) => Err(Diagnostic::error(
+                "stack::duplicate_name",
+                format!("module name `{}` is used twice", first.key()),
+            )
+            .primary(call.alias_span, "used again here")
+            .secondary(first.get().alias_span, "first used here")
+            .help("give each module call its own name with as=\"...\"")),
+            Entry::Vacant(place) => {
+                place.insert(call);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn declare_output(&mut self, name: String, output: OutputDecl) -> Result<(), Diagnostic> {
+        match self.outputs.entry(name) {
+            Entry::Occupied(first) => Err(Diagnostic::error(
+                "stack::duplicate_name",
+                format!("output `{}` is declared twice", first.key()),
+            )
+            .primary(output.name_span, "declared again here")
+            .secondary(first.get().name_span, "first declared here")),
+            Entry::Vacant(place) => {
+                place.insert(output);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn declare_registry(&mut self, server: String, registry: RegistryDecl) -> Result<(), Diagnostic> {
+        match self.registries.entry(server) {
+            Entry::Occupied(first) => Err(Diagnostic::error(
+                "stack::duplicate_name",
+                format!("registry `{}` is declared twice", first.key()),
+            )
+            .primary(registry.server_span, "declared again here")
+            .secondary(first.get().server_span, "first declared here")
+            .help("keep one `registry` block per registry host")),
+            Entry::Vacant(place) => {
+                place.insert(registry);
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A `provider "NAME" { source ...; version ...; timeout ...; ... }` block: what is needed to
@@ -43,7 +169,8 @@ pub struct ResourceDecl {
     pub name_span: Span,
     /// The directory of the file it is declared in: relative paths start there.
     pub dir: PathBuf,
-    pub fields: IndexMap<String, Value>,
+    /// Shared: each environment and each evaluation reads them, an overlay changes a copy.
+    pub fields: Arc<IndexMap<String, Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -201,15 +201,16 @@ impl<'a> Evaluator<'a> {
         name: &str,
         field: &str,
     ) -> Option<(Value, Vec<Dependency>)> {
+        let fields = Arc::clone(
+            &self.instances[instance]
+                .resources
+                .get(&(kind, name.to_owned()))?
+                .fields,
+        );
+        let value = fields.get(field)?;
         let cell = Cell::Field(instance, kind, name.to_owned(), field.to_owned());
-        let value = self.instances[instance]
-            .resources
-            .get(&(kind, name.to_owned()))?
-            .fields
-            .get(field)?
-            .clone();
         let evaluated = self.cell(cell, value.span, |this, dependencies| {
-            this.value(instance, &value, dependencies)
+            this.value(instance, value, dependencies)
         })?;
         Some((evaluated.value, evaluated.dependencies))
     }

@@ -39,6 +39,8 @@ pub enum SymbolKind {
     /// A `use`: the alias, with the module's path.
     Module {
         source: String,
+        /// Whether the call is named with `as="..."`; else its name is the path's last part.
+        named: bool,
     },
     Output,
 }
@@ -161,6 +163,7 @@ impl Index {
         for (alias, call) in &unit.uses {
             let kind = SymbolKind::Module {
                 source: call.source.clone(),
+                named: call.alias_span != call.source_span,
             };
             let id = self.declare(loader.sources, scope, alias, call.alias_span, kind);
             names.modules.insert(alias.clone(), id);
@@ -185,6 +188,9 @@ impl Index {
         }
         for output in unit.outputs.values() {
             uses.value(&output.value, None);
+        }
+        for registry in unit.registries.values() {
+            registry.fields.values().for_each(|value| uses.value(value, None));
         }
         let found = uses.found;
         self.references.extend(found);
@@ -411,6 +417,7 @@ mod tests {
             &builtin(),
             &mut sources,
             &buffers,
+            &mut crate::FileCache::default(),
         );
         (analysis.index, sources)
     }

@@ -38,11 +38,11 @@ pub use check::looks_secret;
 pub use decl::ProviderDecl;
 pub use eval::object_name;
 pub use index::{Index, Reference, Symbol, SymbolId, SymbolKind};
-pub use load::{Buffers, STDLIB_PREFIX};
+pub use load::{Buffers, FileCache, STDLIB_PREFIX};
 pub use lower::{TOP_LEVEL, valid_name};
 pub use model::{Condition, Dependency, Registry, Resource, Stack};
 pub use name::likely_name;
-pub use template::{Expr, Part, Template};
+pub use template::{Expr, Part, Template, valid_segment};
 pub use value::{Data, Value};
 pub use variables::Inputs;
 pub use warnings::{FLOATING_IMAGE, PORT_WITHOUT_PROXY, SHARED_VOLUME, allowed, warnings};
@@ -134,19 +134,23 @@ pub struct Analysis {
 
 /// Checks the stack at `path` as [`validate`] does, reading the open
 /// `buffers` instead of the files they stand for, and indexes its names.
+/// The files of `cache` that have not changed are not parsed again; the
+/// cache is left holding the files read now.
 pub fn analyze(
     path: &Path,
     options: &Options,
     schema: &Schema,
     sources: &mut Sources,
     buffers: &Buffers,
+    cache: &mut FileCache,
 ) -> Analysis {
-    let mut loader = Loader::new(schema, sources, buffers);
+    let mut loader = Loader::with_cache(schema, sources, buffers, std::mem::take(cache));
     let (validated, unit) = validate_with(&mut loader, path, options);
     let index = match unit {
         Some(unit) => Index::build(&unit, &mut loader),
         None => Index::default(),
     };
+    *cache = loader.into_cache();
     Analysis { validated, index }
 }
 

@@ -25,6 +25,42 @@ pub struct Loader<'a> {
     pub diagnostics: Vec<Diagnostic>,
     buffers: &'a Buffers,
     modules: HashMap<String, Option<Arc<Unit>>>,
+    /// Files lowered by an earlier load, and those lowered by this one.
+    earlier: FileCache,
+    now: FileCache,
+}
+
+/// Files already parsed and lowered, each kept while its text and its place
+/// among the files read stay the same: checking a stack again after an edit
+/// of one file parses and lowers only that file.
+#[derive(Default)]
+pub struct FileCache {
+    files: HashMap<CacheKey, Arc<LoweredFile>>,
+}
+
+/// A file, read in a module or not: its declarations depend on both.
+type CacheKey = (PathBuf, bool);
+
+/// One file, parsed and lowered on its own.
+struct LoweredFile {
+    /// Spans of the declarations and diagnostics point into this file.
+    file: FileId,
+    bytes: Vec<u8>,
+    /// Whether the file parsed: an editor keeps the names of the last file that did.
+    parsed: bool,
+    unit: Unit,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl FileCache {
+    /// Whether the file at `path` parsed when it was last read; `None` when it was not.
+    pub fn parsed(&self, path: &Path) -> Option<bool> {
+        let path = normalize(path);
+        [false, true]
+            .into_iter()
+            .find_map(|in_module| self.files.get(&(path.clone(), in_module)))
+            .map(|lowered| lowered.parsed)
+    }
 }
 
 /// Texts that stand for files, by path: an editor's open buffers, saved or
@@ -87,7 +123,27 @@ impl<'a> Loader<'a> {
             diagnostics: Vec::new(),
             buffers,
             modules: HashMap::new(),
+            earlier: FileCache::default(),
+            now: FileCache::default(),
         }
+    }
+
+    /// A loader that reuses the files of `cache` that have not changed.
+    pub fn with_cache(
+        schema: &'a Schema,
+        sources: &'a mut Sources,
+        buffers: &'a Buffers,
+        cache: FileCache,
+    ) -> Self {
+        Loader {
+            earlier: cache,
+            ..Loader::new(schema, sources, buffers)
+        }
+    }
+
+    /// The files this loader read, for the next load to reuse.
+    pub fn into_cache(self) -> FileCache {
+        self.now
     }
 
     /// Loads the stack at `path`: a directory with `stack.kdl`, or one file.
@@ -213,60 +269,94 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// Decodes, parses (in parallel) and lowers the files of one directory.
+    /// Decodes, parses (in parallel) and lowers the files of one directory, each
+    /// on its own (or as an earlier load left it), then puts their declarations together.
     fn load_unit(&mut self, inputs: Vec<Input>, in_module: bool) -> Unit {
-        let mut texts: Vec<(FileId, Arc<str>)> = Vec::new();
+        let mut lowered = Vec::new();
+        let mut fresh = Vec::new();
         for input in inputs {
             // Diagnostics need the file's text, so non-UTF-8 input is shown lossily.
             let text = String::from_utf8_lossy(&input.bytes).into_owned();
+            let key = (normalize(&input.path), in_module);
             let file = self.sources.add(input.name, input.path, text);
-            match stack_syntax::read(file, &input.bytes) {
-                Ok(_) => texts.push((file, self.sources.get(file).shared_text())),
-                Err(problem) => self.diagnostics.push(problem),
+            let reused = self
+                .earlier
+                .files
+                .remove(&key)
+                .filter(|earlier| earlier.file == file && earlier.bytes == input.bytes);
+            match reused {
+                Some(earlier) => lowered.push((key, earlier)),
+                None => fresh.push((key, file, input.bytes)),
             }
         }
-        let parse = |(file, text): &(FileId, Arc<str>)| (*file, stack_syntax::parse(*file, text));
-        // Starting rayon's threads costs about a millisecond: a single file is parsed here.
-        let parsed: Vec<_> = if texts.len() > 1 {
-            texts.par_iter().map(parse).collect()
-        } else {
-            texts.iter().map(parse).collect()
+        let (schema, sources) = (self.schema, &*self.sources);
+        let lower = |(key, file, bytes): (CacheKey, FileId, Vec<u8>)| {
+            let lowered = lower_file(schema, sources, file, bytes, in_module);
+            (key, Arc::new(lowered))
         };
+        // Starting rayon's threads costs about a millisecond: a single file is lowered here.
+        if fresh.len() > 1 {
+            lowered.par_extend(fresh.into_par_iter().map(lower));
+        } else {
+            lowered.extend(fresh.into_iter().map(lower));
+        }
+        // In the order the files were read: the first of two declarations of a name is the one kept.
+        lowered.sort_by_key(|(_, file)| file.file);
         let mut unit = Unit::default();
-        for (file, parsed) in parsed {
-            self.diagnostics.extend(parsed.diagnostics);
-            let Some(document) = parsed.document else { continue };
-            let text = self.sources.get(file).text();
-            if document.nodes().is_empty() {
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        "stack::empty_file",
-                        format!("{} declares nothing", self.sources.get(file).name()),
-                    )
-                    .primary(Span::file_start(file), "empty file")
-                    .help("declare resources in it, or delete it"),
-                );
-                continue;
-            }
-            let file_dir = self
-                .sources
-                .get(file)
-                .path()
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            Lowerer {
-                file,
-                text,
-                dir: &file_dir,
-                schema: self.schema,
-                in_module,
-                diagnostics: &mut self.diagnostics,
-            }
-            .lower(&document, &mut unit);
+        for (key, file) in lowered {
+            self.diagnostics.extend(file.diagnostics.iter().cloned());
+            unit.merge(&file.unit, &mut self.diagnostics);
+            self.now.files.insert(key, file);
         }
         unit
     }
+}
+
+/// One file, read, parsed and lowered on its own.
+fn lower_file(
+    schema: &Schema,
+    sources: &Sources,
+    file: FileId,
+    bytes: Vec<u8>,
+    in_module: bool,
+) -> LoweredFile {
+    let mut lowered = LoweredFile {
+        file,
+        bytes,
+        parsed: false,
+        unit: Unit::default(),
+        diagnostics: Vec::new(),
+    };
+    let source = sources.get(file);
+    if let Err(problem) = stack_syntax::read(file, &lowered.bytes) {
+        lowered.diagnostics.push(problem);
+        return lowered;
+    }
+    let parsed = stack_syntax::parse(file, source.text());
+    lowered.diagnostics.extend(parsed.diagnostics);
+    let Some(document) = parsed.document else {
+        return lowered;
+    };
+    lowered.parsed = true;
+    if document.nodes().is_empty() {
+        lowered.diagnostics.push(
+            Diagnostic::error("stack::empty_file", format!("{} declares nothing", source.name()))
+                .primary(Span::file_start(file), "empty file")
+                .help("declare resources in it, or delete it"),
+        );
+        return lowered;
+    }
+    let dir = source.path().parent().unwrap_or(Path::new(""));
+    Lowerer {
+        file,
+        text: source.text(),
+        dir,
+        schema,
+        in_module,
+        diagnostics: &mut lowered.diagnostics,
+    }
+    .lower(&document, &mut lowered.unit);
+    lowered
 }
 
 /// Resolves `.` and `..` without touching the file system, so paths read as

@@ -5,6 +5,7 @@
 //! evaluation, when interpolated values are known too.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use indexmap::map::Entry;
@@ -123,6 +124,10 @@ impl Lowerer<'_> {
 
     fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
+    }
+
+    fn report(&mut self, result: Result<(), Diagnostic>) {
+        self.diagnostics.extend(result.err());
     }
 
     fn span(&self, range: miette::SourceSpan) -> Span {
@@ -305,18 +310,7 @@ impl Lowerer<'_> {
             );
             return;
         }
-        match &unit.stack_name {
-            Some((_, first)) => {
-                let first = *first;
-                self.error(
-                    Diagnostic::error("stack::duplicate_name", "the stack is named twice")
-                        .primary(span, "second name")
-                        .secondary(first, "first named here")
-                        .help("keep one `stack` node"),
-                );
-            }
-            None => unit.stack_name = Some((name, span)),
-        }
+        self.report(unit.name_stack(name, span));
     }
 
     /// A `provider` block: where to find the provider, kept as written so that it can be
@@ -356,29 +350,13 @@ impl Lowerer<'_> {
             return;
         };
         let fields = self.lower_block(node, FieldSet::Kind(kind), true);
-        let key = (kind.name, name.clone());
-        if let Some(first) = unit.resources.get(&key) {
-            let first = first.name_span;
-            self.error(
-                Diagnostic::error(
-                    "stack::duplicate_name",
-                    format!("{} `{name}` is declared twice", kind.name),
-                )
-                .primary(name_span, "declared again here")
-                .secondary(first, "first declared here")
-                .help("rename one of them, or merge them into one declaration"),
-            );
-            return;
-        }
-        unit.resources.insert(
-            key,
-            ResourceDecl {
-                kind,
-                name_span,
-                dir: self.dir.to_path_buf(),
-                fields,
-            },
-        );
+        let resource = ResourceDecl {
+            kind,
+            name_span,
+            dir: self.dir.to_path_buf(),
+            fields: Arc::new(fields),
+        };
+        self.report(unit.declare_resource(name, resource));
     }
 
     /// Lowers the children of `node` as the fields of `set`.
@@ -791,19 +769,7 @@ impl Lowerer<'_> {
             sensitive,
             rules,
         };
-        if let Some(first) = unit.variables.get(&name) {
-            let first = first.name_span;
-            self.error(
-                Diagnostic::error(
-                    "stack::duplicate_name",
-                    format!("variable `{name}` is declared twice"),
-                )
-                .primary(name_span, "declared again here")
-                .secondary(first, "first declared here"),
-            );
-            return;
-        }
-        unit.variables.insert(name, declaration);
+        self.report(unit.declare_variable(name, declaration));
     }
 
     fn lower_rule(&mut self, node: &KdlNode, description: &mut Option<String>) -> Option<Rule> {
@@ -1020,29 +986,14 @@ impl Lowerer<'_> {
             }
             arguments.insert(key, (key_span, value));
         }
-        if let Some(first) = unit.uses.get(&alias) {
-            let first = first.alias_span;
-            self.error(
-                Diagnostic::error(
-                    "stack::duplicate_name",
-                    format!("module name `{alias}` is used twice"),
-                )
-                .primary(alias_span, "used again here")
-                .secondary(first, "first used here")
-                .help("give each module call its own name with as=\"...\""),
-            );
-            return;
-        }
-        unit.uses.insert(
-            alias.clone(),
-            UseDecl {
-                source,
-                source_span,
-                alias_span,
-                dir: self.dir.to_path_buf(),
-                arguments,
-            },
-        );
+        let call = UseDecl {
+            source,
+            source_span,
+            alias_span,
+            dir: self.dir.to_path_buf(),
+            arguments,
+        };
+        self.report(unit.declare_use(alias, call));
     }
 
     fn lower_output(&mut self, node: &KdlNode, unit: &mut Unit) {
@@ -1069,19 +1020,7 @@ impl Lowerer<'_> {
         let Some(value) = self.value(value_entry) else {
             return;
         };
-        if let Some(first) = unit.outputs.get(&name) {
-            let first = first.name_span;
-            self.error(
-                Diagnostic::error(
-                    "stack::duplicate_name",
-                    format!("output `{name}` is declared twice"),
-                )
-                .primary(name_span, "declared again here")
-                .secondary(first, "first declared here"),
-            );
-            return;
-        }
-        unit.outputs.insert(name, OutputDecl { name_span, value });
+        self.report(unit.declare_output(name, OutputDecl { name_span, value }));
     }
 }
 
@@ -1109,21 +1048,7 @@ impl Lowerer<'_> {
                     .help("declare `variable \"NAME\" type=\"string\" sensitive=#true`, set it with `--var`, a var file or `STACK_VAR_NAME`, and write `password \"${var.NAME}\"`"),
             );
         }
-        if let Some(first) = unit.registries.get(&server) {
-            let first = first.server_span;
-            self.error(
-                Diagnostic::error(
-                    "stack::duplicate_name",
-                    format!("registry `{server}` is declared twice"),
-                )
-                .primary(server_span, "declared again here")
-                .secondary(first, "first declared here")
-                .help("keep one `registry` block per registry host"),
-            );
-            return;
-        }
-        unit.registries
-            .insert(server, RegistryDecl { server_span, fields });
+        self.report(unit.declare_registry(server, RegistryDecl { server_span, fields }));
     }
 }
 

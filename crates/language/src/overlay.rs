@@ -1,5 +1,7 @@
 //! Environments: overlays that change fields of the base's resources.
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use stack_diagnostics::{Diagnostic, Span};
 
@@ -89,8 +91,7 @@ pub fn apply(
             let address = format!("{}.{}", target.kind.name, target.name);
             match (&value.data, merges) {
                 (Data::Map(entries), true) => {
-                    let base = resource
-                        .fields
+                    let base = Arc::make_mut(&mut resource.fields)
                         .entry(field_name.clone())
                         .or_insert_with(|| Value::new(Data::Map(IndexMap::new()), value.span));
                     for (key, entry) in entries {
@@ -111,7 +112,7 @@ pub fn apply(
                     if let Some(problem) = conflict(&mut set_by, path, value, environment) {
                         problems.push(problem);
                     } else {
-                        resource.fields.insert(field_name.clone(), value.clone());
+                        Arc::make_mut(&mut resource.fields).insert(field_name.clone(), value.clone());
                     }
                 }
             }

@@ -112,13 +112,15 @@ impl Template {
 
 fn parse_path(expression: &str) -> Option<Vec<String>> {
     let path: Vec<String> = expression.trim().split('.').map(str::to_owned).collect();
-    let valid_segment = |segment: &String| {
-        !segment.is_empty()
-            && segment
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    path.iter().all(valid_segment).then_some(path)
+    path.iter().all(|segment| valid_segment(segment)).then_some(path)
+}
+
+/// Whether `name` can be one part of a `${...}` path: a variable's name, for one.
+pub fn valid_segment(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Narrows `span` to where `needle` stands in the quoted source, when it can be found.

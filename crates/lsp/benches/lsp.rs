@@ -2,9 +2,9 @@
 //!
 //! Drives the server over in-memory channels as an editor does: opens the
 //! stack's 10 files, then times, each as the median of several rounds, the
-//! diagnostics after an edit (a full check of the stack), and hover,
-//! completion, definition and references. Prints each against the goal of
-//! 50 ms.
+//! diagnostics after an edit (the stack checked again, the edited file parsed
+//! anew), and hover, completion, definition, references, document symbols,
+//! formatting and rename. Prints each against the goal of 50 ms.
 //!
 //! Run with `cargo bench -p stack-lsp --bench lsp`.
 
@@ -76,6 +76,23 @@ fn main() {
     report(
         "completion",
         median(|| editor.request("textDocument/completion", completion.clone())),
+    );
+    let document = json!({ "textDocument": { "uri": uri(first) } });
+    report(
+        "document symbols",
+        median(|| editor.request("textDocument/documentSymbol", document.clone())),
+    );
+    let mut formatting = document.clone();
+    formatting["options"] = json!({ "tabSize": 4, "insertSpaces": true });
+    report(
+        "formatting",
+        median(|| editor.request("textDocument/formatting", formatting.clone())),
+    );
+    let mut rename = at(&reference);
+    rename["newName"] = json!("renamed");
+    report(
+        "rename",
+        median(|| editor.request("textDocument/rename", rename.clone())),
     );
 
     editor.request("shutdown", Value::Null);

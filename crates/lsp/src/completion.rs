@@ -117,7 +117,7 @@ fn interpolation(schema: &Schema, index: &Index, scope: usize, written: &str) ->
         .map(|symbol| {
             let detail = match &symbol.kind {
                 SymbolKind::Variable { ty, .. } => (*ty).to_owned(),
-                SymbolKind::Module { source } => source.clone(),
+                SymbolKind::Module { source, .. } => source.clone(),
                 _ => symbol.address(),
             };
             item(&symbol.name, CompletionItemKind::REFERENCE, Some(detail), None)

@@ -66,7 +66,7 @@ fn symbol_doc(symbol: &Symbol) -> String {
             }
             doc
         }
-        SymbolKind::Module { source } => format!("**{address}**: module `{source}`"),
+        SymbolKind::Module { source, .. } => format!("**{address}**: module `{source}`"),
         SymbolKind::Output => format!("**{address}**: output"),
     }
 }

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use lsp_types::{Location, SymbolInformation, TextEdit, Url, WorkspaceEdit};
+use lsp_types::{Location, Range, SymbolInformation, TextEdit, Url, WorkspaceEdit};
 use stack_diagnostics::{FileId, Sources};
-use stack_language::{Index, SymbolKind, valid_name};
+use stack_language::{Index, Symbol, SymbolKind, valid_name, valid_segment};
 
 use crate::text::{LineIndex, Locator};
 
@@ -60,7 +60,9 @@ pub fn symbols(index: &Index, sources: &Sources, file: FileId) -> Vec<SymbolInfo
         .collect()
 }
 
-/// Renames the resource at `offset` where it is declared and everywhere it is used.
+/// Renames the resource, variable or module call at `offset` where it is
+/// declared and everywhere it is used; refuses a name that is not valid or
+/// that another of its kind already has.
 pub fn rename(
     index: &Index,
     sources: &Sources,
@@ -68,21 +70,66 @@ pub fn rename(
     offset: usize,
     new_name: &str,
 ) -> Result<WorkspaceEdit, String> {
-    let symbol = index
+    let id = index
         .symbol_at(file, offset)
         .ok_or("there is no name to rename here")?;
-    if !matches!(index.symbols[symbol].kind, SymbolKind::Resource(_)) {
-        return Err("only resources can be renamed".to_owned());
+    let symbol = &index.symbols[id];
+    let (valid, rule) = match symbol.kind {
+        SymbolKind::Resource(_) | SymbolKind::Module { .. } => (
+            valid_name(new_name),
+            "names use lowercase letters, digits, `-` and `_`, and start with a letter or digit",
+        ),
+        SymbolKind::Variable { .. } => (
+            valid_segment(new_name),
+            "variable names use letters, digits, `-` and `_`",
+        ),
+        SymbolKind::Output => {
+            return Err("outputs cannot be renamed: only resources, variables and modules".to_owned());
+        }
+    };
+    if !valid {
+        return Err(format!("`{new_name}` is not a valid name: {rule}"));
     }
-    if !valid_name(new_name) {
+    let renamed = Symbol {
+        name: new_name.to_owned(),
+        ..symbol.clone()
+    };
+    if let Some(taken) = index
+        .in_scope(symbol.scope)
+        .find(|other| other.address() == renamed.address())
+        .filter(|other| other.span != symbol.span)
+    {
+        let mut locator = Locator::new(sources);
+        let place = locator
+            .locate(taken.span)
+            .map(|location| format!(" (line {})", location.range.start.line + 1))
+            .unwrap_or_default();
         return Err(format!(
-            "`{new_name}` is not a valid name: names use lowercase letters, digits, `-` and `_`"
+            "cannot rename {} to `{new_name}`: {} is already declared{place}",
+            symbol.address(),
+            renamed.address(),
         ));
     }
     let mut locator = Locator::new(sources);
+    let declared = locator.locate(symbol.span).ok_or_else(|| {
+        format!(
+            "{} is declared in the standard library, which cannot be edited",
+            symbol.address()
+        )
+    })?;
     let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
-    let spans = std::iter::once(index.symbols[symbol].span).chain(index.references_to(symbol));
-    for location in spans.filter_map(|span| locator.locate(span)) {
+    let declaration = match symbol.kind {
+        // A call without `as=` is named after its path: name it, and keep the path.
+        SymbolKind::Module { named: false, .. } => {
+            let text = sources.get(symbol.span.file).text();
+            let after = closing_quote(text, symbol.span.end as usize);
+            let at = LineIndex::new(text).position(after);
+            TextEdit::new(Range::new(at, at), format!(" as=\"{new_name}\""))
+        }
+        _ => TextEdit::new(declared.range, new_name.to_owned()),
+    };
+    changes.entry(declared.uri).or_default().push(declaration);
+    for location in index.references_to(id).filter_map(|span| locator.locate(span)) {
         changes
             .entry(location.uri)
             .or_default()
@@ -91,19 +138,34 @@ pub fn rename(
     Ok(WorkspaceEdit::new(changes))
 }
 
+/// Just past the string that goes on at `offset`: its closing quote and the `#`s of a raw string.
+fn closing_quote(text: &str, offset: usize) -> usize {
+    let rest = &text[offset..];
+    let quote = rest.find('"').map_or(rest.len(), |at| at + 1);
+    let hashes = rest[quote..].len() - rest[quote..].trim_start_matches('#').len();
+    offset + quote + hashes
+}
+
 /// `stack fmt`'s layout of `text`, as one edit; none when it is already so
 /// laid out or does not parse (its errors are among the diagnostics).
-pub fn format(text: &str) -> Vec<TextEdit> {
+/// `parses` says whether the check of the stack found that it parses, when it read the file.
+pub fn format(text: &str, parses: Option<bool>) -> Vec<TextEdit> {
     let mut sources = Sources::new();
     let file = sources.add("buffer", "buffer", text);
     let Ok(text) = stack_syntax::read(file, text.as_bytes()) else {
         return Vec::new();
     };
-    match stack_fmt::format(file, text) {
-        Ok(formatted) if formatted != text => {
-            let whole = LineIndex::new(text).range(stack_diagnostics::Span::new(file, 0..text.len()));
-            vec![TextEdit::new(whole, formatted)]
-        }
-        _ => Vec::new(),
+    let formatted = match parses {
+        Some(true) => stack_fmt::format_parsed(text),
+        Some(false) => return Vec::new(),
+        None => match stack_fmt::format(file, text) {
+            Ok(formatted) => formatted,
+            Err(_) => return Vec::new(),
+        },
+    };
+    if formatted == text {
+        return Vec::new();
     }
+    let whole = LineIndex::new(text).range(stack_diagnostics::Span::new(file, 0..text.len()));
+    vec![TextEdit::new(whole, formatted)]
 }

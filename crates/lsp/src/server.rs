@@ -200,7 +200,7 @@ fn respond(workspace: &mut Workspace, request: Request) -> Answer {
             let path = file_path(&params.text_document.uri).ok_or_else(not_a_file)?;
             let analysis = workspace.analysis(&path);
             match analysis.file(&path) {
-                Some((_, text)) => to_json(navigation::format(text)),
+                Some((_, text)) => to_json(navigation::format(text, analysis.parsed(&path))),
                 None => Ok(Value::Null),
             }
         }

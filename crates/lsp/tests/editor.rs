@@ -44,6 +44,12 @@ impl Editor {
     }
 
     fn request(&mut self, method: &str, params: Value) -> Value {
+        self.try_request(method, params)
+            .unwrap_or_else(|error| panic!("{method}: {error}"))
+    }
+
+    /// A request's answer, or the message of the error the server answers with.
+    fn try_request(&mut self, method: &str, params: Value) -> Result<Value, String> {
         self.next_id += 1;
         let id = RequestId::from(self.next_id);
         let request = Request::new(id.clone(), method.to_owned(), params);
@@ -54,8 +60,10 @@ impl Editor {
         loop {
             match self.receive() {
                 Message::Response(response) if response.id == id => {
-                    assert!(response.error.is_none(), "{method}: {:?}", response.error);
-                    return response.result.unwrap_or(Value::Null);
+                    return match response.error {
+                        Some(error) => Err(error.message),
+                        None => Ok(response.result.unwrap_or(Value::Null)),
+                    };
                 }
                 _ => {}
             }
@@ -446,5 +454,222 @@ fn formatting_lays_the_file_out_as_stack_fmt_does() {
     let expected = stack_fmt::format(file, messy).expect("the file formats");
     assert_eq!(edits[0]["newText"], expected.as_str());
     assert_eq!(edits[0]["range"]["start"], json!({ "line": 0, "character": 0 }));
+    editor.shut_down();
+}
+
+const CALLER: &str = r#"variable "release" default="1.0"
+variable "size" default="64MiB"
+
+network "backend"
+
+use "./cache" {
+    network "backend"
+    memory "${var.size}"
+}
+
+service "api" {
+    image "shop/api:${var.release}"
+    env {
+        CACHE "${module.cache.host}"
+        RELEASE "${var.release}"
+    }
+    network "backend"
+    depends-on "module.cache"
+}
+"#;
+
+const CALLER_OVERLAY: &str = "overlay \"production\" {\n    service \"api\" {\n        env {\n            RELEASE \"${var.release}-prod\"\n        }\n    }\n}\n";
+
+const CACHE: &str = r#"variable "network" type="network"
+variable "memory" type="size"
+
+service "memcached" {
+    image "memcached:1"
+    network "${var.network}"
+    env {
+        MEMORY "${var.memory}"
+    }
+}
+
+output "host" "${service.memcached}"
+"#;
+
+/// A stack that calls a module, with an overlay, on disk.
+struct Caller {
+    _dir: tempfile::TempDir,
+    stack: PathBuf,
+    overlay: PathBuf,
+    module: PathBuf,
+}
+
+fn caller() -> Caller {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let root = dir.path().canonicalize().expect("the directory's path");
+    std::fs::create_dir_all(root.join("cache")).expect("the module's directory");
+    let files = Caller {
+        stack: root.join("stack.kdl"),
+        overlay: root.join("production.kdl"),
+        module: root.join("cache/module.kdl"),
+        _dir: dir,
+    };
+    std::fs::write(&files.stack, CALLER).expect("stack.kdl");
+    std::fs::write(&files.overlay, CALLER_OVERLAY).expect("production.kdl");
+    std::fs::write(&files.module, CACHE).expect("module.kdl");
+    files
+}
+
+/// The texts of the files after a rename's edits.
+fn edited(rename: &Value, files: &[(&Path, &str)]) -> Vec<String> {
+    files
+        .iter()
+        .map(|(path, text)| {
+            let mut edits: Vec<(usize, usize, String)> = rename["changes"][uri(path).as_str()]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|edit| {
+                    let offset = |position: &Value| {
+                        let line = position["line"].as_u64().unwrap_or(0) as usize;
+                        let column = position["character"].as_u64().unwrap_or(0) as usize;
+                        text.split_inclusive('\n').take(line).map(str::len).sum::<usize>() + column
+                    };
+                    let range = &edit["range"];
+                    (
+                        offset(&range["start"]),
+                        offset(&range["end"]),
+                        edit["newText"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            edits.sort();
+            let mut result = (*text).to_owned();
+            for (start, end, new_text) in edits.into_iter().rev() {
+                result.replace_range(start..end, &new_text);
+            }
+            result
+        })
+        .collect()
+}
+
+#[test]
+fn rename_covers_variables_in_every_file() {
+    let files = caller();
+    let mut editor = Editor::start();
+    editor.open(&files.stack, CALLER);
+    assert_eq!(editor.diagnostics(&files.stack), Vec::<Value>::new());
+    let all = [
+        (files.stack.as_path(), CALLER),
+        (files.overlay.as_path(), CALLER_OVERLAY),
+        (files.module.as_path(), CACHE),
+    ];
+
+    // From a use, the stack's variable: its declaration, the stack's uses and the overlay's.
+    let rename = editor.at(
+        "textDocument/rename",
+        &files.overlay,
+        CALLER_OVERLAY,
+        "var.release",
+        5,
+        json!({ "newName": "version" }),
+    );
+    let [stack, overlay, module] = <[String; 3]>::try_from(edited(&rename, &all)).expect("three files");
+    assert_eq!(
+        stack,
+        CALLER
+            .replace("\"release\"", "\"version\"")
+            .replace("var.release", "var.version")
+    );
+    assert_eq!(overlay, CALLER_OVERLAY.replace("var.release", "var.version"));
+    assert_eq!(module, CACHE);
+
+    // A module's variable: its declaration, its uses in the module, and the parameter of each call.
+    let rename = editor.at(
+        "textDocument/rename",
+        &files.stack,
+        CALLER,
+        "    memory",
+        4,
+        json!({ "newName": "memory-limit" }),
+    );
+    let [stack, overlay, module] = <[String; 3]>::try_from(edited(&rename, &all)).expect("three files");
+    assert_eq!(stack, CALLER.replace("    memory \"", "    memory-limit \""));
+    assert_eq!(overlay, CALLER_OVERLAY);
+    assert_eq!(
+        module,
+        CACHE
+            .replace("\"memory\"", "\"memory-limit\"")
+            .replace("var.memory", "var.memory-limit")
+    );
+    editor.shut_down();
+}
+
+#[test]
+fn rename_covers_module_calls() {
+    let files = caller();
+    let mut editor = Editor::start();
+    editor.open(&files.stack, CALLER);
+    assert_eq!(editor.diagnostics(&files.stack), Vec::<Value>::new());
+    let all = [(files.stack.as_path(), CALLER)];
+
+    // Named after its path: the call gets a name of its own, and the path stays.
+    let rename = editor.at(
+        "textDocument/rename",
+        &files.stack,
+        CALLER,
+        "module.cache.host",
+        8,
+        json!({ "newName": "sessions" }),
+    );
+    let [renamed] = <[String; 1]>::try_from(edited(&rename, &all)).expect("one file");
+    let expected = CALLER
+        .replace("use \"./cache\" {", "use \"./cache\" as=\"sessions\" {")
+        .replace("module.cache", "module.sessions");
+    assert_eq!(renamed, expected);
+
+    // Named with `as=`: the name is replaced.
+    editor.change(&files.stack, 2, &renamed);
+    assert_eq!(editor.diagnostics(&files.stack), Vec::<Value>::new());
+    let rename = editor.at(
+        "textDocument/rename",
+        &files.stack,
+        &renamed,
+        "as=\"sessions",
+        5,
+        json!({ "newName": "memcache" }),
+    );
+    let [again] =
+        <[String; 1]>::try_from(edited(&rename, &[(files.stack.as_path(), &renamed)])).expect("one file");
+    assert_eq!(again, expected.replace("sessions", "memcache"));
+    editor.shut_down();
+}
+
+#[test]
+fn rename_refuses_an_invalid_or_taken_name() {
+    let files = caller();
+    let mut editor = Editor::start();
+    editor.open(&files.stack, CALLER);
+    editor.diagnostics(&files.stack);
+    let mut refused = |needle: &str, skip: usize, new_name: &str| {
+        let params = json!({
+            "textDocument": { "uri": uri(&files.stack) },
+            "position": position(CALLER, needle, skip),
+            "newName": new_name,
+        });
+        editor
+            .try_request("textDocument/rename", params)
+            .expect_err("the rename is refused")
+    };
+    assert_eq!(
+        refused("var.release", 5, "the release"),
+        "`the release` is not a valid name: variable names use letters, digits, `-` and `_`"
+    );
+    assert_eq!(
+        refused("var.release", 5, "size"),
+        "cannot rename var.release to `size`: var.size is already declared (line 2)"
+    );
+    assert_eq!(
+        refused("module.cache", 8, "Cache"),
+        "`Cache` is not a valid name: names use lowercase letters, digits, `-` and `_`, and start with a letter or digit"
+    );
     editor.shut_down();
 }
