@@ -111,7 +111,9 @@ fn on_a_swarm(resource: &Resource, desired: &mut Desired) -> Result<(), Diagnost
     Ok(())
 }
 
+// Test code may unwrap.
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::time::Duration;
 

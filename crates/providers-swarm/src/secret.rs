@@ -229,7 +229,9 @@ fn removal_error(error: DockerError, name: &str) -> ProviderError {
     }
 }
 
+// Test code may unwrap.
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use std::time::Duration;
 

@@ -319,6 +319,12 @@ pub mod testing {
         pub root: tempfile::TempDir,
     }
 
+    impl Default for Fixture {
+        fn default() -> Self {
+            Fixture::new()
+        }
+    }
+
     impl Fixture {
         pub fn new() -> Fixture {
             Fixture {
