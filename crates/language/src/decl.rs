@@ -8,6 +8,7 @@ use indexmap::map::Entry;
 use stack_diagnostics::{Diagnostic, Span};
 
 use crate::Value;
+use crate::model::Target;
 use crate::schema::KindSchema;
 
 /// The files of one directory: the root stack or one module.
@@ -236,6 +237,8 @@ pub enum Rule {
 #[derive(Debug, Clone)]
 pub struct OverlayDecl {
     pub environments: Vec<(String, Span)>,
+    /// `target "swarm"`: where the stack of these environments is applied.
+    pub target: Option<(Target, Span)>,
     pub targets: Vec<OverlayTarget>,
 }
 

@@ -303,8 +303,9 @@ mod tests {
     }
 }
 
-/// Stacks written to a temporary directory and loaded as `stack plan` would.
-#[cfg(test)]
+/// Stacks written to a temporary directory and loaded as `stack plan` would; the Swarm
+/// providers' unit tests use them too (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 pub mod testing {
     use std::path::{Path, PathBuf};
 
@@ -316,6 +317,12 @@ pub mod testing {
     /// reads from outside (secrets).
     pub struct Fixture {
         pub root: tempfile::TempDir,
+    }
+
+    impl Default for Fixture {
+        fn default() -> Self {
+            Fixture::new()
+        }
     }
 
     impl Fixture {
