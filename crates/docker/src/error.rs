@@ -17,6 +17,10 @@ pub enum ObjectKind {
     Network,
     Volume,
     Image,
+    /// A Swarm service.
+    Service,
+    /// A Swarm secret.
+    Secret,
     /// The daemon itself (ping, version).
     Daemon,
 }
@@ -28,6 +32,8 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Network => "network",
             ObjectKind::Volume => "volume",
             ObjectKind::Image => "image",
+            ObjectKind::Service => "service",
+            ObjectKind::Secret => "secret",
             ObjectKind::Daemon => "Docker daemon",
         })
     }

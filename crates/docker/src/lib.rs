@@ -24,6 +24,7 @@ mod labels;
 mod logs;
 mod network;
 mod registry;
+pub mod service;
 mod volume;
 
 pub use archive::{ContainerFile, file_archive};

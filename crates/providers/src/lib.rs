@@ -3,7 +3,7 @@
 //! Each kind implements [`stack_provider::Provider`] and nothing else: the
 //! engine treats them exactly as it would a provider written elsewhere.
 
-mod common;
+pub mod common;
 // The stack's lock on the daemon (stack_provider::lock::StackLock).
 mod lock;
 // One module per kind (each helper adds its own line here).
@@ -22,6 +22,13 @@ use stack_docker::DockerClient;
 use stack_provider::Providers;
 
 pub use lock::DockerLock;
+
+/// The typed model of a service, read from its resource, that the providers of other targets
+/// (Swarm) build their objects from too.
+pub mod service_model {
+    pub use crate::service::rollout::{FailureAction, Order, Strategy, Update};
+    pub use crate::service::spec::{Check, Probe, ServiceSpec};
+}
 
 /// Every built-in provider, sharing one client.
 pub fn builtin(docker: DockerClient) -> Providers {
