@@ -24,7 +24,9 @@ mod labels;
 mod logs;
 mod network;
 mod registry;
+mod secret;
 pub mod service;
+mod swarm;
 mod volume;
 
 pub use archive::{ContainerFile, file_archive};
@@ -42,4 +44,6 @@ pub use labels::{LabelFilter, Labels};
 pub use logs::{LogLine, LogRequest, LogStream};
 pub use network::{AttachedContainer, NetworkAttachment, NetworkInfo, NetworkSpec, Subnet};
 pub use registry::{DEFAULT_REGISTRY, RegistryAuth, RegistryFailure, Transfer, registry_of};
+pub use secret::{SecretInfo, SecretSpec};
+pub use swarm::SwarmRole;
 pub use volume::{VolumeInfo, VolumeSpec};

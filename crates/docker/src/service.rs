@@ -108,9 +108,7 @@ impl DockerClient {
             .await
             .map_err(self.error(service_ref(service)))
     }
-}
 
-impl DockerClient {
     /// How many nodes the swarm has, as its manager lists them.
     pub async fn swarm_node_count(&self) -> Result<usize> {
         let nodes = self
@@ -119,16 +117,6 @@ impl DockerClient {
             .await
             .map_err(self.error(ObjectRef::new(ObjectKind::Daemon, self.endpoint())))?;
         Ok(nodes.len())
-    }
-
-    /// The id of the Swarm secret `name`: a service refers to a secret by both.
-    pub async fn swarm_secret_id(&self, name: &str) -> Result<String> {
-        let secret = self
-            .docker
-            .inspect_secret(name)
-            .await
-            .map_err(self.error(ObjectRef::new(ObjectKind::Secret, name)))?;
-        Ok(secret.id.unwrap_or_default())
     }
 }
 

@@ -249,12 +249,12 @@ impl ServiceProvider {
         let service: &SwarmService = common::spec(desired, desired.kind.name)?;
         let mut secret_ids = Vec::new();
         for secret in &service.secrets {
-            let id = self
+            let found = self
                 .docker
-                .swarm_secret_id(&secret.secret)
+                .inspect_secret(&secret.secret)
                 .await
                 .map_err(|error| named(&desired.address, error))?;
-            secret_ids.push((secret.secret.clone(), id));
+            secret_ids.push((secret.secret.clone(), found.id));
         }
         let mut labels = common::labels(scope, desired);
         let task_labels = Labels::from([

@@ -2,6 +2,10 @@
 //!
 //! Each kind implements [`stack_provider::Provider`] and nothing else: the
 //! engine treats them exactly as it would a provider written elsewhere.
+//!
+//! What is the same on a swarm (`stack-providers-swarm`) is public and reused there, not
+//! copied: the helpers of [`common`] (labels, names, drift), the image and probe providers as
+//! they are, and the network, volume and secret providers that the Swarm ones build on.
 
 pub mod common;
 // The stack's lock on the daemon (stack_provider::lock::StackLock).
@@ -9,7 +13,7 @@ mod lock;
 // One module per kind (each helper adds its own line here).
 mod image;
 mod job;
-mod network;
+pub mod network;
 mod probe;
 mod registry;
 mod secret;
@@ -21,7 +25,14 @@ use std::sync::Arc;
 use stack_docker::DockerClient;
 use stack_provider::Providers;
 
+pub use image::ImageProvider;
+pub use job::JobProvider;
 pub use lock::DockerLock;
+pub use network::NetworkProvider;
+pub use probe::ProbeProvider;
+pub use secret::SecretProvider;
+pub use service::ServiceProvider;
+pub use volume::VolumeProvider;
 
 /// The typed model of a service, read from its resource, that the providers of other targets
 /// (Swarm) build their objects from too.

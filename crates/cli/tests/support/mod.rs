@@ -389,3 +389,4 @@ pub mod examples;
 pub mod registry;
 pub mod seen;
 pub mod slow_daemon;
+pub mod swarm;
