@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use serde_json::Value as Json;
+use serde_json::{Value as Json, json};
 use stack_docker::DockerClient;
-use stack_docker::service::{Service, ServiceUpdateStatusStateEnum, Task, TaskState};
+use stack_docker::service::{Service, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskState};
 use stack_language::Address;
 use stack_provider::ProviderError;
 use tokio::time::Instant;
@@ -182,7 +182,109 @@ fn counts(tasks: &[Task]) -> String {
         .join(", ")
 }
 
-/// A task spec as JSON, for comparing a task's with its service's.
-fn normal<T: serde::Serialize>(spec: &T) -> Json {
-    serde_json::to_value(spec).unwrap_or(Json::Null)
+/// The parts of a task spec whose change replaces the tasks, as JSON without empty values, for
+/// comparing a task's with its service's. The daemon fills defaults into the service's copy
+/// that its tasks' lack (a restart delay, the runtime, empty DNS settings).
+fn normal(spec: &TaskSpec) -> Json {
+    let parts = json!({
+        "container": spec.container_spec,
+        "resources": spec.resources,
+        "placement": spec.placement,
+        "networks": spec.networks,
+        "force": spec.force_update,
+    });
+    super::observed::normal(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service of `replicas` tasks whose template is `template`, with an update in `state`.
+    fn service(replicas: i64, template: u64, state: Option<&str>) -> Service {
+        serde_json::from_value(json!({
+            "Spec": {
+                "Mode": {"Replicated": {"Replicas": replicas}},
+                "TaskTemplate": {"ForceUpdate": template},
+            },
+            "UpdateStatus": state.map(|state| json!({"State": state, "Message": "update rolled back"})),
+        }))
+        .unwrap()
+    }
+
+    /// A task of the template `template`, in `state`, that Swarm wants `desired`.
+    fn task(id: &str, template: u64, state: &str, desired: &str) -> Task {
+        serde_json::from_value(json!({
+            "ID": id,
+            "Spec": {"ForceUpdate": template},
+            "Status": {"State": state, "Err": "task: non-zero exit (1)"},
+            "DesiredState": desired,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn done_once_every_task_of_the_current_spec_runs_and_no_old_one_does() {
+        let service = service(2, 1, Some("completed"));
+        let rolling = [
+            task("a", 1, "running", "running"),
+            task("b", 0, "running", "running"),
+        ];
+        assert!(matches!(progress(&service, &rolling, Goal::Rollout), Progress::Waiting(_)));
+        let rolled = [
+            task("a", 1, "running", "running"),
+            task("c", 1, "running", "running"),
+            task("b", 0, "shutdown", "shutdown"),
+        ];
+        assert_eq!(progress(&service, &rolled, Goal::Rollout), Progress::Done);
+    }
+
+    #[test]
+    fn a_rollback_by_swarm_fails_a_rollout_but_is_what_a_rollback_waits_for() {
+        let service = service(1, 0, Some("rollback_completed"));
+        let tasks = [task("a", 0, "running", "running")];
+        let Progress::Failed(reason) = progress(&service, &tasks, Goal::Rollout) else {
+            panic!("a rollback by Swarm must fail the rollout");
+        };
+        assert!(reason.contains("rolled it back: update rolled back"), "{reason}");
+        assert_eq!(progress(&service, &tasks, Goal::Rollback), Progress::Done);
+    }
+
+    #[test]
+    fn tasks_that_keep_failing_fail_the_wait_with_their_error() {
+        let service = service(1, 0, None);
+        let tasks: Vec<Task> = ["a", "b", "c"]
+            .iter()
+            .map(|id| task(id, 0, "failed", "shutdown"))
+            .collect();
+        let Progress::Failed(reason) = progress(&service, &tasks, Goal::Rollout) else {
+            panic!("three failed tasks must fail the wait");
+        };
+        assert!(reason.contains("keep failing (3 failed): task: non-zero exit (1)"), "{reason}");
+    }
+
+    #[test]
+    fn a_job_is_done_when_its_run_completed_and_failed_after_its_attempts() {
+        let job: Service = serde_json::from_value(json!({
+            "Spec": {"Mode": {"ReplicatedJob": {"MaxConcurrent": 1, "TotalCompletions": 1}}},
+        }))
+        .unwrap();
+        let completed = [Task {
+            spec: None,
+            ..task("a", 0, "complete", "complete")
+        }];
+        assert_eq!(progress(&job, &completed, Goal::Completed { attempts: 1 }), Progress::Done);
+        let failed = [Task {
+            spec: None,
+            ..task("a", 0, "failed", "shutdown")
+        }];
+        assert!(matches!(
+            progress(&job, &failed, Goal::Completed { attempts: 2 }),
+            Progress::Waiting(_)
+        ));
+        assert!(matches!(
+            progress(&job, &failed, Goal::Completed { attempts: 1 }),
+            Progress::Failed(_)
+        ));
+    }
 }

@@ -164,7 +164,7 @@ pub fn sections(spec: &ServiceSpec) -> Vec<(&'static str, Json)> {
 
 /// `section` without what says nothing: nulls, `false`, zeros, empty lists and objects, at
 /// every depth. The daemon and stack write those differently for the same meaning.
-fn normal(section: Json) -> Json {
+pub(crate) fn normal(section: Json) -> Json {
     let normal = match section {
         Json::Object(map) => Json::Object(
             map.into_iter()
