@@ -11,13 +11,13 @@ use bollard::query_parameters::{
 pub use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
     EndpointSpecModeEnum, HealthConfig, Limit, Mount as ServiceMount, MountTmpfsOptions, MountType,
-    NetworkAttachmentConfig, ResourceObject, Service, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
-    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
-    ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskSpecContainerSpec,
-    TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences,
-    TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
-    TaskState,
+    NetworkAttachmentConfig, ResourceObject, Service, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
+    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
+    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum,
+    Task, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets,
+    TaskSpecPlacement, TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 
 use crate::client::DockerClient;
@@ -76,7 +76,10 @@ impl DockerClient {
     /// rolled out as its rollback configuration says.
     pub async fn roll_back_service(&self, name: &str) -> Result<()> {
         let service = self.inspect_service(name).await?;
-        let version = service.version.and_then(|version| version.index).unwrap_or_default();
+        let version = service
+            .version
+            .and_then(|version| version.index)
+            .unwrap_or_default();
         let options = UpdateServiceOptions {
             version: version_number(version),
             rollback: Some("previous".to_string()),
@@ -101,7 +104,10 @@ impl DockerClient {
     /// The tasks of the service (by name or id), of every state Swarm still keeps.
     pub async fn list_tasks(&self, service: &str) -> Result<Vec<Task>> {
         let options = ListTasksOptions {
-            filters: Some(HashMap::from([("service".to_string(), vec![service.to_string()])])),
+            filters: Some(HashMap::from([(
+                "service".to_string(),
+                vec![service.to_string()],
+            )])),
         };
         self.docker
             .list_tasks(Some(options))

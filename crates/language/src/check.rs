@@ -605,10 +605,20 @@ mod tests {
 
     #[test]
     fn placement_constraints() {
-        for constraint in ["node.role==worker", "node.labels.zone != edge", "engine.labels.os==linux"] {
+        for constraint in [
+            "node.role==worker",
+            "node.labels.zone != edge",
+            "engine.labels.os==linux",
+        ] {
             assert!(is_constraint(constraint), "{constraint}");
         }
-        for text in ["node.role", "role==worker", "node.==x", "node.role==", "node.id==a==b"] {
+        for text in [
+            "node.role",
+            "role==worker",
+            "node.==x",
+            "node.role==",
+            "node.id==a==b",
+        ] {
             assert!(!is_constraint(text), "{text}");
         }
     }

@@ -83,7 +83,9 @@ impl Provider for ServiceProvider {
         let services = self.docker.list_services(&filter).await.map_err(crate::error)?;
         let mut lives = Vec::new();
         for service in services {
-            let Some(spec) = service.spec.as_ref() else { continue };
+            let Some(spec) = service.spec.as_ref() else {
+                continue;
+            };
             let labels = spec.labels.clone().unwrap_or_default();
             let Some(address) = labels
                 .get(ADDRESS)
@@ -91,7 +93,10 @@ impl Provider for ServiceProvider {
             else {
                 continue;
             };
-            let recorded = labels.get(CONFIG).map(|json| Config::from_json(json)).unwrap_or_default();
+            let recorded = labels
+                .get(CONFIG)
+                .map(|json| Config::from_json(json))
+                .unwrap_or_default();
             let (config, mut drift) = observed::observed(&recorded, spec);
             let (running, wanted) = task_counts(&service);
             let mut state = format!("{running}/{wanted} running");
@@ -154,7 +159,9 @@ impl Provider for ServiceProvider {
     /// Swarm's own rollback to the spec the service had before its last update.
     async fn roll_back(&self, scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
         match self.docker.roll_back_service(&desired.name).await {
-            Err(stack_docker::DockerError::BadParameter { message, .. }) if message.contains("previous spec") => {
+            Err(stack_docker::DockerError::BadParameter { message, .. })
+                if message.contains("previous spec") =>
+            {
                 return Err(ProviderError::new(format!(
                     "{}: Swarm keeps no previous spec: it has not been updated since it was created",
                     desired.address
@@ -196,7 +203,12 @@ impl Provider for ServiceProvider {
 
     /// A service is started and healthy once its rollout has converged (apply waited for it);
     /// a job once every run completed.
-    async fn wait(&self, scope: &Scope, desired: &Desired, condition: Condition) -> Result<(), ProviderError> {
+    async fn wait(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        condition: Condition,
+    ) -> Result<(), ProviderError> {
         match condition {
             Condition::Exists => Ok(()),
             _ => self.wait_rolled_out(scope, desired).await,
@@ -213,8 +225,13 @@ impl ServiceProvider {
             .inspect_service(&desired.name)
             .await
             .map_err(|error| named(&desired.address, error))?;
-        let spec = self.service_spec(scope, desired, Some((&current, restart))).await?;
-        let version = current.version.and_then(|version| version.index).unwrap_or_default();
+        let spec = self
+            .service_spec(scope, desired, Some((&current, restart)))
+            .await?;
+        let version = current
+            .version
+            .and_then(|version| version.index)
+            .unwrap_or_default();
         self.docker
             .update_service(&desired.name, version, spec)
             .await
@@ -223,7 +240,14 @@ impl ServiceProvider {
     }
 
     async fn wait_for(&self, scope: &Scope, desired: &Desired, goal: Goal) -> Result<(), ProviderError> {
-        converge::wait(&self.docker, &desired.address, &desired.name, goal, scope.ready_timeout).await
+        converge::wait(
+            &self.docker,
+            &desired.address,
+            &desired.name,
+            goal,
+            scope.ready_timeout,
+        )
+        .await
     }
 
     /// What a create or an update waits for: a service's rollout, a job's completed run.

@@ -75,7 +75,9 @@ pub enum Progress {
 /// Where a rollout of `service` stands, from the service and its tasks as read together.
 pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
     let update = service.update_status.as_ref();
-    let message = update.and_then(|status| status.message.clone()).unwrap_or_default();
+    let message = update
+        .and_then(|status| status.message.clone())
+        .unwrap_or_default();
     let state = update.and_then(|status| status.state);
     match (state, goal) {
         (Some(ServiceUpdateStatusStateEnum::PAUSED), _) => {
@@ -85,11 +87,12 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
             return Progress::Failed(format!("Swarm paused the rollback: {message}"));
         }
         (Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED), Goal::Rollout) => {
-            return Progress::Failed(format!(
-                "the update failed and Swarm rolled it back: {message}"
-            ));
+            return Progress::Failed(format!("the update failed and Swarm rolled it back: {message}"));
         }
-        (Some(ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED), _) => {
+        (
+            Some(ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED),
+            _,
+        ) => {
             return Progress::Waiting(format!("Swarm is rolling it out ({})", counts(tasks)));
         }
         _ => {}
@@ -141,7 +144,10 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
             .filter_map(|status| status.err.clone().or(status.message.clone()))
             .next_back()
             .unwrap_or_default();
-        return Progress::Failed(format!("its tasks keep failing ({} failed): {error}", failed.len()));
+        return Progress::Failed(format!(
+            "its tasks keep failing ({} failed): {error}",
+            failed.len()
+        ));
     }
     Progress::Waiting(counts(tasks))
 }
@@ -161,7 +167,10 @@ fn wanted_tasks(service: &Service) -> usize {
 /// `2 running, 1 starting` over the tasks Swarm wants running.
 fn counts(tasks: &[Task]) -> String {
     let mut counts: Vec<(String, usize)> = Vec::new();
-    for task in tasks.iter().filter(|task| task.desired_state == Some(TaskState::RUNNING)) {
+    for task in tasks
+        .iter()
+        .filter(|task| task.desired_state == Some(TaskState::RUNNING))
+    {
         let state = task
             .status
             .as_ref()
@@ -230,7 +239,10 @@ mod tests {
             task("a", 1, "running", "running"),
             task("b", 0, "running", "running"),
         ];
-        assert!(matches!(progress(&service, &rolling, Goal::Rollout), Progress::Waiting(_)));
+        assert!(matches!(
+            progress(&service, &rolling, Goal::Rollout),
+            Progress::Waiting(_)
+        ));
         let rolled = [
             task("a", 1, "running", "running"),
             task("c", 1, "running", "running"),
@@ -260,7 +272,10 @@ mod tests {
         let Progress::Failed(reason) = progress(&service, &tasks, Goal::Rollout) else {
             panic!("three failed tasks must fail the wait");
         };
-        assert!(reason.contains("keep failing (3 failed): task: non-zero exit (1)"), "{reason}");
+        assert!(
+            reason.contains("keep failing (3 failed): task: non-zero exit (1)"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -273,7 +288,10 @@ mod tests {
             spec: None,
             ..task("a", 0, "complete", "complete")
         }];
-        assert_eq!(progress(&job, &completed, Goal::Completed { attempts: 1 }), Progress::Done);
+        assert_eq!(
+            progress(&job, &completed, Goal::Completed { attempts: 1 }),
+            Progress::Done
+        );
         let failed = [Task {
             spec: None,
             ..task("a", 0, "failed", "shutdown")

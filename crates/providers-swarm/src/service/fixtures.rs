@@ -16,7 +16,10 @@ pub fn load(text: &str) -> (Stack, tempfile::TempDir) {
     let schema = stack_language::schema::builtin();
     let mut options = stack_language::Options::default();
     if text.contains("variable \"password\"") {
-        options.inputs.vars.push(("password".to_owned(), "hunter2".to_owned()));
+        options
+            .inputs
+            .vars
+            .push(("password".to_owned(), "hunter2".to_owned()));
     }
     let loaded = stack_language::load(dir.path(), &options, &schema, &mut sources);
     let stack = loaded.stack.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));

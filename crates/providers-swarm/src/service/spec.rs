@@ -14,11 +14,11 @@ use stack_docker::service::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
     EndpointSpecModeEnum, HealthConfig, Limit, MountTmpfsOptions, MountType, NetworkAttachmentConfig,
     ResourceObject, ServiceMount, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob,
-    ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
-    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
-    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum,
+    ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
+    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile,
+    TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences, TaskSpecPlacementSpread,
+    TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 use stack_docker::{Labels, Mount, Protocol, RestartPolicy};
 use stack_language::{Resource, Value};
@@ -76,14 +76,24 @@ pub struct SwarmService {
 impl SwarmService {
     /// Reads `resource` (a service, or a job with `mode` [`Mode::Job`]); what a swarm cannot run
     /// is a diagnostic at the field that asks for it.
-    pub fn from_resource(resource: &Resource, resolve: &dyn Resolve, mode: Mode) -> Result<SwarmService, Diagnostic> {
+    pub fn from_resource(
+        resource: &Resource,
+        resolve: &dyn Resolve,
+        mode: Mode,
+    ) -> Result<SwarmService, Diagnostic> {
         let base = ServiceSpec::from_resource(resource, resolve)?;
         refuse_what_a_swarm_cannot_do(resource, &base)?;
         let placement = resource.field("placement");
         let strings = |name: &str| {
             placement
                 .and_then(|placement| placement.get(name))
-                .map(|list| list.as_list().iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .map(|list| {
+                    list.as_list()
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let endpoint_mode = match resource.field("endpoint-mode").and_then(Value::as_str) {
@@ -148,7 +158,12 @@ impl SwarmService {
             command: base.entrypoint.clone(),
             args: base.command.clone(),
             hostname: base.hostname.clone(),
-            env: Some(base.env.iter().map(|(key, value)| format!("{key}={value}")).collect()),
+            env: Some(
+                base.env
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .collect(),
+            ),
             dir: base.workdir.clone(),
             user: base.user.clone(),
             read_only: Some(base.read_only),
@@ -157,7 +172,11 @@ impl SwarmService {
             stop_grace_period: Some(nanos(base.stop_grace_period)),
             health_check: base.probe.as_ref().and_then(|probe| match &probe.check {
                 Check::Exec(argv) => Some(HealthConfig {
-                    test: Some(std::iter::once("CMD".to_owned()).chain(argv.iter().cloned()).collect()),
+                    test: Some(
+                        std::iter::once("CMD".to_owned())
+                            .chain(argv.iter().cloned())
+                            .collect(),
+                    ),
                     interval: Some(nanos(probe.interval)),
                     timeout: Some(nanos(probe.timeout)),
                     retries: Some(i64::from(probe.retries)),
@@ -296,10 +315,13 @@ impl SwarmService {
                 i64::from(self.job_retries),
             ),
             (_, RestartPolicy::No) => (TaskSpecRestartPolicyConditionEnum::NONE, 0),
-            (_, RestartPolicy::Always | RestartPolicy::UnlessStopped) => (TaskSpecRestartPolicyConditionEnum::ANY, 0),
-            (_, RestartPolicy::OnFailure { max_retries }) => {
-                (TaskSpecRestartPolicyConditionEnum::ON_FAILURE, i64::from(max_retries))
+            (_, RestartPolicy::Always | RestartPolicy::UnlessStopped) => {
+                (TaskSpecRestartPolicyConditionEnum::ANY, 0)
             }
+            (_, RestartPolicy::OnFailure { max_retries }) => (
+                TaskSpecRestartPolicyConditionEnum::ON_FAILURE,
+                i64::from(max_retries),
+            ),
         };
         TaskSpecRestartPolicy {
             condition: Some(condition),
@@ -348,7 +370,11 @@ impl SwarmService {
     /// `monitor 0s` it would use its own default of 5 s, so the least is one probe interval.
     fn monitor(&self) -> Duration {
         let update = &self.base.update;
-        let probe_interval = self.base.probe.as_ref().map_or(Duration::from_secs(1), |probe| probe.interval);
+        let probe_interval = self
+            .base
+            .probe
+            .as_ref()
+            .map_or(Duration::from_secs(1), |probe| probe.interval);
         update.monitor.max(probe_interval)
     }
 }
@@ -356,21 +382,33 @@ impl SwarmService {
 /// Swarm's mounts: volumes by their Docker name, binds by absolute path, tmpfs with its size.
 fn mount(mount: &Mount) -> ServiceMount {
     match mount {
-        Mount::Volume { source, target, read_only } => ServiceMount {
+        Mount::Volume {
+            source,
+            target,
+            read_only,
+        } => ServiceMount {
             typ: Some(MountType::VOLUME),
             source: Some(source.clone()),
             target: Some(target.clone()),
             read_only: Some(*read_only),
             ..Default::default()
         },
-        Mount::Bind { source, target, read_only } => ServiceMount {
+        Mount::Bind {
+            source,
+            target,
+            read_only,
+        } => ServiceMount {
             typ: Some(MountType::BIND),
             source: Some(source.clone()),
             target: Some(target.clone()),
             read_only: Some(*read_only),
             ..Default::default()
         },
-        Mount::Tmpfs { target, size_bytes, mode } => ServiceMount {
+        Mount::Tmpfs {
+            target,
+            size_bytes,
+            mode,
+        } => ServiceMount {
             typ: Some(MountType::TMPFS),
             target: Some(target.clone()),
             tmpfs_options: Some(MountTmpfsOptions {
@@ -388,10 +426,16 @@ fn nanos(duration: Duration) -> i64 {
 }
 
 /// The secrets mounted, each by the Docker name its secret's desired state gives.
-fn secret_mounts(resource: &Resource, resolve: &dyn Resolve, base: &ServiceSpec) -> Result<Vec<SecretMount>, Diagnostic> {
+fn secret_mounts(
+    resource: &Resource,
+    resolve: &dyn Resolve,
+    base: &ServiceSpec,
+) -> Result<Vec<SecretMount>, Diagnostic> {
     let mut mounts = Vec::new();
     for (declared, file) in resource.items("secret").iter().zip(&base.secrets) {
-        let Some(reference) = declared.get("name") else { continue };
+        let Some(reference) = declared.get("name") else {
+            continue;
+        };
         let Some(secret) = reference.as_ref().and_then(|address| resolve.desired(address)) else {
             return Err(refusal(
                 resource,
@@ -446,7 +490,10 @@ fn refuse_what_a_swarm_cannot_do(resource: &Resource, base: &ServiceSpec) -> Res
         }
     }
     for port in resource.items("port") {
-        if let Some(ip) = port.get("host-ip").filter(|ip| ip.as_str().is_some_and(|ip| ip != "0.0.0.0")) {
+        if let Some(ip) = port
+            .get("host-ip")
+            .filter(|ip| ip.as_str().is_some_and(|ip| ip != "0.0.0.0"))
+        {
             return Err(refusal(
                 resource,
                 ip.span,
@@ -459,12 +506,9 @@ fn refuse_what_a_swarm_cannot_do(resource: &Resource, base: &ServiceSpec) -> Res
 }
 
 fn refusal(resource: &Resource, span: Span, problem: &str, help: &str) -> Diagnostic {
-    Diagnostic::error(
-        "stack::not_on_swarm",
-        format!("{} {problem}", resource.address),
-    )
-    .primary(span, "not on a swarm")
-    .help(help.to_owned())
+    Diagnostic::error("stack::not_on_swarm", format!("{} {problem}", resource.address))
+        .primary(span, "not on a swarm")
+        .help(help.to_owned())
 }
 
 #[cfg(test)]
@@ -527,10 +571,17 @@ service "api" {
 }
 "#;
 
-    fn read(text: &str, kind: &'static str, mode: Mode) -> (Result<SwarmService, Diagnostic>, tempfile::TempDir) {
+    fn read(
+        text: &str,
+        kind: &'static str,
+        mode: Mode,
+    ) -> (Result<SwarmService, Diagnostic>, tempfile::TempDir) {
         let (stack, dir) = fixtures::load(text);
         let resource = fixtures::resource(&stack, kind, "api");
-        (SwarmService::from_resource(resource, &Resolved::of(&stack), mode), dir)
+        (
+            SwarmService::from_resource(resource, &Resolved::of(&stack), mode),
+            dir,
+        )
     }
 
     fn full_spec() -> stack_docker::service::ServiceSpec {
@@ -538,7 +589,9 @@ service "api" {
         let ids = |name: &str| (name == "shop_token_v1").then(|| "secret-id-1".to_owned());
         let labels = Labels::from([("dev.stack.stack".to_owned(), "shop".to_owned())]);
         let task_labels = Labels::from([("dev.stack.address".to_owned(), "service.api".to_owned())]);
-        service.unwrap().service_spec("shop_api", labels, task_labels, &ids)
+        service
+            .unwrap()
+            .service_spec("shop_api", labels, task_labels, &ids)
     }
 
     #[test]
@@ -561,7 +614,10 @@ service "api" {
             Some(vec!["MODE=fast".to_owned(), "PORT=80".to_owned()])
         );
         let labels = container.labels.clone().unwrap();
-        assert_eq!((labels["tier"].as_str(), labels["dev.stack.address"].as_str()), ("backend", "service.api"));
+        assert_eq!(
+            (labels["tier"].as_str(), labels["dev.stack.address"].as_str()),
+            ("backend", "service.api")
+        );
         assert_eq!(container.user.as_deref(), Some("1000:1000"));
         assert_eq!(container.dir.as_deref(), Some("/app"));
         assert_eq!((container.init, container.read_only), (Some(true), Some(false)));
@@ -578,13 +634,19 @@ service "api" {
         assert_eq!(mounts[0].typ, Some(MountType::VOLUME));
         assert_eq!(mounts[0].source.as_deref(), Some("shop_data"));
         assert_eq!(mounts[1].typ, Some(MountType::TMPFS));
-        assert_eq!(mounts[1].tmpfs_options.as_ref().unwrap().size_bytes, Some(64 << 20));
+        assert_eq!(
+            mounts[1].tmpfs_options.as_ref().unwrap().size_bytes,
+            Some(64 << 20)
+        );
 
         let secret = &container.secrets.clone().unwrap()[0];
         assert_eq!(secret.secret_name.as_deref(), Some("shop_token_v1"));
         assert_eq!(secret.secret_id.as_deref(), Some("secret-id-1"));
         let file = secret.file.clone().unwrap();
-        assert_eq!((file.name.as_deref(), file.mode, file.uid.as_deref()), (Some("api-token"), Some(0o400), Some("1000")));
+        assert_eq!(
+            (file.name.as_deref(), file.mode, file.uid.as_deref()),
+            (Some("api-token"), Some(0o400), Some("1000"))
+        );
 
         let resources = task.resources.clone().unwrap();
         assert_eq!(resources.limits.unwrap().nano_cpus, Some(500_000_000));
@@ -611,20 +673,38 @@ service "api" {
         let update = spec.update_config.clone().unwrap();
         assert_eq!(update.order, Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST));
         assert_eq!((update.parallelism, update.delay), (Some(2), Some(2_000_000_000)));
-        assert_eq!((update.monitor, update.max_failure_ratio), (Some(4_000_000_000), Some(0.5)));
-        assert_eq!(update.failure_action, Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE));
+        assert_eq!(
+            (update.monitor, update.max_failure_ratio),
+            (Some(4_000_000_000), Some(0.5))
+        );
+        assert_eq!(
+            update.failure_action,
+            Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE)
+        );
         let rollback = spec.rollback_config.unwrap();
-        assert_eq!(rollback.order, Some(ServiceSpecRollbackConfigOrderEnum::START_FIRST));
+        assert_eq!(
+            rollback.order,
+            Some(ServiceSpecRollbackConfigOrderEnum::START_FIRST)
+        );
     }
 
     #[test]
     fn defaults_are_swarm_defaults() {
-        let (service, _dir) = read("stack \"shop\"\nservice \"api\" { image \"demo:1\"; }\n", "service", Mode::Replicated);
-        let spec = service.unwrap().service_spec("shop_api", Labels::new(), Labels::new(), &|_| None);
+        let (service, _dir) = read(
+            "stack \"shop\"\nservice \"api\" { image \"demo:1\"; }\n",
+            "service",
+            Mode::Replicated,
+        );
+        let spec = service
+            .unwrap()
+            .service_spec("shop_api", Labels::new(), Labels::new(), &|_| None);
         let endpoint = spec.endpoint_spec.unwrap();
         assert_eq!(endpoint.mode, Some(EndpointSpecModeEnum::VIP));
         let task = spec.task_template.unwrap();
-        assert_eq!(task.restart_policy.unwrap().condition, Some(TaskSpecRestartPolicyConditionEnum::ANY));
+        assert_eq!(
+            task.restart_policy.unwrap().condition,
+            Some(TaskSpecRestartPolicyConditionEnum::ANY)
+        );
         assert_eq!(task.container_spec.unwrap().health_check, None);
         // With no probe, a task counts as failed within a second of its start.
         assert_eq!(spec.update_config.unwrap().monitor, Some(1_000_000_000));
@@ -637,7 +717,9 @@ service "api" {
             "job",
             Mode::Job,
         );
-        let spec = job.unwrap().service_spec("shop_api", Labels::new(), Labels::new(), &|_| None);
+        let spec = job
+            .unwrap()
+            .service_spec("shop_api", Labels::new(), Labels::new(), &|_| None);
         let job = spec.mode.unwrap().replicated_job.unwrap();
         assert_eq!((job.max_concurrent, job.total_completions), (Some(1), Some(1)));
         let restart = spec.task_template.unwrap().restart_policy.unwrap();
@@ -652,12 +734,28 @@ service "api" {
     #[test]
     fn what_a_swarm_cannot_do_is_refused_at_its_field() {
         let cases = [
-            ("update { strategy \"blue-green\"; }", "\"blue-green\"", "update strategy"),
+            (
+                "update { strategy \"blue-green\"; }",
+                "\"blue-green\"",
+                "update strategy",
+            ),
             ("update { strategy \"canary\"; }", "\"canary\"", "update strategy"),
-            ("probe { http \"http://127.0.0.1/\"; }", "\"http://127.0.0.1/\"", "probe a swarm cannot run"),
-            ("port 80 host-ip=\"127.0.0.1\"", "\"127.0.0.1\"", "one host address"),
+            (
+                "probe { http \"http://127.0.0.1/\"; }",
+                "\"http://127.0.0.1/\"",
+                "probe a swarm cannot run",
+            ),
+            (
+                "port 80 host-ip=\"127.0.0.1\"",
+                "\"127.0.0.1\"",
+                "one host address",
+            ),
             ("endpoint-mode \"dnsrr\"\n    port 80", "port", "routing mesh"),
-            ("network \"backend\" { ipv4-address \"10.0.0.5\"; }", "\"10.0.0.5\"", "fixed address"),
+            (
+                "network \"backend\" { ipv4-address \"10.0.0.5\"; }",
+                "\"10.0.0.5\"",
+                "fixed address",
+            ),
         ];
         for (field, spanned, words) in cases {
             let text = format!(
