@@ -956,7 +956,7 @@ impl Lowerer<'_> {
     /// `target "swarm"` in an overlay: once, and one of the targets.
     fn lower_target(&mut self, node: &KdlNode, target: &mut Option<(Target, Span)>) {
         self.reject_properties(node, &[]);
-        let Some((name, span)) = self.name_argument(node, "target") else {
+        let Some((name, span)) = self.name_argument(node, "value") else {
             return;
         };
         let Some(parsed) = Target::parse(&name) else {
