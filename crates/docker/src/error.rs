@@ -17,7 +17,9 @@ pub enum ObjectKind {
     Network,
     Volume,
     Image,
-    /// A swarm secret.
+    /// A Swarm service.
+    Service,
+    /// A Swarm secret.
     Secret,
     /// The daemon itself (ping, version).
     Daemon,
@@ -30,6 +32,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Network => "network",
             ObjectKind::Volume => "volume",
             ObjectKind::Image => "image",
+            ObjectKind::Service => "service",
             ObjectKind::Secret => "secret",
             ObjectKind::Daemon => "Docker daemon",
         })

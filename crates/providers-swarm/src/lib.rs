@@ -1,14 +1,16 @@
 //! The providers of the Swarm target (`--target swarm`, or `target "swarm"` in an overlay).
 //!
 //! The same kinds as on one engine, realized through a swarm manager's API: overlay networks,
-//! Docker secrets, and (see below) services and jobs. What is the same on both targets is
+//! Docker secrets, Swarm services and replicated jobs. What is the same on both targets is
 //! `stack-providers`' own code, reused rather than copied: the image provider (build, push),
 //! the probe provider, the labels and the hashing of sensitive values. Nothing above the
 //! [`stack_provider::Provider`] trait knows which target runs: the target only picks this set
 //! of providers instead of `stack_providers::builtin`.
 
+mod job;
 mod network;
 mod secret;
+mod service;
 
 use std::sync::Arc;
 
@@ -29,12 +31,13 @@ pub fn builtin(docker: DockerClient) -> Providers {
         Arc::new(stack_providers::ImageProvider::new(docker.clone())),
         Arc::new(secret::SecretProvider::new(docker.clone())),
         Arc::new(stack_providers::ProbeProvider::new()),
-        // SWARM-SERVICE: `mod service;` (+ `service/`) and `mod job;` replace these two lines
-        // with the Swarm service and replicated-job providers. Until then the engine's run
-        // services and jobs as containers on the manager, which join the attachable overlay
-        // networks.
-        Arc::new(stack_providers::ServiceProvider::new(docker.clone())),
-        Arc::new(stack_providers::JobProvider::new(docker)),
+        Arc::new(service::ServiceProvider::new(docker.clone())),
+        Arc::new(job::provider(docker)),
     ];
     Providers::new(providers)
+}
+
+/// A daemon error as a provider reports it.
+pub(crate) fn error(error: stack_docker::DockerError) -> stack_provider::ProviderError {
+    stack_providers::common::error(error)
 }
