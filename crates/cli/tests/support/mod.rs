@@ -366,7 +366,12 @@ pub fn owner_label(kind: &str) -> &'static str {
 
 /// A TCP port of 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    free_port_of(Ipv4Addr::LOCALHOST)
+}
+
+/// A TCP port of `address` (of this host) that nothing listens on now.
+pub fn free_port_of(address: Ipv4Addr) -> u16 {
+    std::net::TcpListener::bind((address, 0))
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .unwrap()
@@ -385,7 +390,9 @@ pub fn subnet() -> String {
     format!("10.219.{octet}.0/24")
 }
 
+pub mod dockerd;
 pub mod examples;
 pub mod registry;
 pub mod seen;
 pub mod slow_daemon;
+pub mod swarm_cluster;
