@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use stack_language::Target;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -281,6 +283,16 @@ pub struct StackArgs {
     /// Use this stack name instead of the one in the files
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Apply to one Docker engine, or to a swarm through one of its managers; wins over
+    /// `target` in the environment's overlays [default: engine] (validate and graph ignore it)
+    #[arg(long, value_name = "TARGET", value_parser = target_parser())]
+    pub target: Option<Target>,
+}
+
+/// `--target`: one of the names the language gives targets.
+fn target_parser() -> impl clap::builder::TypedValueParser<Value = Target> {
+    clap::builder::PossibleValuesParser::new(Target::NAMES)
+        .map(|name| Target::parse(&name).unwrap_or_default())
 }
 
 /// Which output `stack logs` prints.

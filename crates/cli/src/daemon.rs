@@ -9,7 +9,7 @@ use std::time::Duration;
 use stack_diagnostics::Diagnostics;
 use stack_docker::{DockerClient, DockerError};
 use stack_engine::describe_holder;
-use stack_language::Stack;
+use stack_language::{Stack, Target};
 use stack_provider::lock::{LockError, StackRecord};
 use stack_provider::{Live, ProviderError, Providers, RegistryLogin, Scope};
 use stack_providers::DockerLock;
@@ -44,10 +44,15 @@ struct ReadAhead {
 /// A connection being made while the command loads the stack files.
 pub struct Connecting {
     runtime: Runtime,
+    /// `--target`, which wins over the files.
+    asked: Option<Target>,
     connected: JoinHandle<Result<Connected, DockerError>>,
 }
 
 struct Connected {
+    /// The target the providers (and what they read ahead) are for: `--target`, else the
+    /// default, until the files say otherwise.
+    target: Target,
     providers: Providers,
     docker: DockerClient,
     locks: DockerLock,
@@ -58,11 +63,27 @@ impl Connecting {
     /// The daemon, once connected, with the providers outside the binary the stack declares,
     /// configured; a daemon that does not answer is an error saying how to start it.
     pub fn connected(self, external: &ExternalProviders, stack: &Stack) -> Result<Daemon, String> {
-        let connected = self
+        let mut connected = self
             .runtime
             .block_on(self.connected)
             .map_err(|error| format!("connecting to the Docker daemon failed: {error}"))?
             .map_err(|error| error.to_string())?;
+        let target = self.asked.or(stack.target).unwrap_or_default();
+        if target != connected.target {
+            // The files chose another target than the one assumed: what was read is not its.
+            connected.providers = builtin(target, connected.docker.clone());
+            connected.ahead = None;
+        }
+        if target == Target::Swarm {
+            let chosen_by = match (self.asked, &stack.environment) {
+                (None, Some(environment)) => {
+                    format!("the overlays of environment `{environment}` say `target \"swarm\"`")
+                }
+                _ => "--target swarm".to_owned(),
+            };
+            self.runtime
+                .block_on(ensure_manager(&connected.docker, &chosen_by))?;
+        }
         let outside = external.providers();
         if !outside.is_empty() {
             self.runtime.block_on(external.configure(stack))?;
@@ -81,28 +102,30 @@ impl Connecting {
 
 impl Daemon {
     /// Starts connecting to the daemon (`DOCKER_HOST` or the local socket) in
-    /// the background, so the connection is made while the files load.
-    pub fn connect() -> Result<Connecting, String> {
-        Daemon::connect_and_read(None)
+    /// the background, so the connection is made while the files load. `asked` is the
+    /// target of the command line (`--target`).
+    pub fn connect(asked: Option<Target>) -> Result<Connecting, String> {
+        Daemon::connect_and_read(None, asked)
     }
 
     /// [`Daemon::connect`], and once connected, reads what a plan of stack
     /// `likely` reads: its live objects and its record. Apply and destroy
     /// must read them under the stack's lock: only commands that take no lock
     /// read ahead.
-    pub fn connect_reading(likely: String) -> Result<Connecting, String> {
-        Daemon::connect_and_read(Some(likely))
+    pub fn connect_reading(likely: String, asked: Option<Target>) -> Result<Connecting, String> {
+        Daemon::connect_and_read(Some(likely), asked)
     }
 
-    fn connect_and_read(likely: Option<String>) -> Result<Connecting, String> {
+    fn connect_and_read(likely: Option<String>, asked: Option<Target>) -> Result<Connecting, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+        let target = asked.unwrap_or_default();
         let connected = runtime.spawn(async move {
             let docker = DockerClient::connect().await?;
             let locks = DockerLock::new(Arc::new(docker.clone()));
-            let providers = stack_providers::builtin(docker.clone());
+            let providers = builtin(target, docker.clone());
             let ahead = match likely {
                 Some(stack) => {
                     let scope = Daemon::scope_of(stack.clone());
@@ -119,13 +142,18 @@ impl Daemon {
                 None => None,
             };
             Ok(Connected {
+                target,
                 providers,
                 docker,
                 locks,
                 ahead,
             })
         });
-        Ok(Connecting { runtime, connected })
+        Ok(Connecting {
+            runtime,
+            asked,
+            connected,
+        })
     }
 
     pub fn scope(stack: &Stack) -> Scope {
@@ -237,6 +265,37 @@ impl Daemon {
             )
         })
     }
+}
+
+/// The built-in providers of `target`: the target is nothing but this choice.
+fn builtin(target: Target, docker: DockerClient) -> Providers {
+    match target {
+        Target::Engine => stack_providers::builtin(docker),
+        Target::Swarm => stack_providers_swarm::builtin(docker),
+    }
+}
+
+/// The Swarm target needs a manager of an active swarm: it takes the services API calls.
+async fn ensure_manager(docker: &DockerClient, chosen_by: &str) -> Result<(), String> {
+    let role = docker.swarm_role().await.map_err(|error| error.to_string())?;
+    if role.is_active_manager() {
+        return Ok(());
+    }
+    let endpoint = docker.endpoint();
+    let why = match (role.state.as_str(), role.manager) {
+        ("inactive", _) => format!("the Docker daemon at {endpoint} is not part of a swarm"),
+        ("active", false) => {
+            format!("the Docker daemon at {endpoint} is a worker of a swarm, not a manager")
+        }
+        (state, _) => format!(
+            "the swarm of the Docker daemon at {endpoint} is {state}{}",
+            role.error.map(|error| format!(": {error}")).unwrap_or_default()
+        ),
+    };
+    Err(format!(
+        "the target is `swarm` ({chosen_by}), but {why}
+         hint: make this daemon a single-node swarm with `docker swarm init --advertise-addr ADDRESS`          (an address of this host the other nodes reach), point DOCKER_HOST at a manager of your swarm,          or apply to one engine with `--target engine`"
+    ))
 }
 
 async fn protected(locks: &DockerLock, stack: &str) -> Result<BTreeSet<String>, String> {

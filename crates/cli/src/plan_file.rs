@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use stack_engine::Prepared;
-use stack_language::{Inputs, Options};
+use stack_language::{Inputs, Options, Target};
 use stack_plan::Plan;
 
 use crate::args::StackArgs;
@@ -28,6 +28,9 @@ pub struct PlanFile<P = serde_json::Value> {
     pub path: PathBuf,
     pub environment: Option<String>,
     pub name: Option<String>,
+    /// `--target`, when given (the files' own is read again with them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     /// Absolute paths: they are read again when the plan is applied.
     pub var_files: Vec<PathBuf>,
     /// The variables given with `--var`, by name only.
@@ -44,6 +47,7 @@ impl<'a> PlanFile<&'a Plan> {
             path: absolute(&stack.path),
             environment: stack.environment.clone(),
             name: stack.name.clone(),
+            target: stack.target,
             var_files: stack.var_files.iter().map(|file| absolute(file)).collect(),
             vars: stack.vars.iter().map(|(name, _)| name.clone()).collect(),
             desired_fingerprint: prepared.desired_fingerprint(),

@@ -14,7 +14,7 @@ fn three_nodes_run_one_task_each_and_leave_nothing_behind() {
     let Some(cluster) = SwarmCluster::start(3) else {
         return;
     };
-    assert_eq!(cluster.ready_nodes(), ["node1", "node2", "node3"]);
+    assert_eq!(cluster.ready_nodes(), [0, 1, 2]);
 
     let image = cluster.push_demo("demo:spread");
     assert!(image.contains("@sha256:"), "{image}");
@@ -36,8 +36,8 @@ fn three_nodes_run_one_task_each_and_leave_nothing_behind() {
         &image,
         "serve",
     ]);
-    cluster.wait_for("a running task of `spread` on each node", || {
-        cluster.running_tasks("spread") == ["node1", "node2", "node3"]
+    cluster.wait_for("a running task of `spread` on each node", |cluster| {
+        cluster.running_tasks("spread") == [0, 1, 2]
     });
 
     let footprint = cluster.footprint();

@@ -17,6 +17,8 @@ pub enum ObjectKind {
     Network,
     Volume,
     Image,
+    /// A swarm secret.
+    Secret,
     /// The daemon itself (ping, version).
     Daemon,
 }
@@ -28,6 +30,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Network => "network",
             ObjectKind::Volume => "volume",
             ObjectKind::Image => "image",
+            ObjectKind::Secret => "secret",
             ObjectKind::Daemon => "Docker daemon",
         })
     }
@@ -241,6 +244,8 @@ fn classify_answer(status: u16, message: String, object: ObjectRef) -> DockerErr
         _ if lower.contains("port is already allocated") || lower.contains("address already in use") => {
             DockerError::PortAllocated { object, message }
         }
+        // A swarm answers 400 for a secret or network a service uses.
+        400 if lower.contains("is in use by") => DockerError::InUse { object, message },
         409 | 403
             if lower.contains("in use") && !lower.contains("already in use")
                 || lower.contains("active endpoints")
@@ -332,6 +337,17 @@ mod tests {
                 "error while removing network: network net id 12 has active endpoints"
             ),
             DockerError::InUse { .. }
+        ));
+        // A swarm's answers, for a secret and a network that a service uses.
+        for swarm_in_use in [
+            "rpc error: code = InvalidArgument desc = secret 's1' is in use by the following service: api",
+            "rpc error: code = FailedPrecondition desc = network 1h98f67 is in use by service 05086gld",
+        ] {
+            assert!(matches!(answer(400, swarm_in_use), DockerError::InUse { .. }));
+        }
+        assert!(matches!(
+            answer(400, "invalid name"),
+            DockerError::BadParameter { .. }
         ));
         assert!(matches!(
             answer(

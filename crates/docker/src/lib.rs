@@ -24,6 +24,8 @@ mod labels;
 mod logs;
 mod network;
 mod registry;
+mod secret;
+mod swarm;
 mod volume;
 
 pub use archive::{ContainerFile, file_archive};
@@ -41,4 +43,6 @@ pub use labels::{LabelFilter, Labels};
 pub use logs::{LogLine, LogRequest, LogStream};
 pub use network::{AttachedContainer, NetworkAttachment, NetworkInfo, NetworkSpec, Subnet};
 pub use registry::{DEFAULT_REGISTRY, RegistryAuth, RegistryFailure, Transfer, registry_of};
+pub use secret::{SecretInfo, SecretSpec};
+pub use swarm::SwarmRole;
 pub use volume::{VolumeInfo, VolumeSpec};

@@ -26,6 +26,8 @@ pub struct NetworkSpec {
     pub labels: Labels,
     /// Fixed addressing; the daemon picks a free subnet when empty.
     pub subnets: Vec<Subnet>,
+    /// Options of the driver (`encrypted` for an overlay network).
+    pub options: Labels,
 }
 
 /// One IPAM pool, in CIDR notation as Docker takes it (`10.20.0.0/24`).
@@ -46,6 +48,8 @@ pub struct NetworkInfo {
     pub attachable: bool,
     pub labels: Labels,
     pub subnets: Vec<Subnet>,
+    /// Options of the driver.
+    pub options: Labels,
     /// The attached containers by id.
     pub containers: BTreeMap<String, AttachedContainer>,
 }
@@ -90,6 +94,7 @@ impl DockerClient {
             internal: Some(spec.internal),
             attachable: Some(spec.attachable),
             labels: Some(labels::to_hash_map(&spec.labels)),
+            options: (!spec.options.is_empty()).then(|| labels::to_hash_map(&spec.options)),
             ipam: (!spec.subnets.is_empty()).then(|| Ipam {
                 config: Some(
                     spec.subnets
@@ -152,6 +157,7 @@ impl DockerClient {
             attachable: network.attachable.unwrap_or_default(),
             labels: labels::from_hash_map(network.labels),
             subnets: subnets(network.ipam),
+            options: labels::from_hash_map(network.options),
             containers,
         })
     }
@@ -180,6 +186,7 @@ impl DockerClient {
                 attachable: network.attachable.unwrap_or_default(),
                 labels: labels::from_hash_map(network.labels),
                 subnets: subnets(network.ipam),
+                options: labels::from_hash_map(network.options),
                 containers: BTreeMap::new(),
             })
             .collect())

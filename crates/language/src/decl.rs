@@ -6,6 +6,7 @@ use indexmap::IndexMap;
 use stack_diagnostics::Span;
 
 use crate::Value;
+use crate::model::Target;
 use crate::schema::KindSchema;
 
 /// The files of one directory: the root stack or one module.
@@ -109,6 +110,8 @@ pub enum Rule {
 #[derive(Debug, Clone)]
 pub struct OverlayDecl {
     pub environments: Vec<(String, Span)>,
+    /// `target "swarm"`: where the stack of these environments is applied.
+    pub target: Option<(Target, Span)>,
     pub targets: Vec<OverlayTarget>,
 }
 

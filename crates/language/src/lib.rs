@@ -40,7 +40,7 @@ pub use eval::object_name;
 pub use index::{Index, Reference, Symbol, SymbolId, SymbolKind};
 pub use load::{Buffers, STDLIB_PREFIX};
 pub use lower::{TOP_LEVEL, valid_name};
-pub use model::{Condition, Dependency, Registry, Resource, Stack};
+pub use model::{Condition, Dependency, Registry, Resource, Stack, Target};
 pub use name::likely_name;
 pub use template::{Expr, Part, Template};
 pub use value::{Data, Value};
@@ -213,6 +213,11 @@ fn evaluate(
         None => (unit.resources.clone(), Vec::new()),
     };
     loader.diagnostics.extend(overlay_problems);
+    let (target, target_problems) = match environment {
+        Some(environment) => overlay::target(unit, environment),
+        None => (None, Vec::new()),
+    };
+    loader.diagnostics.extend(target_problems);
     let (vars, variable_problems) =
         variables::bind_root(unit, &options.inputs, options.require_values, loader.sources);
     loader.diagnostics.extend(variable_problems);
@@ -260,6 +265,7 @@ fn evaluate(
     let stack = Stack {
         name,
         environment: environment.map(str::to_owned),
+        target,
         resources: all,
         outputs,
         registries,

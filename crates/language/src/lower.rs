@@ -19,7 +19,7 @@ use crate::schema::{Field, KindSchema, REGISTRY_FIELDS, Repeat, Schema, Shape};
 use crate::suggest::did_you_mean;
 use crate::template::Template;
 use crate::variables::coerce;
-use crate::{Data, Value};
+use crate::{Data, Target, Value};
 
 /// The nodes of the language itself, beside resources, at the top of a stack's file.
 pub const TOP_LEVEL: &[&str] = &[
@@ -915,8 +915,13 @@ impl Lowerer<'_> {
             return;
         }
         let mut targets = Vec::new();
+        let mut target = None;
         for child in node.children().map(KdlDocument::nodes).unwrap_or_default() {
             let kind_name = child.name().value();
+            if kind_name == "target" {
+                self.lower_target(child, &mut target);
+                continue;
+            }
             let Some(kind) = self.schema.kind(kind_name) else {
                 let kinds: Vec<&str> = self.schema.kinds().map(|kind| kind.name).collect();
                 self.error(
@@ -943,8 +948,35 @@ impl Lowerer<'_> {
         }
         unit.overlays.push(OverlayDecl {
             environments,
+            target,
             targets,
         });
+    }
+
+    /// `target "swarm"` in an overlay: once, and one of the targets.
+    fn lower_target(&mut self, node: &KdlNode, target: &mut Option<(Target, Span)>) {
+        self.reject_properties(node, &[]);
+        let Some((name, span)) = self.name_argument(node, "target") else {
+            return;
+        };
+        let Some(parsed) = Target::parse(&name) else {
+            self.error(
+                Diagnostic::error("stack::invalid_value", format!("`{name}` is not a target"))
+                    .primary(span, "unknown target")
+                    .help(did_you_mean(&name, "target", Target::NAMES.iter().copied())),
+            );
+            return;
+        };
+        if let Some((_, first)) = target {
+            self.error(
+                Diagnostic::error("stack::duplicate_field", "this overlay sets `target` twice")
+                    .primary(span, "set again here")
+                    .secondary(*first, "first set here")
+                    .help("keep one `target` per overlay"),
+            );
+            return;
+        }
+        *target = Some((parsed, span));
     }
 
     fn lower_use(&mut self, node: &KdlNode, unit: &mut Unit) {

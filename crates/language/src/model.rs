@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use stack_diagnostics::Span;
 
 use crate::schema::KindSchema;
@@ -15,6 +15,9 @@ pub struct Stack {
     pub name: String,
     /// The environment whose overlays were applied, if any.
     pub environment: Option<String>,
+    /// Where the stack is applied, when an overlay of the environment says (`target "swarm"`);
+    /// `--target` wins over it, and without either it is [`Target::Engine`].
+    pub target: Option<Target>,
     /// Every resource, the root's and the modules', in file order.
     pub resources: IndexMap<Address, Resource>,
     /// The root's outputs.
@@ -25,6 +28,43 @@ pub struct Stack {
     /// evaluated as a resource of kind `provider`. Resources of its kinds depend on what it
     /// references.
     pub providers: IndexMap<String, Resource>,
+}
+
+/// What a stack is applied to: the same files, another set of providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// One Docker engine: services are containers, behind the stack's own proxy.
+    #[default]
+    Engine,
+    /// A Docker swarm, through one of its managers: services are Swarm services.
+    Swarm,
+}
+
+impl Target {
+    /// Every target, as files and the command line name them.
+    pub const NAMES: &[&str] = &["engine", "swarm"];
+
+    pub fn parse(name: &str) -> Option<Target> {
+        match name {
+            "engine" => Some(Target::Engine),
+            "swarm" => Some(Target::Swarm),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Engine => "engine",
+            Target::Swarm => "swarm",
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// `registry "HOST" { username "..."; password "${var.NAME}" }`: how to log in to a registry.

@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use stack_diagnostics::{Diagnostic, Span};
 
 use crate::decl::{ResourceDecl, Unit};
+use crate::model::Target;
 use crate::schema::Shape;
 use crate::suggest::did_you_mean;
 use crate::{Data, Value};
@@ -118,6 +119,27 @@ pub fn apply(
         }
     }
     (resources, problems)
+}
+
+/// The target the overlays of `environment` set (`target "swarm"`), if any; two that set
+/// different ones conflict.
+pub fn target(unit: &Unit, environment: &str) -> (Option<Target>, Vec<Diagnostic>) {
+    let mut chosen: Option<(Target, Span)> = None;
+    let mut problems = Vec::new();
+    let active = unit
+        .overlays
+        .iter()
+        .filter(|overlay| overlay.environments.iter().any(|(name, _)| name == environment));
+    for (target, span) in active.filter_map(|overlay| overlay.target) {
+        match chosen {
+            Some((first, first_span)) if first != target => {
+                problems.push(conflict_diagnostic("target", first_span, span, environment));
+            }
+            Some(_) => {}
+            None => chosen = Some((target, span)),
+        }
+    }
+    (chosen.map(|(target, _)| target), problems)
 }
 
 /// Records that an overlay sets `path`; a different value set before is a conflict.

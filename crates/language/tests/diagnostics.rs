@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use stack_language::{Inputs, load};
+use stack_language::{Inputs, Target, load};
 
 use stack_diagnostics::{RenderOptions, Sources, render};
 use stack_language::{Options, schema, validate};
@@ -84,4 +84,40 @@ fn a_file_over_the_size_limit_is_refused() {
     let rendered = render(only_errors, &sources, RenderOptions::plain());
     let rendered = rendered.replace(&dir.display().to_string(), "[dir]");
     insta::assert_snapshot!(rendered);
+}
+
+/// `target "swarm"` in an overlay is the target of the environments it names; the base and the
+/// environments whose overlays say nothing have none (the command line's, else the engine).
+#[test]
+fn the_overlays_of_an_environment_choose_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.kdl");
+    std::fs::write(
+        &path,
+        "service \"api\" {\n    image \"shop/api:1\"\n}\n\n\
+         overlay \"production\" \"staging\" {\n    target \"swarm\"\n}\n\n\
+         overlay \"production\" {\n    target \"swarm\"\n    service \"api\" {\n        replicas 3\n    }\n}\n\n\
+         overlay \"dev\" {\n    service \"api\" {\n        replicas 1\n    }\n}\n",
+    )
+    .unwrap();
+    let target = |environment: Option<&str>| {
+        let options = Options {
+            environment: environment.map(str::to_owned),
+            ..Options::default()
+        };
+        let mut sources = Sources::new();
+        let loaded = load(&path, &options, &schema::builtin(), &mut sources);
+        let stack = loaded.stack.unwrap_or_else(|| {
+            panic!(
+                "{}",
+                render(&loaded.diagnostics, &sources, RenderOptions::plain())
+            )
+        });
+        stack.target
+    };
+    assert_eq!(target(Some("production")), Some(Target::Swarm));
+    assert_eq!(target(Some("staging")), Some(Target::Swarm));
+    assert_eq!(target(Some("dev")), None);
+    assert_eq!(target(None), None);
+    assert_eq!(Target::default(), Target::Engine);
 }

@@ -303,8 +303,9 @@ mod tests {
     }
 }
 
-/// Stacks written to a temporary directory and loaded as `stack plan` would.
-#[cfg(test)]
+/// Stacks written to a temporary directory and loaded as `stack plan` would; the Swarm
+/// providers' unit tests use them too (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 pub mod testing {
     use std::path::{Path, PathBuf};
 

@@ -2,14 +2,18 @@
 //!
 //! Each kind implements [`stack_provider::Provider`] and nothing else: the
 //! engine treats them exactly as it would a provider written elsewhere.
+//!
+//! What is the same on a swarm (`stack-providers-swarm`) is public and reused there, not
+//! copied: the helpers of [`common`] (labels, names, drift), the image and probe providers as
+//! they are, and the network, volume and secret providers that the Swarm ones build on.
 
-mod common;
+pub mod common;
 // The stack's lock on the daemon (stack_provider::lock::StackLock).
 mod lock;
 // One module per kind (each helper adds its own line here).
 mod image;
 mod job;
-mod network;
+pub mod network;
 mod probe;
 mod registry;
 mod secret;
@@ -21,7 +25,14 @@ use std::sync::Arc;
 use stack_docker::DockerClient;
 use stack_provider::Providers;
 
+pub use image::ImageProvider;
+pub use job::JobProvider;
 pub use lock::DockerLock;
+pub use network::NetworkProvider;
+pub use probe::ProbeProvider;
+pub use secret::SecretProvider;
+pub use service::ServiceProvider;
+pub use volume::VolumeProvider;
 
 /// Every built-in provider, sharing one client.
 pub fn builtin(docker: DockerClient) -> Providers {

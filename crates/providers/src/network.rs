@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use stack_diagnostics::Diagnostic;
-use stack_docker::{DockerClient, DockerError, LabelFilter, NetworkInfo, NetworkSpec, Subnet};
+use stack_docker::{DockerClient, DockerError, LabelFilter, Labels, NetworkInfo, NetworkSpec, Subnet};
 use stack_language::Resource;
 use stack_language::schema::KindSchema;
 use stack_language::units::Cidr;
@@ -75,7 +75,9 @@ impl Provider for NetworkProvider {
         resource: &Resource,
         resolve: &dyn Resolve,
     ) -> Result<Desired, Diagnostic> {
-        Ok(common::fixed_object(self.kind, scope, resource, resolve))
+        let desired = common::fixed_object(self.kind, scope, resource, resolve);
+        check_encryption(resource, &desired)?;
+        Ok(desired)
     }
 
     async fn read(&self, scope: &Scope) -> Result<Vec<Live>, ProviderError> {
@@ -156,7 +158,31 @@ impl Provider for NetworkProvider {
     }
 }
 
-fn spec(scope: &Scope, desired: &Desired) -> NetworkSpec {
+/// The driver option that encrypts an overlay network's traffic between nodes.
+const ENCRYPTED: &str = "encrypted";
+
+/// Only an overlay network carries traffic between nodes, so only one can encrypt it.
+pub fn check_encryption(resource: &Resource, desired: &Desired) -> Result<(), Diagnostic> {
+    let driver = common::text(&desired.config, "driver").unwrap_or_default();
+    match resource.field(ENCRYPTED) {
+        Some(encrypted) if encrypted.as_bool() == Some(true) && driver != "overlay" => Err(Diagnostic::error(
+            "stack::invalid_value",
+            format!(
+                "{} is encrypted, but a `{driver}` network stays on one host: only overlay networks are encrypted",
+                resource.address
+            ),
+        )
+        .primary(encrypted.span, "needs an overlay network")
+        .help(
+            "apply the stack to a swarm (`--target swarm`, where networks are overlay networks), \
+             or leave `encrypted` out",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What the daemon is asked to create for `desired`: the engine's networks and a swarm's.
+pub fn spec(scope: &Scope, desired: &Desired) -> NetworkSpec {
     let config = &desired.config;
     let subnets = common::text(config, "subnet")
         .map(|subnet| Subnet {
@@ -173,6 +199,11 @@ fn spec(scope: &Scope, desired: &Desired) -> NetworkSpec {
         attachable: common::flag(config, "attachable"),
         labels: common::object_labels(scope, desired),
         subnets,
+        options: if common::flag(config, ENCRYPTED) {
+            Labels::from([(ENCRYPTED.to_owned(), String::new())])
+        } else {
+            Labels::new()
+        },
     }
 }
 
@@ -183,6 +214,7 @@ fn observed(network: &NetworkInfo) -> Vec<(&'static str, serde_json::Value)> {
         ("driver", Json::from(network.driver.clone())),
         ("internal", Json::from(network.internal)),
         ("attachable", Json::from(network.attachable)),
+        (ENCRYPTED, Json::from(network.options.contains_key(ENCRYPTED))),
         (
             "labels",
             common::json_object(&common::user_labels(&network.labels)),
@@ -318,6 +350,7 @@ volume "data"
                     gateway: Some("10.1.0.1".to_owned()),
                     ip_range: Some("10.1.0.128/25".to_owned()),
                 }],
+                options: Labels::new(),
             }
         );
     }
@@ -345,6 +378,7 @@ volume "data"
             attachable: false,
             labels: spec.labels,
             subnets: spec.subnets,
+            options: spec.options,
             containers: BTreeMap::new(),
         };
         let seen = |network: &NetworkInfo| {

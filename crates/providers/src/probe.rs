@@ -38,6 +38,12 @@ impl ProbeProvider {
     }
 }
 
+impl Default for ProbeProvider {
+    fn default() -> Self {
+        ProbeProvider::new()
+    }
+}
+
 #[async_trait]
 impl Provider for ProbeProvider {
     fn schema(&self) -> &'static KindSchema {

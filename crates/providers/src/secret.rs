@@ -80,6 +80,12 @@ impl SecretProvider {
     }
 }
 
+impl Default for SecretProvider {
+    fn default() -> Self {
+        SecretProvider::new()
+    }
+}
+
 #[async_trait]
 impl Provider for SecretProvider {
     fn schema(&self) -> &'static KindSchema {

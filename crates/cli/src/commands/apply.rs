@@ -24,19 +24,23 @@ pub(super) fn run(stack: &StackArgs, auto_approve: bool, output: &Output) -> Res
             "pass --auto-approve, or apply a plan saved with `stack plan --out FILE`",
         )?;
     }
-    let (path, options) = match &plan_file {
+    let (path, options, target) = match &plan_file {
         Some(file) => {
-            if stack.environment.is_some() || stack.name.is_some() || !stack.var_files.is_empty() {
+            if stack.environment.is_some()
+                || stack.name.is_some()
+                || !stack.var_files.is_empty()
+                || stack.target.is_some()
+            {
                 return Err(format!(
-                    "{} is a plan file: it carries its own --env, --name and --var-file (only --var values are given again)",
+                    "{} is a plan file: it carries its own --env, --name, --var-file and --target (only --var values are given again)",
                     stack.path.display()
                 ));
             }
-            (file.path.clone(), file.options(&stack.vars))
+            (file.path.clone(), file.options(&stack.vars), file.target)
         }
-        None => (stack.path.clone(), options(stack, true)),
+        None => (stack.path.clone(), options(stack, true), stack.target),
     };
-    let connecting = Daemon::connect()?;
+    let connecting = Daemon::connect(target)?;
     let loaded = match load(&path, &options, output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),

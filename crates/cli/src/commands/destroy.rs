@@ -21,7 +21,7 @@ pub(super) fn run(
         ensure_terminal("destroy", "pass --auto-approve")?;
     }
     // Destroy needs the stack's name and graph, not every variable's value.
-    let connecting = Daemon::connect()?;
+    let connecting = Daemon::connect(stack.target)?;
     let loaded = match load(&stack.path, &options(stack, false), output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),

@@ -26,7 +26,7 @@ impl Session {
             output.error(&message);
             ExitCode::from(1)
         };
-        let connecting = Daemon::connect().map_err(failed)?;
+        let connecting = Daemon::connect(stack.target).map_err(failed)?;
         let loaded = load(&stack.path, &options(stack, require_values), output)?;
         let daemon = connecting
             .connected(&loaded.external, &loaded.stack)

@@ -52,7 +52,7 @@ pub(super) fn run(stack: &StackArgs, output: &Output) -> Result<ExitCode, String
 /// Loads and applies the stack once, without asking; every failure is printed. The stack as
 /// loaded, when it loaded.
 fn apply(stack: &StackArgs, output: &Output) -> Option<Loaded> {
-    let connecting = match Daemon::connect() {
+    let connecting = match Daemon::connect(stack.target) {
         Ok(connecting) => connecting,
         Err(message) => {
             output.error(&message);

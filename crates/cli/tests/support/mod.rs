@@ -390,9 +390,9 @@ pub fn subnet() -> String {
     format!("10.219.{octet}.0/24")
 }
 
-pub mod dockerd;
 pub mod examples;
 pub mod registry;
 pub mod seen;
 pub mod slow_daemon;
+pub mod swarm;
 pub mod swarm_cluster;

@@ -79,6 +79,12 @@ pub static NETWORK: KindSchema = KindSchema {
             default = "#false",
             "Containers outside the stack may join"
         ),
+        field!(
+            "encrypted",
+            Shape::Scalar(Type::Bool),
+            Replace,
+            "Encrypt the traffic between the nodes of a swarm (overlay networks only)"
+        ),
         LABELS,
         field!(
             "external",
