@@ -17,6 +17,8 @@ pub enum ObjectKind {
     Network,
     Volume,
     Image,
+    /// A Swarm service.
+    Service,
     /// A swarm secret.
     Secret,
     /// The daemon itself (ping, version).
@@ -30,6 +32,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Network => "network",
             ObjectKind::Volume => "volume",
             ObjectKind::Image => "image",
+            ObjectKind::Service => "service",
             ObjectKind::Secret => "secret",
             ObjectKind::Daemon => "Docker daemon",
         })

@@ -25,6 +25,7 @@ mod logs;
 mod network;
 mod registry;
 mod secret;
+pub mod service;
 mod swarm;
 mod volume;
 

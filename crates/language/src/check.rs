@@ -26,6 +26,7 @@ pub fn check(stack: &Stack, stack_dir: &Path) -> Vec<Diagnostic> {
             "service" => {
                 replicas(resource, &mut problems);
                 restart(resource, &mut problems);
+                placement(resource, &mut problems);
                 secret_files(resource, &mut problems);
                 fixed_addresses(stack, resource, &mut problems);
                 literal_secrets_in_env(resource, &mut problems);
@@ -144,6 +145,54 @@ fn restart(service: &Resource, problems: &mut Vec<Diagnostic>) {
             "write restart \"on-failure\" max-retries=N, or drop max-retries",
         ));
     }
+}
+
+/// Swarm's placement: a constraint compares one node attribute with `==` or `!=`; a spread
+/// preference names a node or engine label. Swarm would refuse anything else only when the
+/// service is created, after the plan was accepted.
+fn placement(service: &Resource, problems: &mut Vec<Diagnostic>) {
+    let Some(placement) = service.field("placement") else {
+        return;
+    };
+    let items = |name: &str| placement.get(name).map(Value::as_list).unwrap_or_default();
+    for constraint in items("constraints") {
+        let Some(text) = constraint.as_str() else { continue };
+        if !is_constraint(text) {
+            problems.push(invalid(
+                constraint,
+                format!("`{text}` is not a placement constraint"),
+                "not ATTRIBUTE==VALUE nor ATTRIBUTE!=VALUE",
+                "compare one node attribute with a value, like \"node.role==worker\"",
+            ));
+        }
+    }
+    for spread in items("spread") {
+        let Some(text) = spread.as_str() else { continue };
+        let label = ["node.labels.", "engine.labels."]
+            .iter()
+            .find_map(|prefix| text.strip_prefix(prefix));
+        if label.is_none_or(str::is_empty) {
+            problems.push(invalid(
+                spread,
+                format!("`{text}` is not a label to spread over"),
+                "not node.labels.NAME nor engine.labels.NAME",
+                "name a node label, like \"node.labels.zone\"",
+            ));
+        }
+    }
+}
+
+/// `node.role==worker`, `node.labels.zone != edge`: an attribute, an operator, a value.
+fn is_constraint(text: &str) -> bool {
+    let Some((attribute, value)) = text.split_once("==").or_else(|| text.split_once("!=")) else {
+        return false;
+    };
+    let attribute = attribute.trim();
+    let value = value.trim();
+    let known = ["node.", "engine.labels.", "node.labels."]
+        .iter()
+        .any(|prefix| attribute.starts_with(prefix) && attribute.len() > prefix.len());
+    known && !value.is_empty() && !value.contains("==") && !value.contains("!=")
 }
 
 /// A secret's target is a file name directly under /run/secrets.
@@ -552,7 +601,17 @@ fn push_repository(resource: &Resource, problems: &mut Vec<Diagnostic>) {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_secret;
+    use super::{is_constraint, looks_secret};
+
+    #[test]
+    fn placement_constraints() {
+        for constraint in ["node.role==worker", "node.labels.zone != edge", "engine.labels.os==linux"] {
+            assert!(is_constraint(constraint), "{constraint}");
+        }
+        for text in ["node.role", "role==worker", "node.==x", "node.role==", "node.id==a==b"] {
+            assert!(!is_constraint(text), "{text}");
+        }
+    }
 
     #[test]
     fn credential_names() {

@@ -7,13 +7,15 @@
 //! [`stack_provider::Provider`] trait knows which target runs: the target only picks this set
 //! of providers instead of `stack_providers::builtin`.
 
+mod job;
 mod network;
 mod secret;
+mod service;
 
 use std::sync::Arc;
 
-use stack_docker::DockerClient;
-use stack_provider::Providers;
+use stack_docker::{DockerClient, DockerError};
+use stack_provider::{ProviderError, Providers};
 
 pub use secret::prune_versions;
 
@@ -29,12 +31,12 @@ pub fn builtin(docker: DockerClient) -> Providers {
         Arc::new(stack_providers::ImageProvider::new(docker.clone())),
         Arc::new(secret::SecretProvider::new(docker.clone())),
         Arc::new(stack_providers::ProbeProvider::new()),
-        // SWARM-SERVICE: `mod service;` (+ `service/`) and `mod job;` replace these two lines
-        // with the Swarm service and replicated-job providers. Until then the engine's run
-        // services and jobs as containers on the manager, which join the attachable overlay
-        // networks.
-        Arc::new(stack_providers::ServiceProvider::new(docker.clone())),
-        Arc::new(stack_providers::JobProvider::new(docker)),
+        Arc::new(service::ServiceProvider::new(docker.clone())),
+        Arc::new(job::provider(docker)),
     ];
     Providers::new(providers)
+}
+
+pub(crate) fn error(error: DockerError) -> ProviderError {
+    stack_providers::common::error(error)
 }

@@ -34,6 +34,13 @@ pub use secret::SecretProvider;
 pub use service::ServiceProvider;
 pub use volume::VolumeProvider;
 
+/// The typed model of a service, read from its resource, that the providers of other targets
+/// (Swarm) build their objects from too.
+pub mod service_model {
+    pub use crate::service::rollout::{FailureAction, Order, Strategy, Update};
+    pub use crate::service::spec::{Check, Probe, ServiceSpec};
+}
+
 /// Every built-in provider, sharing one client.
 pub fn builtin(docker: DockerClient) -> Providers {
     let docker = Arc::new(docker);

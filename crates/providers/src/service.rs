@@ -17,7 +17,7 @@ pub(crate) mod fixtures;
 mod front;
 mod host_check;
 pub(crate) mod live;
-mod rollout;
+pub(crate) mod rollout;
 pub(crate) mod spec;
 pub(crate) mod wait;
 

@@ -557,6 +557,11 @@ pub static SERVICE: KindSchema = KindSchema {
                         default = "0.0.0.0",
                         "Host address to publish on"
                     ),
+                    prop!(
+                        "mode",
+                        Type::Enum(&["ingress", "host"]),
+                        "On a swarm: published through the routing mesh on every node (ingress), or on the nodes that run a replica (host)"
+                    ),
                 ],
                 children: &[],
             },
@@ -617,6 +622,31 @@ pub static SERVICE: KindSchema = KindSchema {
             Shape::Block(SERVICE_PROBE),
             Replace,
             "Health check of each replica"
+        ),
+        field!(
+            "placement",
+            Shape::Block(&[
+                field!(
+                    "constraints",
+                    Shape::List(Type::String),
+                    InPlace,
+                    "On a swarm: conditions a node must meet to run a replica, like \"node.role==worker\""
+                ),
+                field!(
+                    "spread",
+                    Shape::List(Type::String),
+                    InPlace,
+                    "On a swarm: node labels to spread the replicas evenly over, in order, like \"node.labels.zone\""
+                ),
+            ]),
+            InPlace,
+            "On a swarm: which nodes run the replicas"
+        ),
+        field!(
+            "endpoint-mode",
+            Shape::Scalar(Type::Enum(&["vip", "dnsrr"])),
+            InPlace,
+            "On a swarm: the service's host name resolves to one virtual address (vip) or to each replica's (dnsrr)"
         ),
         field!(
             "update",

@@ -38,6 +38,7 @@ pub const IN_PLACE: [&str; 3] = ["network", "resources", "restart"];
 pub fn desired(resource: &Resource, stack: &str, resolve: &dyn Resolve, spec: &ServiceSpec) -> Config {
     let mut config =
         common::without_engine_fields(Config::from_resource(resource, stack, reference(resolve)));
+    without_swarm_fields(&mut config);
     set(&mut config, ROLLOUT, front::config_json(spec));
     let binds = spec.mounts.iter().filter_map(|mount| match mount {
         Mount::Bind { source, .. } => Some(source.as_str()),
@@ -69,6 +70,22 @@ pub fn desired(resource: &Resource, stack: &str, resolve: &dyn Resolve, spec: &S
     }
     config
 }
+
+/// The fields only a swarm reads (spec/resources.md, "On a swarm"): one engine has nowhere else
+/// to place a replica and publishes every port on itself, so a change of them plans nothing here.
+fn without_swarm_fields(config: &mut Config) {
+    for field in SWARM_FIELDS {
+        config.0.shift_remove(field);
+    }
+    if let Some(Setting::Plain(Json::Array(ports))) = config.0.get_mut("port") {
+        for port in ports.iter_mut().filter_map(Json::as_object_mut) {
+            port.remove("mode");
+        }
+    }
+}
+
+/// The service fields the engine target accepts and ignores.
+const SWARM_FIELDS: [&str; 2] = ["placement", "endpoint-mode"];
 
 /// How a reference reads in a service's configuration: a secret as its address (its entries
 /// get its content's version from [`secret_entries`]).

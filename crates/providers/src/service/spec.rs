@@ -779,6 +779,22 @@ service "api" {
         }
     }
 
+    /// Placement, endpoint mode and a port's mode are a swarm's: the engine target plans nothing
+    /// for them.
+    #[test]
+    fn the_fields_of_a_swarm_are_left_out_on_one_engine() {
+        let (stack, _dir) = fixtures::load(
+            "stack \"shop\"\nservice \"web\" {\n    image \"demo:1\"\n    port 8080 mode=\"host\"\n    endpoint-mode \"dnsrr\"\n    placement { constraints \"node.role==worker\"; }\n}\n",
+            &[],
+        );
+        let (_, config) = fixtures::desired(&stack, "web");
+        assert!(config.get("placement").is_none() && config.get("endpoint-mode").is_none());
+        assert_eq!(
+            config.get("port").and_then(Setting::as_json),
+            Some(&json!([{"published": 8080}]))
+        );
+    }
+
     #[test]
     fn a_missing_bind_source_fails_the_plan_at_its_line() {
         let (stack, _dir) = fixtures::load(

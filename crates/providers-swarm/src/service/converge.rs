@@ -1,0 +1,188 @@
+//! Waiting until Swarm has rolled a service out: every task of its current spec running (and,
+//! with a health check, healthy: Swarm reports a task running only once its check passed), or
+//! for a job, every run completed.
+//!
+//! The wait fails, naming the service, when Swarm paused or rolled back the update, or when
+//! tasks keep failing: Swarm starts a failed task again and again, so a task that can never
+//! start would otherwise be waited on until the time-out.
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use stack_docker::DockerClient;
+use stack_docker::service::{Service, ServiceUpdateStatusStateEnum, Task, TaskState};
+use stack_language::Address;
+use stack_provider::ProviderError;
+use tokio::time::Instant;
+
+/// How often the service and its tasks are read while waiting.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Failed tasks of the current spec, beyond its replicas, after which a rollout is hopeless.
+const FAILURES_ALLOWED: usize = 3;
+
+/// What the wait is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Goal {
+    /// A create or an update of stack's: Swarm rolling it back is a failure.
+    Rollout,
+    /// `stack rollback`: Swarm rolling back is what was asked.
+    Rollback,
+    /// A job's runs have all completed; it fails once `attempts` runs have failed.
+    Completed { attempts: usize },
+}
+
+/// Waits until the service `name` has reached `goal`, or fails after `timeout`.
+pub async fn wait(
+    docker: &DockerClient,
+    address: &Address,
+    name: &str,
+    goal: Goal,
+    timeout: Duration,
+) -> Result<(), ProviderError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let service = docker.inspect_service(name).await.map_err(crate::error)?;
+        let tasks = docker.list_tasks(name).await.map_err(crate::error)?;
+        match progress(&service, &tasks, goal) {
+            Progress::Done => return Ok(()),
+            Progress::Failed(reason) => {
+                return Err(ProviderError::new(format!("{address}: {reason}")).with_hint(
+                    "`docker service ps --no-trunc SERVICE` shows each task's error; fix the files and apply again",
+                ));
+            }
+            Progress::Waiting(state) if Instant::now() >= deadline => {
+                return Err(ProviderError::new(format!(
+                    "{address}: Swarm has not converged after {}s: {state}",
+                    timeout.as_secs()
+                ))
+                .with_hint("`docker service ps --no-trunc SERVICE` shows what its tasks are doing"));
+            }
+            Progress::Waiting(_) => {}
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Progress {
+    Done,
+    /// Still rolling out, in a few words.
+    Waiting(String),
+    Failed(String),
+}
+
+/// Where a rollout of `service` stands, from the service and its tasks as read together.
+pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
+    let update = service.update_status.as_ref();
+    let message = update.and_then(|status| status.message.clone()).unwrap_or_default();
+    let state = update.and_then(|status| status.state);
+    match (state, goal) {
+        (Some(ServiceUpdateStatusStateEnum::PAUSED), _) => {
+            return Progress::Failed(format!("Swarm paused the update: {message}"));
+        }
+        (Some(ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED), _) => {
+            return Progress::Failed(format!("Swarm paused the rollback: {message}"));
+        }
+        (Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED), Goal::Rollout) => {
+            return Progress::Failed(format!(
+                "the update failed and Swarm rolled it back: {message}"
+            ));
+        }
+        (Some(ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED), _) => {
+            return Progress::Waiting(format!("Swarm is rolling it out ({})", counts(tasks)));
+        }
+        _ => {}
+    }
+    let spec = service.spec.as_ref();
+    let template = spec.and_then(|spec| spec.task_template.as_ref()).map(normal);
+    let current: Vec<&Task> = tasks
+        .iter()
+        .filter(|task| task.spec.as_ref().map(normal) == template)
+        .collect();
+    let wanted = wanted_tasks(service);
+    let in_state = |state: TaskState| {
+        current
+            .iter()
+            .filter(|task| task.status.as_ref().and_then(|status| status.state) == Some(state))
+            .count()
+    };
+    let failed: Vec<&&Task> = current
+        .iter()
+        .filter(|task| {
+            matches!(
+                task.status.as_ref().and_then(|status| status.state),
+                Some(TaskState::FAILED | TaskState::REJECTED)
+            )
+        })
+        .collect();
+    let done = match goal {
+        Goal::Completed { .. } => in_state(TaskState::COMPLETE) >= wanted,
+        Goal::Rollout | Goal::Rollback => {
+            // Tasks Swarm is stopping (an old one of a start-first update) do not count.
+            let stale = tasks.iter().filter(|task| {
+                task.desired_state == Some(TaskState::RUNNING)
+                    && !current.iter().any(|current| current.id == task.id)
+            });
+            in_state(TaskState::RUNNING) >= wanted && stale.count() == 0
+        }
+    };
+    if done {
+        return Progress::Done;
+    }
+    let allowed = match goal {
+        Goal::Completed { attempts } => attempts * wanted,
+        Goal::Rollout | Goal::Rollback => FAILURES_ALLOWED.max(wanted),
+    };
+    if failed.len() >= allowed {
+        let error = failed
+            .iter()
+            .filter_map(|task| task.status.as_ref())
+            .filter_map(|status| status.err.clone().or(status.message.clone()))
+            .next_back()
+            .unwrap_or_default();
+        return Progress::Failed(format!("its tasks keep failing ({} failed): {error}", failed.len()));
+    }
+    Progress::Waiting(counts(tasks))
+}
+
+/// How many tasks the service should have: its replicas, or a job's completions.
+fn wanted_tasks(service: &Service) -> usize {
+    let mode = service.spec.as_ref().and_then(|spec| spec.mode.as_ref());
+    let replicas = mode.and_then(|mode| {
+        mode.replicated
+            .as_ref()
+            .and_then(|replicated| replicated.replicas)
+            .or_else(|| mode.replicated_job.as_ref().and_then(|job| job.total_completions))
+    });
+    usize::try_from(replicas.unwrap_or(1)).unwrap_or(1)
+}
+
+/// `2 running, 1 starting` over the tasks Swarm wants running.
+fn counts(tasks: &[Task]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for task in tasks.iter().filter(|task| task.desired_state == Some(TaskState::RUNNING)) {
+        let state = task
+            .status
+            .as_ref()
+            .and_then(|status| status.state)
+            .map_or_else(|| "unknown".to_owned(), |state| state.to_string());
+        match counts.iter_mut().find(|(name, _)| *name == state) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((state, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return "no task running".to_owned();
+    }
+    counts
+        .iter()
+        .map(|(state, count)| format!("{count} {state}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A task spec as JSON, for comparing a task's with its service's.
+fn normal<T: serde::Serialize>(spec: &T) -> Json {
+    serde_json::to_value(spec).unwrap_or(Json::Null)
+}
