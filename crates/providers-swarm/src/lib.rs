@@ -14,8 +14,8 @@ mod service;
 
 use std::sync::Arc;
 
-use stack_docker::DockerClient;
-use stack_provider::Providers;
+use stack_docker::{DockerClient, DockerError};
+use stack_provider::{ProviderError, Providers};
 
 pub use secret::prune_versions;
 

@@ -366,7 +366,12 @@ pub fn owner_label(kind: &str) -> &'static str {
 
 /// A TCP port of 127.0.0.1 that nothing listens on now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    free_port_of(Ipv4Addr::LOCALHOST)
+}
+
+/// A TCP port of `address` (of this host) that nothing listens on now.
+pub fn free_port_of(address: Ipv4Addr) -> u16 {
+    std::net::TcpListener::bind((address, 0))
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .unwrap()
@@ -390,3 +395,4 @@ pub mod registry;
 pub mod seen;
 pub mod slow_daemon;
 pub mod swarm;
+pub mod swarm_cluster;

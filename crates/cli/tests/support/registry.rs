@@ -1,14 +1,14 @@
 //! A real registry for a test: Debian's `docker-registry` (distribution 2.x) on 127.0.0.1 and
-//! a free port, which the engine trusts over plain HTTP, with storage and config of its own,
+//! a free port, which the engine trusts over plain HTTP (or on another address of the host), with storage and config of its own,
 //! optionally behind htpasswd logins. Killed, and its storage removed, on drop.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{DEMO_DOCKERFILE, TEST_LABEL, docker, free_port};
+use super::{DEMO_DOCKERFILE, TEST_LABEL, docker, free_port_of};
 
 const BINARY: &str = "docker-registry";
 
@@ -23,16 +23,22 @@ impl Registry {
     /// A registry anyone may pull from and push to; `None` without `docker-registry` (a
     /// failure under `CI=true`, where `.ci/run` installs it).
     pub fn start() -> Option<Registry> {
-        Registry::start_with(None)
+        Registry::start_with(None, Ipv4Addr::LOCALHOST)
+    }
+
+    /// [`Registry::start`] on `address`, where other network namespaces reach it; their
+    /// daemons need it among their `insecure-registries`.
+    pub fn start_at(address: Ipv4Addr) -> Option<Registry> {
+        Registry::start_with(None, address)
     }
 
     /// A registry that lets in only `username` with `password` (an htpasswd file, bcrypt, made
     /// with `htpasswd` of apache2-utils).
     pub fn with_login(username: &str, password: &str) -> Option<Registry> {
-        Registry::start_with(Some((username, password)))
+        Registry::start_with(Some((username, password)), Ipv4Addr::LOCALHOST)
     }
 
-    fn start_with(login: Option<(&str, &str)>) -> Option<Registry> {
+    fn start_with(login: Option<(&str, &str)>, address: Ipv4Addr) -> Option<Registry> {
         if Command::new(BINARY).arg("--version").output().is_err() {
             stack_tests::without_docker(&format!(
                 "`{BINARY}` is not installed (apt-get install docker-registry)"
@@ -43,7 +49,7 @@ impl Registry {
             .prefix("stack-registry-")
             .tempdir()
             .unwrap();
-        let host = format!("127.0.0.1:{}", free_port());
+        let host = format!("{address}:{}", free_port_of(address));
         let auth = match login {
             Some((username, password)) => {
                 let htpasswd = Command::new("htpasswd")

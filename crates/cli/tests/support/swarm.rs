@@ -59,11 +59,19 @@ impl TestSwarm {
         })
     }
 
-    /// Makes the first node the manager of a new swarm, advertised on the test network.
+    /// Makes the first node the manager of a new swarm, advertised on the test network. Its
+    /// heartbeat is short: a node that stops is seen down in seconds, not half a minute.
     pub fn init(&self) {
         let manager = self.manager();
         let address = manager.address.to_string();
-        manager.docker_ok(&["swarm", "init", "--advertise-addr", &address]);
+        manager.docker_ok(&[
+            "swarm",
+            "init",
+            "--advertise-addr",
+            &address,
+            "--dispatcher-heartbeat",
+            "1s",
+        ]);
     }
 
     pub fn manager(&self) -> &TestNode {
@@ -110,7 +118,25 @@ impl TestNetwork {
         ip(&["link", "add", &network.bridge, "type", "bridge"])?;
         ip(&["addr", "add", &gateway, "dev", &network.bridge])?;
         ip(&["link", "set", &network.bridge, "up"])?;
+        network.forward(true);
         Ok(network)
+    }
+
+    /// `10.241.<octet>.0/24`.
+    pub fn subnet(&self) -> String {
+        format!("{}/24", self.address(0))
+    }
+
+    /// Lets the nodes talk to each other (`open`), or takes that back. The host's Docker sets
+    /// iptables' FORWARD policy to DROP, and frames crossing a bridge go through that chain
+    /// (br_netfilter): without this rule, as for Docker's own bridges, node to node traffic
+    /// is dropped (the host reaches every node all the same).
+    fn forward(&self, open: bool) {
+        let rule = ["FORWARD", "-i", &self.bridge, "-o", &self.bridge, "-j", "ACCEPT"];
+        let _ = Command::new("iptables")
+            .arg(if open { "-I" } else { "-D" })
+            .args(rule)
+            .output();
     }
 
     /// The address `host` of the subnet; the host is `.1`, node `i` is `.(10 + i)`.
@@ -121,6 +147,7 @@ impl TestNetwork {
 
 impl Drop for TestNetwork {
     fn drop(&mut self) {
+        self.forward(false);
         let _ = ip(&["link", "delete", &self.bridge]);
     }
 }
@@ -152,7 +179,7 @@ impl TestNode {
             daemon: None,
         };
         node.attach(network, &format!("{}n{index}", network.id))?;
-        node.start_daemon()?;
+        node.start_daemon(&network.subnet())?;
         Ok(node)
     }
 
@@ -171,12 +198,14 @@ impl TestNode {
     }
 
     /// `dockerd` entered into the namespace with `nsenter` (`ip netns exec` mounts a /sys in
-    /// which the daemon finds no cgroups), kept off the host's firewall and bridges.
-    fn start_daemon(&mut self) -> Result<(), String> {
+    /// which the daemon finds no cgroups), kept off the host's firewall and bridges. It pulls
+    /// over plain HTTP from a registry on the test `subnet` (on the host's address there).
+    fn start_daemon(&mut self, subnet: &str) -> Result<(), String> {
         std::fs::create_dir_all(&self.dir).map_err(|error| format!("{}: {error}", self.dir.display()))?;
         // Its own config file: the machine's sets a data-root and a storage driver.
         let config = self.dir.join("daemon.json");
-        std::fs::write(&config, "{}\n").map_err(|error| format!("{}: {error}", config.display()))?;
+        let settings = format!("{{\"insecure-registries\": [\"{subnet}\"]}}\n");
+        std::fs::write(&config, settings).map_err(|error| format!("{}: {error}", config.display()))?;
         let log = std::fs::File::create(self.dir.join("dockerd.log")).map_err(|error| error.to_string())?;
         let netns = format!("--net=/var/run/netns/{}", self.name);
         let path = |name: &str| self.dir.join(name).display().to_string();
@@ -283,7 +312,7 @@ impl TestNode {
 
     /// Stops the daemon: SIGTERM, so that it stops its containers and unmounts their file
     /// systems, then SIGKILL when it takes too long.
-    fn stop_daemon(&mut self) {
+    pub fn stop_daemon(&mut self) {
         let Some(mut daemon) = self.daemon.take() else {
             return;
         };
