@@ -38,6 +38,6 @@ pub fn builtin(docker: DockerClient) -> Providers {
 }
 
 /// A daemon error as a provider reports it.
-pub(crate) fn error(error: stack_docker::DockerError) -> stack_provider::ProviderError {
+pub(crate) fn error(error: DockerError) -> ProviderError {
     stack_providers::common::error(error)
 }

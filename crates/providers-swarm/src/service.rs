@@ -397,6 +397,6 @@ fn named(address: &Address, error: stack_docker::DockerError) -> ProviderError {
     let error = crate::error(error);
     ProviderError {
         message: format!("{address}: {}", error.message),
-        hint: error.hint,
+        ..error
     }
 }
