@@ -21,6 +21,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use stack_language::{Condition, Value};
 use stack_provider::{Desired, ProviderError, Scope};
+use tracing::{Instrument, info_span};
 
 use super::config;
 use super::front::Front;
@@ -207,6 +208,11 @@ impl Rollout<'_> {
     }
 
     async fn roll(&self, numbers: &[u32], source: Source, update: &Update) -> Result<(), ProviderError> {
+        let span = info_span!("rollout", service = %self.desired.address);
+        self.roll_batches(numbers, source, update).instrument(span).await
+    }
+
+    async fn roll_batches(&self, numbers: &[u32], source: Source, update: &Update) -> Result<(), ProviderError> {
         if update.strategy == Strategy::BlueGreen {
             return self.blue_green(numbers, source, update).await;
         }
@@ -280,11 +286,11 @@ impl Rollout<'_> {
         let current = self.container(Slot::Current, number).map(Replica::name);
         if update.starts_first() {
             let staged = self.stage(number, source).await?;
-            if let Err(error) = self.ready(&staged, update).await {
+            if let Err(error) = self.ready(&staged, number, update).await {
                 self.discard(&staged, source).await;
                 return Err(error);
             }
-            self.switch(current, Some(&staged)).await?;
+            self.switch(number, current, Some(&staged)).await?;
             return Ok(Some(Switched {
                 number,
                 staged,
@@ -292,13 +298,13 @@ impl Rollout<'_> {
             }));
         }
         if let Some(current) = current {
-            self.switch(Some(current), None).await?;
+            self.switch(number, Some(current), None).await?;
             self.retire(current, number).await?;
         }
         let ready = match self.stage(number, source).await {
-            Ok(staged) => match self.ready(&staged, update).await {
+            Ok(staged) => match self.ready(&staged, number, update).await {
                 Ok(()) => {
-                    self.switch(None, Some(&staged)).await?;
+                    self.switch(number, None, Some(&staged)).await?;
                     return self.promote(&staged, number).await.map(|()| None);
                 }
                 Err(error) => {
@@ -317,24 +323,33 @@ impl Rollout<'_> {
     /// Through the proxy, when there is one: new connections go to `into` instead of `out`,
     /// and those open on `out` are let finish. Without a proxy the service's aliases do the
     /// switch, as the containers start and stop.
-    async fn switch(&self, out: Option<&str>, into: Option<&str>) -> Result<(), ProviderError> {
+    async fn switch(&self, number: u32, out: Option<&str>, into: Option<&str>) -> Result<(), ProviderError> {
         let Some(front) = self.front else {
             return Ok(());
         };
-        let out = match out {
-            Some(name) => self.provider.address_of(name).await?,
-            None => None,
+        let switched = async {
+            let out = match out {
+                Some(name) => self.provider.address_of(name).await?,
+                None => None,
+            };
+            let into = match into {
+                Some(name) => self.provider.address_of(name).await?,
+                None => None,
+            };
+            front
+                .swap(out, into)
+                .await
+                .map_err(|error| self.proxy_error(error))?;
+            Ok::<_, ProviderError>(out)
         };
-        let into = match into {
-            Some(name) => self.provider.address_of(name).await?,
-            None => None,
-        };
-        front
-            .swap(out, into)
-            .await
-            .map_err(|error| self.proxy_error(error))?;
+        let out = switched
+            .instrument(info_span!("rollout.switch", replica = number))
+            .await?;
         if let Some(out) = out {
-            front.drain(out, self.spec.stop_grace_period).await;
+            front
+                .drain(out, self.spec.stop_grace_period)
+                .instrument(info_span!("rollout.drain", replica = number))
+                .await;
         }
         Ok(())
     }
@@ -355,7 +370,7 @@ impl Rollout<'_> {
     ) -> Result<(), ProviderError> {
         let staged = join_all(numbers.iter().map(|number| async move {
             let name = self.stage(*number, source).await?;
-            match self.ready(&name, update).await {
+            match self.ready(&name, *number, update).await {
                 Ok(()) => Ok(name),
                 Err(error) => {
                     self.discard(&name, source).await;
@@ -440,24 +455,29 @@ impl Rollout<'_> {
     /// one, or the previous revision moved there.
     async fn stage(&self, number: u32, source: Source) -> Result<String, ProviderError> {
         let staged = Slot::Next.name(&self.desired.name, number);
-        match source {
-            Source::New => {
-                self.provider
-                    .create_replica(self.scope, self.desired, self.spec, number, &staged)
-                    .await?;
+        let started = async {
+            match source {
+                Source::New => {
+                    self.provider
+                        .create_replica(self.scope, self.desired, self.spec, number, &staged)
+                        .await
+                }
+                Source::Previous => {
+                    let previous = Slot::Prev.name(&self.desired.name, number);
+                    self.provider.rename(&previous, &staged).await?;
+                    self.provider.revive(&staged).await
+                }
             }
-            Source::Previous => {
-                let previous = Slot::Prev.name(&self.desired.name, number);
-                self.provider.rename(&previous, &staged).await?;
-                self.provider.revive(&staged).await?;
-            }
-        }
+        };
+        started
+            .instrument(info_span!("rollout.start", replica = number))
+            .await?;
         Ok(staged)
     }
 
     /// Ready (healthy where the service has a probe, else running), then still so after
     /// `monitor`.
-    async fn ready(&self, name: &str, update: &Update) -> Result<(), ProviderError> {
+    async fn ready(&self, name: &str, number: u32, update: &Update) -> Result<(), ProviderError> {
         let names = [name.to_owned()];
         let docker = &self.provider.docker;
         let address = &self.desired.address;
@@ -470,8 +490,11 @@ impl Rollout<'_> {
             self.scope.ready_timeout,
             &self.provider.created,
         )
+        .instrument(info_span!("rollout.probe", replica = number))
         .await?;
-        wait::stays_up(docker, address, self.spec, name, update.monitor).await
+        wait::stays_up(docker, address, self.spec, name, update.monitor)
+            .instrument(info_span!("rollout.monitor", replica = number))
+            .await
     }
 
     /// Takes replica `number` out of service: stopped gracefully and kept as the previous
@@ -482,7 +505,10 @@ impl Rollout<'_> {
     /// A replica of the very configuration that replaces it (one repaired after a crash) is
     /// no revision of its own: it goes, and the previous revision stays as it was.
     async fn retire(&self, name: &str, number: u32) -> Result<(), ProviderError> {
-        self.provider.stop_for_good(name).await?;
+        self.provider
+            .stop_for_good(name)
+            .instrument(info_span!("rollout.stop", replica = number))
+            .await?;
         let same_revision = self
             .containers
             .iter()
@@ -491,17 +517,24 @@ impl Rollout<'_> {
                 config::replaced_fields(&container.recorded, &self.desired.config, self.desired.kind)
                     .is_empty()
             });
-        if same_revision {
-            return self.provider.remove_named(name).await;
-        }
-        let previous = Slot::Prev.name(&self.desired.name, number);
-        self.provider.remove_named(&previous).await?;
-        self.provider.rename(name, &previous).await
+        let kept = async {
+            if same_revision {
+                return self.provider.remove_named(name).await;
+            }
+            let previous = Slot::Prev.name(&self.desired.name, number);
+            self.provider.remove_named(&previous).await?;
+            self.provider.rename(name, &previous).await
+        };
+        kept.instrument(info_span!("rollout.keep", replica = number))
+            .await
     }
 
     async fn promote(&self, staged: &str, number: u32) -> Result<(), ProviderError> {
         let current = Slot::Current.name(&self.desired.name, number);
-        self.provider.rename(staged, &current).await?;
+        self.provider
+            .rename(staged, &current)
+            .instrument(info_span!("rollout.promote", replica = number))
+            .await?;
         self.provider.created.renamed(staged, &current);
         Ok(())
     }
