@@ -113,9 +113,7 @@ service "web" {{
         if let Some(trace) = trace {
             command.env("STACK_TRACE", trace);
         }
-        let output = command
-            .output()
-            .map_err(|error| error.to_string())?;
+        let output = command.output().map_err(|error| error.to_string())?;
         if !output.status.success() {
             return Err(format!(
                 "stack {args:?} failed:\n{}{}",
@@ -407,8 +405,9 @@ struct Breakdown<'a> {
 }
 
 /// The phases of one replica's replacement, in order, as the rollout names its steps.
-const PHASES: [(&str, &str); 8] = [
-    ("rollout.start", "create and start"),
+const PHASES: [(&str, &str); 9] = [
+    ("rollout.create", "create (ahead of its turn, when it can)"),
+    ("rollout.start", "start"),
     ("rollout.probe", "probe: start to first pass"),
     ("rollout.monitor", "monitor"),
     ("rollout.switch", "proxy switch"),
@@ -437,7 +436,10 @@ impl Breakdown<'_> {
         let check = self.steps.iter().find(|step| step.name == "apply.check");
         if let (Some(rollout), Some(check)) = (rollout, check) {
             let single = |label: &str, seconds: f64| println!("  {label:<40} {seconds:>7.2}s");
-            single("before the rollout (start, plan)", rollout.start - self.started_at);
+            single(
+                "before the rollout (start, plan)",
+                rollout.start - self.started_at,
+            );
             single("after the rollout, before the checks", check.start - rollout.end);
             single("the final health checks", check.seconds());
             single("after the checks (exit)", self.ended_at - check.end);
@@ -458,7 +460,10 @@ impl Breakdown<'_> {
             .iter()
             .filter(|step| step.name == "rollout.probe")
             .filter_map(|step| {
-                let ready = self.healthy.iter().find(|seen| Some(seen.replica) == step.replica)?;
+                let ready = self
+                    .healthy
+                    .iter()
+                    .find(|seen| Some(seen.replica) == step.replica)?;
                 Some((step.end - ready.at).max(0.0))
             })
             .sum()

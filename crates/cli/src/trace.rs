@@ -146,7 +146,8 @@ impl Visit for Fields<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), Json::from(format!("{value:?}")));
+        self.0
+            .insert(field.name().to_owned(), Json::from(format!("{value:?}")));
     }
 }
 
@@ -186,6 +187,9 @@ mod tests {
         assert_eq!(line["replica"], 2);
         assert_eq!(line["service"], "service.web");
         let (start, end) = (line["start"].as_f64(), line["end"].as_f64());
-        assert!(start.is_some_and(|start| end.is_some_and(|end| start > 0.0 && end >= start)), "{line}");
+        assert!(
+            start.is_some_and(|start| end.is_some_and(|end| start > 0.0 && end >= start)),
+            "{line}"
+        );
     }
 }
