@@ -9,8 +9,11 @@
 //!   `.next` container) until its `/health` answers 200 (polled from here every 5 ms);
 //! - the requests of a load container resolving the service per request, every 10 ms.
 //!
-//! and prints the total over the sum of the waits (goal: at most 1.3) and the failed requests
-//! (goal: 0). Run with `cargo bench -p stack-cli --bench rollout`. Everything it makes is named
+//! and prints the total over the sum of the waits (goal: at most 1.15) and the failed requests
+//! (goal: 0). Then where the time went, from the steps `stack apply` traced (`STACK_TRACE`):
+//! each phase of the rollout in total and per replica, how long each new replica's probe took
+//! to pass once the replica was ready, and the time before and after the rollout. Run with
+//! `cargo bench -p stack-cli --bench rollout`. Everything it makes is named
 //! `stackbench-rollout-<pid>…` and removed at the end.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -18,11 +21,13 @@ use std::net::TcpStream;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value as Json;
 
 const REPLICAS: usize = 5;
 const WARM_UP: Duration = Duration::from_millis(1500);
-const RATIO_GOAL: f64 = 1.3;
+const RATIO_GOAL: f64 = 1.15;
 
 fn main() -> ExitCode {
     if std::env::args().any(|arg| arg == "--list") {
@@ -98,14 +103,17 @@ service "web" {{
         std::fs::write(self.dir.path().join("stack.kdl"), text).expect("the stack file");
     }
 
-    fn stack(&self, args: &[&str]) -> Result<(), String> {
-        let output = Command::new(env!("CARGO_BIN_EXE_stack"))
+    fn stack(&self, args: &[&str], trace: Option<&std::path::Path>) -> Result<(), String> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stack"));
+        command
             .args(args)
             .arg(self.dir.path())
             .args(["--name", &self.name, "--auto-approve"])
-            .env("STACK_PROXY_BINARY", stack_tests::proxy_binary())
-            .output()
-            .map_err(|error| error.to_string())?;
+            .env("STACK_PROXY_BINARY", stack_tests::proxy_binary());
+        if let Some(trace) = trace {
+            command.env("STACK_TRACE", trace);
+        }
+        let output = command.output().map_err(|error| error.to_string())?;
         if !output.status.success() {
             return Err(format!(
                 "stack {args:?} failed:\n{}{}",
@@ -118,22 +126,26 @@ service "web" {{
 
     fn run(&self) -> Result<bool, String> {
         self.write("v1");
-        self.stack(&["apply"])?;
+        self.stack(&["apply"], None)?;
         let probes = ProbeWatch::start(&self.name);
         let load = self.start_load()?;
         thread::sleep(Duration::from_millis(500));
         self.write("v2");
+        let trace = self.dir.path().join("trace.jsonl");
         let started = Instant::now();
-        self.stack(&["apply"])?;
+        let started_at = epoch_seconds();
+        self.stack(&["apply"], Some(&trace))?;
         let total = started.elapsed();
-        let waits = probes.finish();
+        let ended_at = epoch_seconds();
+        let healthy = probes.finish();
         let (requests, failed) = self.finish_load(&load)?;
-        if waits.len() != REPLICAS {
+        if healthy.len() != REPLICAS {
             return Err(format!(
                 "saw {} new replicas become healthy, not {REPLICAS}",
-                waits.len()
+                healthy.len()
             ));
         }
+        let waits: Vec<Duration> = healthy.iter().map(|replica| replica.wait).collect();
         let sum: Duration = waits.iter().sum();
         let ratio = total.as_secs_f64() / sum.as_secs_f64();
         let verdict = |met: bool| if met { "met" } else { "MISSED" };
@@ -160,6 +172,14 @@ service "web" {{
             "  failed requests            {failed:>8}   goal 0: {}",
             verdict(failed == 0)
         );
+        let steps = Step::read(&trace)?;
+        Breakdown {
+            steps: &steps,
+            healthy: &healthy,
+            started_at,
+            ended_at,
+        }
+        .print();
         Ok(ratio <= RATIO_GOAL && failed == 0)
     }
 
@@ -218,10 +238,19 @@ service "web" {{
     }
 }
 
+/// A new replica seen becoming healthy from here.
+struct Healthy {
+    replica: u32,
+    /// From its start event until its `/health` answered 200.
+    wait: Duration,
+    /// When it answered, in seconds since the Unix epoch.
+    at: f64,
+}
+
 /// Follows the start of each `.next` container and times its warm-up from here.
 struct ProbeWatch {
     events: std::process::Child,
-    waits: Arc<Mutex<Vec<Duration>>>,
+    healthy: Arc<Mutex<Vec<Healthy>>>,
     probers: Arc<Mutex<Vec<thread::JoinHandle<()>>>>,
     reader: thread::JoinHandle<()>,
 }
@@ -240,19 +269,25 @@ impl ProbeWatch {
             .spawn()
             .expect("docker events runs");
         let stdout = events.stdout.take().expect("its output");
-        let waits = Arc::new(Mutex::new(Vec::new()));
+        let healthy = Arc::new(Mutex::new(Vec::new()));
         let probers = Arc::new(Mutex::new(Vec::new()));
-        let (found, running) = (Arc::clone(&waits), Arc::clone(&probers));
+        let (found, running) = (Arc::clone(&healthy), Arc::clone(&probers));
         let reader = thread::spawn(move || {
             for name in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !name.ends_with(".next") {
+                let Some(replica) = name
+                    .strip_suffix(".next")
+                    .and_then(|base| base.rsplit_once('-'))
+                    .and_then(|(_, number)| number.parse().ok())
+                else {
                     continue;
-                }
+                };
                 let started = Instant::now();
-                let waits = Arc::clone(&found);
+                let healthy = Arc::clone(&found);
                 let prober = thread::spawn(move || {
                     if let Some(wait) = time_to_healthy(&name, started) {
-                        waits.lock().expect("the waits").push(wait);
+                        let at = epoch_seconds();
+                        let seen = Healthy { replica, wait, at };
+                        healthy.lock().expect("the waits").push(seen);
                     }
                 });
                 running.lock().expect("the probers").push(prober);
@@ -260,19 +295,19 @@ impl ProbeWatch {
         });
         ProbeWatch {
             events,
-            waits,
+            healthy,
             probers,
             reader,
         }
     }
 
-    fn finish(mut self) -> Vec<Duration> {
+    fn finish(mut self) -> Vec<Healthy> {
         let _ = self.events.kill();
         let _ = self.reader.join();
         for prober in std::mem::take(&mut *self.probers.lock().expect("the probers")) {
             let _ = prober.join();
         }
-        self.waits.lock().expect("the waits").clone()
+        std::mem::take(&mut *self.healthy.lock().expect("the waits"))
     }
 }
 
@@ -320,4 +355,146 @@ fn docker(args: &[&str]) -> String {
         .output()
         .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
         .unwrap_or_default()
+}
+
+/// One step `stack apply` traced: a span of its own, with the replica it concerns.
+struct Step {
+    name: String,
+    replica: Option<u32>,
+    start: f64,
+    end: f64,
+}
+
+impl Step {
+    fn read(path: &std::path::Path) -> Result<Vec<Step>, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("no trace at {}: {error}", path.display()))?;
+        text.lines()
+            .map(|line| {
+                let step: Json = serde_json::from_str(line)
+                    .map_err(|error| format!("a trace line that is no JSON ({error}): {line}"))?;
+                let seconds = |field: &str| {
+                    step[field]
+                        .as_f64()
+                        .ok_or_else(|| format!("a trace line without `{field}`: {line}"))
+                };
+                Ok(Step {
+                    name: step["step"].as_str().unwrap_or_default().to_owned(),
+                    replica: step["replica"]
+                        .as_u64()
+                        .and_then(|number| u32::try_from(number).ok()),
+                    start: seconds("start")?,
+                    end: seconds("end")?,
+                })
+            })
+            .collect()
+    }
+
+    fn seconds(&self) -> f64 {
+        self.end - self.start
+    }
+}
+
+/// Where the time of the rollout went, phase by phase.
+struct Breakdown<'a> {
+    steps: &'a [Step],
+    healthy: &'a [Healthy],
+    /// When `stack apply` was started and when it had exited, in seconds since the Unix epoch.
+    started_at: f64,
+    ended_at: f64,
+}
+
+/// The phases of one replica's replacement, in order, as the rollout names its steps.
+const PHASES: [(&str, &str); 9] = [
+    ("rollout.create", "create (ahead of its turn, when it can)"),
+    ("rollout.start", "start"),
+    ("rollout.probe", "probe: start to first pass"),
+    ("rollout.monitor", "monitor"),
+    ("rollout.switch", "proxy switch"),
+    ("rollout.drain", "drain the old replica"),
+    ("rollout.stop", "stop the old replica"),
+    ("rollout.keep", "keep it as previous"),
+    ("rollout.promote", "rename the new one"),
+];
+
+impl Breakdown<'_> {
+    fn print(&self) {
+        let replicas = REPLICAS as f64;
+        println!("where the time went (from `stack apply`'s trace):");
+        println!("  {:<40} {:>8} {:>12}", "phase", "total", "per replica");
+        let line = |label: &str, total: f64| {
+            println!("  {label:<40} {total:>7.2}s {:>11.3}s", total / replicas);
+        };
+        for (name, label) in PHASES {
+            line(label, self.total(name));
+            if name == "rollout.probe" {
+                line("  of which after the replica was ready", self.probe_lag());
+            }
+        }
+        line("idle between replicas", self.idle_between_replicas());
+        let rollout = self.steps.iter().find(|step| step.name == "rollout");
+        let check = self.steps.iter().find(|step| step.name == "apply.check");
+        if let (Some(rollout), Some(check)) = (rollout, check) {
+            let single = |label: &str, seconds: f64| println!("  {label:<40} {seconds:>7.2}s");
+            single(
+                "before the rollout (start, plan)",
+                rollout.start - self.started_at,
+            );
+            single("after the rollout, before the checks", check.start - rollout.end);
+            single("the final health checks", check.seconds());
+            single("after the checks (exit)", self.ended_at - check.end);
+        }
+    }
+
+    fn total(&self, name: &str) -> f64 {
+        self.steps
+            .iter()
+            .filter(|step| step.name == name)
+            .map(Step::seconds)
+            .sum()
+    }
+
+    /// From each new replica answering its `/health` (seen from here) to its probe passing.
+    fn probe_lag(&self) -> f64 {
+        self.steps
+            .iter()
+            .filter(|step| step.name == "rollout.probe")
+            .filter_map(|step| {
+                let ready = self
+                    .healthy
+                    .iter()
+                    .find(|seen| Some(seen.replica) == step.replica)?;
+                Some((step.end - ready.at).max(0.0))
+            })
+            .sum()
+    }
+
+    /// From the last step of one replica that ended before the next one's start to that
+    /// start: the time nothing of the rollout moved on.
+    fn idle_between_replicas(&self) -> f64 {
+        let mut starts: Vec<&Step> = self
+            .steps
+            .iter()
+            .filter(|step| step.name == "rollout.start")
+            .collect();
+        starts.sort_by(|one, other| one.start.total_cmp(&other.start));
+        starts
+            .windows(2)
+            .filter_map(|pair| {
+                let (previous, next) = (pair[0].replica, pair[1].start);
+                self.steps
+                    .iter()
+                    .filter(|step| step.replica == previous && step.end <= next)
+                    .map(|step| step.end)
+                    .reduce(f64::max)
+                    .map(|last| next - last)
+            })
+            .sum()
+    }
+}
+
+fn epoch_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
 }

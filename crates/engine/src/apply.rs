@@ -11,6 +11,7 @@ use stack_language::{Address, Condition};
 use stack_plan::{Action, Reason, ResourcePlan};
 use stack_provider::{Desired, Live, Provider, ProviderError, Providers, Resolve, Scope};
 use tokio::sync::OnceCell;
+use tracing::{Instrument, info_span};
 
 use crate::order::uses;
 use crate::walk::{Step, Stop, walk};
@@ -161,7 +162,9 @@ impl<'a> Forward<'a> {
             })
             .collect();
         let mut steps = walk(&needs, PARALLELISM, stop, |i| self.step(i)).await;
-        self.settle(&mut steps).await;
+        self.settle(&mut steps)
+            .instrument(info_span!("apply.check"))
+            .await;
         let elapsed = self
             .elapsed
             .into_inner()
@@ -207,7 +210,10 @@ impl<'a> Forward<'a> {
         let action = planned.action;
         self.progress.started(address, action);
         let started = Instant::now();
-        let result = self.change_replanned(address, action).await;
+        let result = self
+            .change_replanned(address, action)
+            .instrument(info_span!("apply.change", resource = %address, ?action))
+            .await;
         let elapsed = started.elapsed();
         if let Ok(mut times) = self.elapsed.lock() {
             times[i] = Some(elapsed);

@@ -361,16 +361,44 @@ impl ServiceProvider {
         number: u32,
         name: &str,
     ) -> Result<(), ProviderError> {
-        let name = name.to_owned();
+        self.make_replica(scope, desired, spec, number, name).await?;
+        self.start_made(&desired.address, name).await
+    }
+
+    /// Creates replica `number` as the container `name` and puts the secrets in, not started.
+    async fn make_replica(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        spec: &ServiceSpec,
+        number: u32,
+        name: &str,
+    ) -> Result<(), ProviderError> {
         let mut labels = common::labels(scope, desired);
         labels.insert(REPLICA.to_owned(), number.to_string());
-        self.start_container(scope, desired, spec, name, labels).await
+        self.make_container(scope, desired, spec, name.to_owned(), labels)
+            .await
     }
 
     /// Creates the container `name` of `spec` with `labels`, puts the secrets in, and starts
-    /// it. One that fails half-way is removed, so that no container is left that the next read
-    /// would mistake for a working one.
+    /// it.
     pub(crate) async fn start_container(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        spec: &ServiceSpec,
+        name: String,
+        labels: stack_docker::Labels,
+    ) -> Result<(), ProviderError> {
+        self.make_container(scope, desired, spec, name.clone(), labels)
+            .await?;
+        self.start_made(&desired.address, &name).await
+    }
+
+    /// Creates the container `name` of `spec` with `labels` and puts the secrets in. One that
+    /// fails half-way is removed, so that no container is left that the next read would
+    /// mistake for a working one.
+    async fn make_container(
         &self,
         scope: &Scope,
         desired: &Desired,
@@ -390,17 +418,23 @@ impl ServiceProvider {
             Err(error) if error.is_not_found() => return Err(self.not_found(&desired.address, spec).await),
             Err(error) => return Err(failure(&desired.address, error)),
         }
-        let started = async {
-            for file in &spec.secrets {
-                self.docker.copy_file_into(&name, file).await?;
+        for file in &spec.secrets {
+            if let Err(error) = self.docker.copy_file_into(&name, file).await {
+                let _ = self.docker.remove_container(&name, true).await;
+                return Err(failure(&desired.address, error));
             }
-            self.docker.start_container(&name).await
-        };
-        if let Err(error) = started.await {
-            let _ = self.docker.remove_container(&name, true).await;
-            return Err(failure(&desired.address, error));
         }
-        self.created.started(&name);
+        Ok(())
+    }
+
+    /// Starts a container [`make_container`](Self::make_container) made; one that does not
+    /// start is removed, as there.
+    async fn start_made(&self, address: &Address, name: &str) -> Result<(), ProviderError> {
+        if let Err(error) = self.docker.start_container(name).await {
+            let _ = self.docker.remove_container(name, true).await;
+            return Err(failure(address, error));
+        }
+        self.created.started(name);
         Ok(())
     }
 

@@ -21,6 +21,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use stack_language::{Condition, Value};
 use stack_provider::{Desired, ProviderError, Scope};
+use tracing::{Instrument, info_span};
 
 use super::config;
 use super::front::Front;
@@ -173,11 +174,14 @@ pub struct Rollout<'a> {
     pub front: Option<&'a Front>,
 }
 
-/// A replica whose replacement took over its traffic: the old container still to retire.
+/// A replica whose replacement took over its traffic: the old container still to drain and
+/// retire.
 struct Switched {
     number: u32,
     staged: String,
     current: Option<String>,
+    /// The old container's address at the proxy, where its open connections finish.
+    draining: Option<Ipv4Addr>,
 }
 
 /// What replaces replica `number`: a new container, or its previous revision started again.
@@ -207,27 +211,72 @@ impl Rollout<'_> {
     }
 
     async fn roll(&self, numbers: &[u32], source: Source, update: &Update) -> Result<(), ProviderError> {
+        let span = info_span!("rollout", service = %self.desired.address);
+        self.roll_batches(numbers, source, update).instrument(span).await
+    }
+
+    async fn roll_batches(
+        &self,
+        numbers: &[u32],
+        source: Source,
+        update: &Update,
+    ) -> Result<(), ProviderError> {
         if update.strategy == Strategy::BlueGreen {
             return self.blue_green(numbers, source, update).await;
         }
         let batch_size = update.parallelism.max(1) as usize;
+        let batches: Vec<&[u32]> = numbers.chunks(batch_size).collect();
+        // Start-first, the containers of the next batch are created (not started) while this
+        // one warms up, so that only their start stands between two batches. A canary stops
+        // after its first batch: it makes none ahead.
+        let makes_ahead =
+            update.starts_first() && source == Source::New && update.strategy == Strategy::Rolling;
+        let mut made: Vec<u32> = Vec::new();
         let mut done: Vec<u32> = Vec::new();
         let mut failures: Vec<(u32, ProviderError)> = Vec::new();
         // Replicas switched but not yet retired and renamed: that goes on while the next batch
         // starts, since the retired ones are out of traffic already.
         let mut settling: Vec<Switched> = Vec::new();
-        for (index, batch) in numbers.chunks(batch_size).enumerate() {
+        for (index, batch) in batches.iter().enumerate() {
             if index > 0 && !update.delay.is_zero() {
                 tokio::time::sleep(update.delay).await;
             }
-            let replacing = join_all(
-                batch
-                    .iter()
-                    .map(|number| self.replace_one(*number, source, update)),
-            );
-            let (results, settled) =
-                futures_util::future::join(replacing, self.settle(std::mem::take(&mut settling))).await;
-            settled?;
+            let next: &[u32] = match batches.get(index + 1) {
+                Some(next) if makes_ahead => next,
+                _ => &[],
+            };
+            let (results, settled, made_next) = if update.starts_first() {
+                // The batch starts before the previous one is retired and the next one made:
+                // their daemon calls would slow its start, which is on the rollout's path, and
+                // they go on while it warms up instead.
+                let staged = join_all(
+                    batch
+                        .iter()
+                        .map(|number| self.stage(*number, source, made.contains(number))),
+                )
+                .await;
+                let taking_over = batch.iter().zip(staged).map(|(number, staged)| async move {
+                    self.take_over(*number, staged?, source, update).await.map(Some)
+                });
+                futures_util::future::join3(
+                    join_all(taking_over),
+                    self.settle(std::mem::take(&mut settling)),
+                    self.make_ahead(next),
+                )
+                .await
+            } else {
+                let replacing = batch.iter().map(|number| async move {
+                    self.replace_stopping_first(*number, source, update)
+                        .await
+                        .map(|()| None)
+                });
+                (join_all(replacing).await, Ok(()), Vec::new())
+            };
+            made = made_next;
+            if let Err(error) = settled {
+                self.unmake(&made).await;
+                return Err(error);
+            }
             for (number, result) in batch.iter().zip(results) {
                 match result {
                     Ok(switched) => {
@@ -239,6 +288,7 @@ impl Rollout<'_> {
             }
             let gives_up = update.failure_action != FailureAction::Continue;
             if gives_up && too_many(failures.len(), numbers.len(), update.max_failure_ratio) {
+                self.unmake(&made).await;
                 self.settle(settling).await?;
                 let roll_back = update.failure_action == FailureAction::Rollback;
                 return Err(self.failed(&done, failures, roll_back, source).await);
@@ -256,10 +306,11 @@ impl Rollout<'_> {
         }
     }
 
-    /// Retires the replicas that `switched` took out of traffic, and gives their replacements
-    /// the final names.
+    /// Retires the replicas that `switched` took out of traffic once their open connections
+    /// have finished, and gives their replacements the final names.
     async fn settle(&self, switched: Vec<Switched>) -> Result<(), ProviderError> {
         let settling = switched.into_iter().map(|switched| async move {
+            self.drain(switched.number, switched.draining).await;
             if let Some(current) = &switched.current {
                 self.retire(current, switched.number).await?;
             }
@@ -268,38 +319,50 @@ impl Rollout<'_> {
         join_all(settling).await.into_iter().collect()
     }
 
-    /// Replaces one replica, start-first or stop-first. A replacement that does not become
-    /// ready is undone and the replica it was to replace serves on. Start-first, it returns
-    /// once traffic has switched, leaving the rest to [`settle`](Self::settle).
-    async fn replace_one(
+    /// Start-first, once the new container of replica `number` has started as `staged`: waits
+    /// until it is ready and switches traffic to it, leaving the drain and the rest to
+    /// [`settle`](Self::settle), which goes on beside the next batch. A replacement that does
+    /// not become ready is undone and the replica it was to replace serves on.
+    async fn take_over(
+        &self,
+        number: u32,
+        staged: String,
+        source: Source,
+        update: &Update,
+    ) -> Result<Switched, ProviderError> {
+        if let Err(error) = self.ready(&staged, number, update).await {
+            self.discard(&staged, source).await;
+            return Err(error);
+        }
+        let current = self.container(Slot::Current, number).map(Replica::name);
+        let draining = self.switch(number, current, Some(&staged)).await?;
+        Ok(Switched {
+            number,
+            staged,
+            current: current.map(str::to_owned),
+            draining,
+        })
+    }
+
+    /// Replaces one replica stop-first. A replacement that does not become ready is undone
+    /// and the replica it was to replace comes back.
+    async fn replace_stopping_first(
         &self,
         number: u32,
         source: Source,
         update: &Update,
-    ) -> Result<Option<Switched>, ProviderError> {
+    ) -> Result<(), ProviderError> {
         let current = self.container(Slot::Current, number).map(Replica::name);
-        if update.starts_first() {
-            let staged = self.stage(number, source).await?;
-            if let Err(error) = self.ready(&staged, update).await {
-                self.discard(&staged, source).await;
-                return Err(error);
-            }
-            self.switch(current, Some(&staged)).await?;
-            return Ok(Some(Switched {
-                number,
-                staged,
-                current: current.map(str::to_owned),
-            }));
-        }
         if let Some(current) = current {
-            self.switch(Some(current), None).await?;
+            let draining = self.switch(number, Some(current), None).await?;
+            self.drain(number, draining).await;
             self.retire(current, number).await?;
         }
-        let ready = match self.stage(number, source).await {
-            Ok(staged) => match self.ready(&staged, update).await {
+        let ready = match self.stage(number, source, false).await {
+            Ok(staged) => match self.ready(&staged, number, update).await {
                 Ok(()) => {
-                    self.switch(None, Some(&staged)).await?;
-                    return self.promote(&staged, number).await.map(|()| None);
+                    self.switch(number, None, Some(&staged)).await?;
+                    return self.promote(&staged, number).await;
                 }
                 Err(error) => {
                     self.discard(&staged, source).await;
@@ -314,29 +377,47 @@ impl Rollout<'_> {
         Err(ready)
     }
 
-    /// Through the proxy, when there is one: new connections go to `into` instead of `out`,
-    /// and those open on `out` are let finish. Without a proxy the service's aliases do the
-    /// switch, as the containers start and stop.
-    async fn switch(&self, out: Option<&str>, into: Option<&str>) -> Result<(), ProviderError> {
+    /// Through the proxy, when there is one: new connections go to `into` instead of `out`;
+    /// returns the address of `out` there, to [`drain`](Self::drain). Without a proxy the
+    /// service's aliases do the switch, as the containers start and stop.
+    async fn switch(
+        &self,
+        number: u32,
+        out: Option<&str>,
+        into: Option<&str>,
+    ) -> Result<Option<Ipv4Addr>, ProviderError> {
         let Some(front) = self.front else {
-            return Ok(());
+            return Ok(None);
         };
-        let out = match out {
-            Some(name) => self.provider.address_of(name).await?,
-            None => None,
+        let switched = async {
+            let out = match out {
+                Some(name) => self.provider.address_of(name).await?,
+                None => None,
+            };
+            let into = match into {
+                Some(name) => self.provider.address_of(name).await?,
+                None => None,
+            };
+            front
+                .swap(out, into)
+                .await
+                .map_err(|error| self.proxy_error(error))?;
+            Ok::<_, ProviderError>(out)
         };
-        let into = match into {
-            Some(name) => self.provider.address_of(name).await?,
-            None => None,
-        };
-        front
-            .swap(out, into)
+        switched
+            .instrument(info_span!("rollout.switch", replica = number))
             .await
-            .map_err(|error| self.proxy_error(error))?;
-        if let Some(out) = out {
-            front.drain(out, self.spec.stop_grace_period).await;
+    }
+
+    /// Lets the connections open on the replica switched out at `out` finish, for at most its
+    /// `stop-grace-period`.
+    async fn drain(&self, number: u32, out: Option<Ipv4Addr>) {
+        if let (Some(front), Some(out)) = (self.front, out) {
+            front
+                .drain(out, self.spec.stop_grace_period)
+                .instrument(info_span!("rollout.drain", replica = number))
+                .await;
         }
-        Ok(())
     }
 
     fn proxy_error(&self, error: String) -> ProviderError {
@@ -354,8 +435,8 @@ impl Rollout<'_> {
         update: &Update,
     ) -> Result<(), ProviderError> {
         let staged = join_all(numbers.iter().map(|number| async move {
-            let name = self.stage(*number, source).await?;
-            match self.ready(&name, update).await {
+            let name = self.stage(*number, source, false).await?;
+            match self.ready(&name, *number, update).await {
                 Ok(()) => Ok(name),
                 Err(error) => {
                     self.discard(&name, source).await;
@@ -437,27 +518,59 @@ impl Rollout<'_> {
     }
 
     /// The container that will take over replica `number`, started in the `next` slot: a new
-    /// one, or the previous revision moved there.
-    async fn stage(&self, number: u32, source: Source) -> Result<String, ProviderError> {
+    /// one (`made` already, or made now), or the previous revision moved there.
+    async fn stage(&self, number: u32, source: Source, made: bool) -> Result<String, ProviderError> {
         let staged = Slot::Next.name(&self.desired.name, number);
-        match source {
-            Source::New => {
-                self.provider
-                    .create_replica(self.scope, self.desired, self.spec, number, &staged)
-                    .await?;
+        let started = async {
+            match source {
+                Source::New => self.provider.start_made(&self.desired.address, &staged).await,
+                Source::Previous => {
+                    let previous = Slot::Prev.name(&self.desired.name, number);
+                    self.provider.rename(&previous, &staged).await?;
+                    self.provider.revive(&staged).await
+                }
             }
-            Source::Previous => {
-                let previous = Slot::Prev.name(&self.desired.name, number);
-                self.provider.rename(&previous, &staged).await?;
-                self.provider.revive(&staged).await?;
-            }
+        };
+        if source == Source::New && !made {
+            self.make(number).await?;
         }
+        started
+            .instrument(info_span!("rollout.start", replica = number))
+            .await?;
         Ok(staged)
+    }
+
+    /// Creates the new container of replica `number` in the `next` slot, not started.
+    async fn make(&self, number: u32) -> Result<(), ProviderError> {
+        let staged = Slot::Next.name(&self.desired.name, number);
+        self.provider
+            .make_replica(self.scope, self.desired, self.spec, number, &staged)
+            .instrument(info_span!("rollout.create", replica = number))
+            .await
+    }
+
+    /// Makes the new containers of replicas `numbers` before their turn; returns those made. One
+    /// that fails is left to its turn, which tries again and reports what went wrong.
+    async fn make_ahead(&self, numbers: &[u32]) -> Vec<u32> {
+        let making = numbers
+            .iter()
+            .map(|number| async move { self.make(*number).await.ok().map(|()| *number) });
+        join_all(making).await.into_iter().flatten().collect()
+    }
+
+    /// Removes the containers made ahead for replicas whose turn will not come.
+    async fn unmake(&self, numbers: &[u32]) {
+        for number in numbers {
+            let _ = self
+                .provider
+                .remove_named(&Slot::Next.name(&self.desired.name, *number))
+                .await;
+        }
     }
 
     /// Ready (healthy where the service has a probe, else running), then still so after
     /// `monitor`.
-    async fn ready(&self, name: &str, update: &Update) -> Result<(), ProviderError> {
+    async fn ready(&self, name: &str, number: u32, update: &Update) -> Result<(), ProviderError> {
         let names = [name.to_owned()];
         let docker = &self.provider.docker;
         let address = &self.desired.address;
@@ -470,8 +583,11 @@ impl Rollout<'_> {
             self.scope.ready_timeout,
             &self.provider.created,
         )
+        .instrument(info_span!("rollout.probe", replica = number))
         .await?;
-        wait::stays_up(docker, address, self.spec, name, update.monitor).await
+        wait::stays_up(docker, address, self.spec, name, update.monitor)
+            .instrument(info_span!("rollout.monitor", replica = number))
+            .await
     }
 
     /// Takes replica `number` out of service: stopped gracefully and kept as the previous
@@ -482,7 +598,10 @@ impl Rollout<'_> {
     /// A replica of the very configuration that replaces it (one repaired after a crash) is
     /// no revision of its own: it goes, and the previous revision stays as it was.
     async fn retire(&self, name: &str, number: u32) -> Result<(), ProviderError> {
-        self.provider.stop_for_good(name).await?;
+        self.provider
+            .stop_for_good(name)
+            .instrument(info_span!("rollout.stop", replica = number))
+            .await?;
         let same_revision = self
             .containers
             .iter()
@@ -491,17 +610,24 @@ impl Rollout<'_> {
                 config::replaced_fields(&container.recorded, &self.desired.config, self.desired.kind)
                     .is_empty()
             });
-        if same_revision {
-            return self.provider.remove_named(name).await;
-        }
-        let previous = Slot::Prev.name(&self.desired.name, number);
-        self.provider.remove_named(&previous).await?;
-        self.provider.rename(name, &previous).await
+        let kept = async {
+            if same_revision {
+                return self.provider.remove_named(name).await;
+            }
+            let previous = Slot::Prev.name(&self.desired.name, number);
+            self.provider.remove_named(&previous).await?;
+            self.provider.rename(name, &previous).await
+        };
+        kept.instrument(info_span!("rollout.keep", replica = number))
+            .await
     }
 
     async fn promote(&self, staged: &str, number: u32) -> Result<(), ProviderError> {
         let current = Slot::Current.name(&self.desired.name, number);
-        self.provider.rename(staged, &current).await?;
+        self.provider
+            .rename(staged, &current)
+            .instrument(info_span!("rollout.promote", replica = number))
+            .await?;
         self.provider.created.renamed(staged, &current);
         Ok(())
     }

@@ -278,12 +278,16 @@ impl Waiter<'_> {
 
     /// Checks an `http` or `tcp` probe from the host, as Docker would run it: a pass makes the
     /// replica healthy; `retries` failures in a row after `start-period` make it unhealthy.
+    /// Checks start one probe interval apart; the container is inspected after a failed check
+    /// rather than before each one, so that the check that passes comes at its time.
     async fn host_healthy(&self, probe: &Probe) -> Result<(), ProviderError> {
         let started = Instant::now();
+        let interval = probe.interval.max(MIN_PROBE_INTERVAL);
         let mut failures = 0;
         let own_names = self.own_names();
+        let mut info = self.inspect().await?;
         loop {
-            let info = self.inspect().await?;
+            let checked_at = Instant::now();
             if crashed(&info, self.created_here) {
                 return Err(self.stopped(&info, Condition::Healthy).await);
             }
@@ -313,13 +317,18 @@ impl Waiter<'_> {
                     }
                 }
             }
+            info = self.inspect().await?;
             let seen = Seen {
                 state: info_state(&info),
                 output,
             };
             // The probe's own interval: a rollout waits on this once per replica.
-            self.pause(Condition::Healthy, seen, probe.interval.max(MIN_PROBE_INTERVAL))
-                .await?;
+            self.pause(
+                Condition::Healthy,
+                seen,
+                interval.saturating_sub(checked_at.elapsed()),
+            )
+            .await?;
         }
     }
 
