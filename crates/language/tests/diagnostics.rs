@@ -90,7 +90,7 @@ fn a_file_over_the_size_limit_is_refused() {
 /// environments whose overlays say nothing have none (the command line's, else the engine).
 #[test]
 fn the_overlays_of_an_environment_choose_its_target() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("stack.kdl");
     std::fs::write(
         &path,
@@ -99,7 +99,7 @@ fn the_overlays_of_an_environment_choose_its_target() {
          overlay \"production\" {\n    target \"swarm\"\n    service \"api\" {\n        replicas 3\n    }\n}\n\n\
          overlay \"dev\" {\n    service \"api\" {\n        replicas 1\n    }\n}\n",
     )
-    .unwrap();
+    .expect("the stack file is written");
     let target = |environment: Option<&str>| {
         let options = Options {
             environment: environment.map(str::to_owned),

@@ -10,6 +10,7 @@
 
 pub(crate) mod converge;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap, as the integration tests do
 mod fixtures;
 pub(crate) mod observed;
 pub(crate) mod spec;

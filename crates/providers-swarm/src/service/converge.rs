@@ -206,6 +206,7 @@ fn normal(spec: &TaskSpec) -> Json {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap, as the integration tests do
 mod tests {
     use super::*;
 

@@ -219,6 +219,7 @@ fn hash(section: &Json) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap, as the integration tests do
 mod tests {
     use stack_docker::Labels;
 

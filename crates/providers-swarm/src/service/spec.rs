@@ -512,6 +512,7 @@ fn refusal(resource: &Resource, span: Span, problem: &str, help: &str) -> Diagno
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap, as the integration tests do
 mod tests {
     use stack_docker::service::{
         EndpointPortConfigPublishModeEnum, EndpointSpecModeEnum, MountType, ServiceSpecUpdateConfigOrderEnum,
