@@ -9,7 +9,9 @@
 //! service scaled or changed by hand, or whose tasks keep failing, is drift that apply repairs.
 
 pub(crate) mod converge;
+// Test code may unwrap.
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod fixtures;
 pub(crate) mod observed;
 pub(crate) mod spec;

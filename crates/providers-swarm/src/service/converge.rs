@@ -241,7 +241,9 @@ fn normal(spec: &TaskSpec) -> Json {
     super::observed::normal(parts)
 }
 
+// Test code may unwrap.
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -218,7 +218,9 @@ fn hash(section: &Json) -> String {
     hex::encode(&digest[..8])
 }
 
+// Test code may unwrap.
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use stack_docker::Labels;
 
