@@ -1,6 +1,6 @@
 //! Services and jobs on a swarm, end to end: the quickstart example applied with `--env swarm`
 //! to a single-node swarm of the test's own (`support::swarm`), planned again, asked for a
-//! page through its published port, scaled by hand and repaired, and destroyed.
+//! page through its published port, updated, scaled by hand and repaired, and destroyed.
 
 // Test code may unwrap.
 #![allow(clippy::unwrap_used)]
@@ -78,8 +78,35 @@ fn the_quickstart_runs_as_swarm_services() {
         .success()
         .stdout_contains("No changes");
 
-    // Scaled by hand: the plan shows the live replicas against the files', apply puts them back.
+    // Its env changed: Swarm rolls the update out, apply waits until it has converged, and the
+    // plan after it has nothing to do.
+    let stack_file = std::path::Path::new(&live.path()).join("stack.kdl");
+    let files = std::fs::read_to_string(&stack_file).unwrap();
+    let cache_address = r#"CACHE_ADDRESS "${service.cache}:6379""#;
+    assert!(files.contains(cache_address), "{files}");
+    live.write(
+        "stack.kdl",
+        files.replace(
+            cache_address,
+            &format!("{cache_address}\n        DEMO_VERSION \"v2\""),
+        ),
+    );
+    run("apply", &["--auto-approve"]).success();
     let api_service = live.object("api");
+    let env = swarm.manager().docker_ok(&[
+        "service",
+        "inspect",
+        &api_service,
+        "--format",
+        "{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{.}} {{end}}",
+    ]);
+    assert!(env.contains("DEMO_VERSION=v2"), "{env}");
+    assert!(services(&swarm, &live).contains(&"[stack]_api 2/2".to_owned()));
+    run("plan", &["--detailed-exitcode"])
+        .success()
+        .stdout_contains("No changes");
+
+    // Scaled by hand: the plan shows the live replicas against the files', apply puts them back.
     swarm
         .manager()
         .docker_ok(&["service", "scale", "--detach", &format!("{api_service}=3")]);

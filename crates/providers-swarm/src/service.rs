@@ -9,8 +9,9 @@
 //! service scaled or changed by hand, or whose tasks keep failing, is drift that apply repairs.
 
 pub(crate) mod converge;
+// Test code may unwrap.
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap, as the integration tests do
+#[allow(clippy::unwrap_used)]
 mod fixtures;
 pub(crate) mod observed;
 pub(crate) mod spec;

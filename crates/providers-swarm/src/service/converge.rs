@@ -41,11 +41,22 @@ pub async fn wait(
     timeout: Duration,
 ) -> Result<(), ProviderError> {
     let deadline = Instant::now() + timeout;
+    let mut settling_since: Option<Instant> = None;
     loop {
         let service = docker.inspect_service(name).await.map_err(crate::error)?;
         let tasks = docker.list_tasks(name).await.map_err(crate::error)?;
-        match progress(&service, &tasks, goal) {
+        let progress = progress(&service, &tasks, goal);
+        if !matches!(progress, Progress::Settling(_)) {
+            settling_since = None;
+        }
+        match progress {
             Progress::Done => return Ok(()),
+            Progress::Settling(monitor) => {
+                let since = *settling_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= monitor {
+                    return Ok(());
+                }
+            }
             Progress::Failed(reason) => {
                 return Err(ProviderError::new(format!("{address}: {reason}")).with_hint(
                     "`docker service ps --no-trunc SERVICE` shows each task's error; fix the files and apply again",
@@ -67,6 +78,12 @@ pub async fn wait(
 #[derive(Debug, PartialEq, Eq)]
 pub enum Progress {
     Done,
+    /// Every task of the current spec runs, but Swarm still reports the update in progress. It
+    /// may never report it completed: its updater waits, without a time-out, for a task it
+    /// started on a node that then went down, although the orchestrator has replaced that task.
+    /// The rollout has converged once this held for the update's monitor period (Swarm's own
+    /// window for a new task failing).
+    Settling(Duration),
     /// Still rolling out, in a few words.
     Waiting(String),
     Failed(String),
@@ -89,14 +106,12 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
         (Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED), Goal::Rollout) => {
             return Progress::Failed(format!("the update failed and Swarm rolled it back: {message}"));
         }
-        (
-            Some(ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED),
-            _,
-        ) => {
-            return Progress::Waiting(format!("Swarm is rolling it out ({})", counts(tasks)));
-        }
         _ => {}
     }
+    let rolling = matches!(
+        state,
+        Some(ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED)
+    );
     let spec = service.spec.as_ref();
     let template = spec.and_then(|spec| spec.task_template.as_ref()).map(normal);
     let current: Vec<&Task> = tasks
@@ -130,8 +145,11 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
             in_state(TaskState::RUNNING) >= wanted && stale.count() == 0
         }
     };
-    if done {
-        return Progress::Done;
+    match (done, rolling) {
+        (true, false) => return Progress::Done,
+        (true, true) => return Progress::Settling(monitor(service, goal)),
+        (false, true) => return Progress::Waiting(format!("Swarm is rolling it out ({})", counts(tasks))),
+        (false, false) => {}
     }
     let allowed = match goal {
         Goal::Completed { attempts } => attempts * wanted,
@@ -150,6 +168,24 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
         ));
     }
     Progress::Waiting(counts(tasks))
+}
+
+/// How long Swarm watches a new task for failing: the monitor period of the service's update
+/// (or of its rollback), 5 s when unset as with Swarm.
+fn monitor(service: &Service, goal: Goal) -> Duration {
+    let spec = service.spec.as_ref();
+    let monitor = match goal {
+        Goal::Rollback => spec
+            .and_then(|spec| spec.rollback_config.as_ref())
+            .and_then(|config| config.monitor),
+        Goal::Rollout | Goal::Completed { .. } => spec
+            .and_then(|spec| spec.update_config.as_ref())
+            .and_then(|config| config.monitor),
+    };
+    monitor
+        .and_then(|nanos| u64::try_from(nanos).ok())
+        .filter(|nanos| *nanos > 0)
+        .map_or(Duration::from_secs(5), Duration::from_nanos)
 }
 
 /// How many tasks the service should have: its replicas, or a job's completions.
@@ -205,8 +241,9 @@ fn normal(spec: &TaskSpec) -> Json {
     super::observed::normal(parts)
 }
 
+// Test code may unwrap.
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap, as the integration tests do
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -250,6 +287,32 @@ mod tests {
             task("b", 0, "shutdown", "shutdown"),
         ];
         assert_eq!(progress(&service, &rolled, Goal::Rollout), Progress::Done);
+    }
+
+    #[test]
+    fn an_update_swarm_still_reports_in_progress_settles_once_every_new_task_runs() {
+        // Swarm's updater still waits for "b", assigned to a node that went down and replaced.
+        let mut service = service(2, 1, Some("updating"));
+        let tasks = [
+            task("a", 1, "running", "running"),
+            task("b", 1, "assigned", "shutdown"),
+            task("c", 0, "running", "shutdown"),
+            task("d", 1, "running", "running"),
+        ];
+        assert_eq!(
+            progress(&service, &tasks, Goal::Rollout),
+            Progress::Settling(Duration::from_secs(5))
+        );
+        service.spec.as_mut().unwrap().update_config =
+            serde_json::from_value(json!({"Monitor": 2_000_000_000})).unwrap();
+        assert_eq!(
+            progress(&service, &tasks, Goal::Rollout),
+            Progress::Settling(Duration::from_secs(2))
+        );
+        let Progress::Waiting(state) = progress(&service, &tasks[..3], Goal::Rollout) else {
+            panic!("one new task of two runs: the update is still rolling");
+        };
+        assert_eq!(state, "Swarm is rolling it out (1 running)");
     }
 
     #[test]

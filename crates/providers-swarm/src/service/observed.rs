@@ -218,8 +218,9 @@ fn hash(section: &Json) -> String {
     hex::encode(&digest[..8])
 }
 
+// Test code may unwrap.
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap, as the integration tests do
+#[allow(clippy::unwrap_used)]
 mod tests {
     use stack_docker::Labels;
 

@@ -511,8 +511,9 @@ fn refusal(resource: &Resource, span: Span, problem: &str, help: &str) -> Diagno
         .help(help.to_owned())
 }
 
+// Test code may unwrap.
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // tests may unwrap, as the integration tests do
+#[allow(clippy::unwrap_used)]
 mod tests {
     use stack_docker::service::{
         EndpointPortConfigPublishModeEnum, EndpointSpecModeEnum, MountType, ServiceSpecUpdateConfigOrderEnum,
