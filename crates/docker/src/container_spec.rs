@@ -280,7 +280,8 @@ impl Mount {
         }
     }
 
-    fn docker_mount(&self) -> DockerMount {
+    /// The mount as the engine's API writes it, for a container and a Swarm task alike.
+    pub fn docker_mount(&self) -> DockerMount {
         match self {
             Mount::Bind {
                 source,

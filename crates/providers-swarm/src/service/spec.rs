@@ -12,13 +12,13 @@ use std::time::Duration;
 use stack_diagnostics::{Diagnostic, Span};
 use stack_docker::service::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
-    EndpointSpecModeEnum, HealthConfig, Limit, MountTmpfsOptions, MountType, NetworkAttachmentConfig,
-    ResourceObject, ServiceMount, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob,
-    ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
-    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
-    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile,
-    TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences, TaskSpecPlacementSpread,
-    TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    EndpointSpecModeEnum, HealthConfig, Limit, NetworkAttachmentConfig, ResourceObject, ServiceSpecMode,
+    ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
+    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
+    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
+    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum,
 };
 use stack_docker::{Labels, Mount, Protocol, RestartPolicy};
 use stack_language::{Resource, Value};
@@ -167,7 +167,7 @@ impl SwarmService {
             dir: base.workdir.clone(),
             user: base.user.clone(),
             read_only: Some(base.read_only),
-            mounts: Some(base.mounts.iter().map(mount).collect()),
+            mounts: Some(base.mounts.iter().map(Mount::docker_mount).collect()),
             stop_signal: base.stop_signal.clone(),
             stop_grace_period: Some(nanos(base.stop_grace_period)),
             health_check: base.probe.as_ref().and_then(|probe| match &probe.check {
@@ -376,48 +376,6 @@ impl SwarmService {
             .as_ref()
             .map_or(Duration::from_secs(1), |probe| probe.interval);
         update.monitor.max(probe_interval)
-    }
-}
-
-/// Swarm's mounts: volumes by their Docker name, binds by absolute path, tmpfs with its size.
-fn mount(mount: &Mount) -> ServiceMount {
-    match mount {
-        Mount::Volume {
-            source,
-            target,
-            read_only,
-        } => ServiceMount {
-            typ: Some(MountType::VOLUME),
-            source: Some(source.clone()),
-            target: Some(target.clone()),
-            read_only: Some(*read_only),
-            ..Default::default()
-        },
-        Mount::Bind {
-            source,
-            target,
-            read_only,
-        } => ServiceMount {
-            typ: Some(MountType::BIND),
-            source: Some(source.clone()),
-            target: Some(target.clone()),
-            read_only: Some(*read_only),
-            ..Default::default()
-        },
-        Mount::Tmpfs {
-            target,
-            size_bytes,
-            mode,
-        } => ServiceMount {
-            typ: Some(MountType::TMPFS),
-            target: Some(target.clone()),
-            tmpfs_options: Some(MountTmpfsOptions {
-                size_bytes: *size_bytes,
-                mode: mode.map(i64::from),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
     }
 }
 
