@@ -44,14 +44,43 @@ impl EngineVersion {
 /// which costs the daemon 10 to 40 ms more, and bollard's `ping` hands back only the body.
 async fn ping(endpoint: &str) -> std::result::Result<EngineVersion, String> {
     const REQUEST: &[u8] = b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n";
-    let head = if let Some(address) = endpoint
+    let head = exchange(endpoint, REQUEST, false)
+        .await
+        .map_err(|error| format!("the ping failed: {error}"))?;
+    engine_version(&String::from_utf8_lossy(&head))
+}
+
+/// `GET path` of the API, by hand, for what bollard's models leave out: the status code and
+/// the body. An HTTP/1.0 request's answer is never chunked: it ends with the connection.
+pub(crate) async fn get(endpoint: &str, path: &str) -> std::result::Result<(u16, Vec<u8>), String> {
+    let request = format!("GET /v{API_VERSION}{path} HTTP/1.0\r\nHost: docker\r\n\r\n");
+    let answer = tokio::time::timeout(REQUEST_TIMEOUT, exchange(endpoint, request.as_bytes(), true))
+        .await
+        .map_err(|_| format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))??;
+    let end = answer
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .ok_or("the answer has no end of its head")?;
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .ok_or_else(|| format!("the answer is not HTTP: {}", head.lines().next().unwrap_or_default()))?;
+    Ok((status, answer[end + 4..].to_vec()))
+}
+
+/// Sends `request` on a connection of its own to the daemon at `endpoint` and reads the answer:
+/// its head, or the `whole` of it.
+async fn exchange(endpoint: &str, request: &[u8], whole: bool) -> std::result::Result<Vec<u8>, String> {
+    let exchanged = if let Some(address) = endpoint
         .strip_prefix("tcp://")
         .or_else(|| endpoint.strip_prefix("http://"))
     {
         let stream = tokio::net::TcpStream::connect(address.trim_end_matches('/'))
             .await
             .map_err(|error| error.to_string())?;
-        exchange(stream, REQUEST).await
+        read_answer(stream, request, whole).await
     } else {
         let path = endpoint.strip_prefix("unix://").unwrap_or(endpoint);
         let stream = tokio::net::UnixStream::connect(path)
@@ -60,31 +89,34 @@ async fn ping(endpoint: &str) -> std::result::Result<EngineVersion, String> {
                 std::io::ErrorKind::NotFound => format!("no socket at {path}"),
                 _ => error.to_string(),
             })?;
-        exchange(stream, REQUEST).await
-    }
-    .map_err(|error| format!("the ping failed: {error}"))?;
-    engine_version(&head)
+        read_answer(stream, request, whole).await
+    };
+    exchanged.map_err(|error| error.to_string())
 }
 
-/// Sends `request` and reads the answer up to the end of its head.
-async fn exchange(
+async fn read_answer(
     mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     request: &[u8],
-) -> std::io::Result<String> {
+    whole: bool,
+) -> std::io::Result<Vec<u8>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     /// The daemon's ping answer has a head of about 300 bytes.
     const MAX_HEAD: usize = 16 * 1024;
     stream.write_all(request).await?;
-    let mut head = Vec::new();
+    let mut answer = Vec::new();
+    if whole {
+        stream.read_to_end(&mut answer).await?;
+        return Ok(answer);
+    }
     let mut buffer = [0; 1024];
-    while !head.windows(4).any(|window| window == b"\r\n\r\n") && head.len() < MAX_HEAD {
+    while !answer.windows(4).any(|window| window == b"\r\n\r\n") && answer.len() < MAX_HEAD {
         let read = stream.read(&mut buffer).await?;
         if read == 0 {
             break;
         }
-        head.extend_from_slice(&buffer[..read]);
+        answer.extend_from_slice(&buffer[..read]);
     }
-    Ok(String::from_utf8_lossy(&head).into_owned())
+    Ok(answer)
 }
 
 /// The engine and API versions in the head of a ping's answer.

@@ -21,6 +21,8 @@ pub enum ObjectKind {
     Service,
     /// A Swarm secret.
     Secret,
+    /// A Swarm task: one run of a service's replica or a job.
+    Task,
     /// The daemon itself (ping, version).
     Daemon,
 }
@@ -34,6 +36,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Image => "image",
             ObjectKind::Service => "service",
             ObjectKind::Secret => "secret",
+            ObjectKind::Task => "task",
             ObjectKind::Daemon => "Docker daemon",
         })
     }

@@ -1,4 +1,4 @@
-//! A container's output, read once or followed, each line with the time the daemon took it in.
+//! The output of a container or of a swarm's task, read once or followed, each line with the time the daemon took it in.
 
 use std::pin::Pin;
 
@@ -6,7 +6,7 @@ use bollard::query_parameters::LogsOptions;
 use futures_util::{Stream, StreamExt};
 
 use crate::client::DockerClient;
-use crate::error::{ObjectRef, Result};
+use crate::error::{ObjectKind, ObjectRef, Result};
 
 /// Which of a container's output to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,22 +35,26 @@ pub type LogStream = Pin<Box<dyn Stream<Item = Result<LogLine>> + Send>>;
 impl DockerClient {
     /// The lines of container `name` (a name or an id), oldest first.
     pub fn container_logs(&self, name: &str, request: &LogRequest) -> LogStream {
-        let options = LogsOptions {
-            follow: request.follow,
-            stdout: true,
-            stderr: true,
-            since: request
-                .since
-                .map_or(0, |since| i32::try_from(since).unwrap_or(i32::MAX)),
-            timestamps: true,
-            tail: request
-                .tail
-                .map_or_else(|| "all".to_owned(), |tail| tail.to_string()),
-            ..Default::default()
-        };
+        let chunks = self.docker.logs(name, Some(options(request)));
+        self.lines(chunks, ObjectRef::container(name))
+    }
+
+    /// The lines of a swarm's task, by id, oldest first, read through the manager whichever
+    /// node runs it. Swarm's following of a task does not end when the task does: whoever
+    /// follows one stops once the task has ended.
+    pub fn task_logs(&self, task: &str, request: &LogRequest) -> LogStream {
+        let chunks = self.docker.task_logs(task, Some(options(request)));
+        self.lines(chunks, ObjectRef::new(ObjectKind::Task, task))
+    }
+
+    fn lines(
+        &self,
+        chunks: impl Stream<Item = std::result::Result<bollard::container::LogOutput, bollard::errors::Error>>
+        + Send
+        + 'static,
+        object: ObjectRef,
+    ) -> LogStream {
         let client = self.clone();
-        let object = ObjectRef::container(name);
-        let chunks = self.docker.logs(name, Some(options));
         // A chunk is one line or a piece of a long one, each after its timestamp.
         Box::pin(chunks.flat_map(move |chunk| {
             let lines = match chunk {
@@ -65,6 +69,23 @@ impl DockerClient {
             };
             futures_util::stream::iter(lines)
         }))
+    }
+}
+
+/// The daemon's query for `request`, with each line's time.
+fn options(request: &LogRequest) -> LogsOptions {
+    LogsOptions {
+        follow: request.follow,
+        stdout: true,
+        stderr: true,
+        since: request
+            .since
+            .map_or(0, |since| i32::try_from(since).unwrap_or(i32::MAX)),
+        timestamps: true,
+        tail: request
+            .tail
+            .map_or_else(|| "all".to_owned(), |tail| tail.to_string()),
+        ..Default::default()
     }
 }
 

@@ -11,7 +11,7 @@ use bollard::query_parameters::{
 pub use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
     EndpointSpecModeEnum, HealthConfig, Limit, Mount as ServiceMount, MountTmpfsOptions, MountType,
-    NetworkAttachmentConfig, ResourceObject, Service, ServiceSpec, ServiceSpecMode,
+    NetworkAttachmentConfig, Node, NodeSpecRoleEnum, ResourceObject, Service, ServiceSpec, ServiceSpecMode,
     ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
     ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum,
@@ -21,7 +21,7 @@ pub use bollard::models::{
 };
 
 use crate::client::DockerClient;
-use crate::error::{ObjectKind, ObjectRef, Result};
+use crate::error::{DockerError, ObjectKind, ObjectRef, Result};
 use crate::labels::LabelFilter;
 
 impl DockerClient {
@@ -94,6 +94,44 @@ impl DockerClient {
         Ok(())
     }
 
+    /// The service by name or id, and the spec it had before its last update, which Swarm keeps
+    /// for its rollback (`PreviousSpec`, which bollard's model of a service leaves out).
+    pub async fn inspect_service_with_previous(&self, name: &str) -> Result<(Service, Option<ServiceSpec>)> {
+        let object = service_ref(name);
+        let (status, body) = crate::client::get(self.endpoint(), &format!("/services/{name}"))
+            .await
+            .map_err(|reason| DockerError::DaemonUnavailable {
+                endpoint: self.endpoint().to_owned(),
+                reason,
+            })?;
+        let unreadable = |error: serde_json::Error| DockerError::Daemon {
+            object: object.clone(),
+            status,
+            message: format!("unexpected answer: {error}"),
+        };
+        match status {
+            200 => {}
+            404 => return Err(DockerError::NotFound { object }),
+            _ => {
+                let answer: serde_json::Value = serde_json::from_slice(&body).map_err(unreadable)?;
+                let message = answer["message"].as_str().unwrap_or_default().to_owned();
+                return Err(DockerError::Daemon {
+                    object,
+                    status,
+                    message,
+                });
+            }
+        }
+        #[derive(serde::Deserialize)]
+        struct WithPrevious {
+            #[serde(rename = "PreviousSpec")]
+            previous_spec: Option<ServiceSpec>,
+        }
+        let service: Service = serde_json::from_slice(&body).map_err(unreadable)?;
+        let previous: WithPrevious = serde_json::from_slice(&body).map_err(unreadable)?;
+        Ok((service, previous.previous_spec))
+    }
+
     pub async fn remove_service(&self, name: &str) -> Result<()> {
         self.docker
             .delete_service(name)
@@ -117,12 +155,15 @@ impl DockerClient {
 
     /// How many nodes the swarm has, as its manager lists them.
     pub async fn swarm_node_count(&self) -> Result<usize> {
-        let nodes = self
-            .docker
+        Ok(self.swarm_nodes().await?.len())
+    }
+
+    /// The nodes of the swarm, as its manager lists them.
+    pub async fn swarm_nodes(&self) -> Result<Vec<Node>> {
+        self.docker
             .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
             .await
-            .map_err(self.error(ObjectRef::new(ObjectKind::Daemon, self.endpoint())))?;
-        Ok(nodes.len())
+            .map_err(self.error(ObjectRef::new(ObjectKind::Daemon, self.endpoint())))
     }
 }
 

@@ -14,6 +14,8 @@ pub struct SwarmRole {
     pub manager: bool,
     /// The swarm's own error, when it has one (a node that lost its managers).
     pub error: Option<String>,
+    /// The id of this daemon's node in the swarm, once it is part of one.
+    pub node_id: Option<String>,
 }
 
 impl SwarmRole {
@@ -40,6 +42,7 @@ impl DockerClient {
             state,
             manager: swarm.control_available.unwrap_or(false),
             error: swarm.error.filter(|error| !error.is_empty()),
+            node_id: swarm.node_id.filter(|id| !id.is_empty()),
         })
     }
 }

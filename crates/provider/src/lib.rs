@@ -122,15 +122,72 @@ pub struct Revision {
 pub struct Instance {
     /// How output names it: `web-2` (the replica's number after the service's name), `migrate`.
     pub label: String,
-    /// The replica's number, from 1; a job's run is 1.
+    /// The replica's number, from 1 (on a swarm, its task's slot); a job's run is 1.
     pub number: u32,
-    /// The container that runs it, by id.
-    pub container: String,
+    /// What runs it: a container of the daemon, or a swarm's task.
+    pub runner: Runner,
     pub running: bool,
     /// `None` when it has no health check the daemon runs.
     pub healthy: Option<bool>,
     /// How its process ended, once it has.
     pub exit_code: Option<i64>,
+}
+
+impl Instance {
+    /// What the daemon calls it: the container's id, or the task's.
+    pub fn id(&self) -> &str {
+        match &self.runner {
+            Runner::Container(id) => id,
+            Runner::Task(task) => &task.id,
+        }
+    }
+
+    /// Its container, by id, where the daemon `stack` talks to runs it; `None` for a task of
+    /// another node, or one whose container is not made yet.
+    pub fn container_here(&self) -> Option<&str> {
+        match &self.runner {
+            Runner::Container(id) => Some(id),
+            Runner::Task(task) if task.node.as_ref().is_some_and(|node| node.here) => {
+                task.container.as_deref()
+            }
+            Runner::Task(_) => None,
+        }
+    }
+}
+
+/// What runs an instance: where `stack logs` reads its output and `stack exec` reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runner {
+    /// A container of the daemon `stack` talks to, by id.
+    Container(String),
+    /// A task of a swarm: its output is read through the manager, whichever node runs it, but
+    /// only that node's daemon runs commands in its container.
+    Task(Task),
+}
+
+/// A swarm's task, as `docker service ps` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: String,
+    /// Its state as Swarm says it: `running`, `starting`, `complete`, `failed`, ...
+    pub state: String,
+    /// Its container, by id, once its node has made one.
+    pub container: Option<String>,
+    /// The node Swarm gave it to, once it has.
+    pub node: Option<Node>,
+}
+
+/// A node of a swarm.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Node {
+    pub id: String,
+    pub hostname: String,
+    /// The address it joined the swarm from, when known.
+    pub address: Option<String>,
+    /// Whether it is a manager: `stack` can talk to its daemon as to the one it talks to.
+    pub manager: bool,
+    /// Whether it is the node whose daemon `stack` talks to.
+    pub here: bool,
 }
 
 /// Resolves references to other resources while a resource's desired state is built.

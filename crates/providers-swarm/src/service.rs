@@ -14,7 +14,9 @@ pub(crate) mod converge;
 #[allow(clippy::unwrap_used)]
 mod fixtures;
 pub(crate) mod observed;
+mod revisions;
 pub(crate) mod spec;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -26,7 +28,9 @@ use stack_docker::{DockerClient, LabelFilter, Labels};
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Condition, Resource};
 use stack_provider::labels::{ADDRESS, CONFIG, STACK};
-use stack_provider::{Config, Desired, Drift, Live, Provider, ProviderError, Resolve, Scope};
+use stack_provider::{
+    Config, Desired, Drift, Instance, Live, Provider, ProviderError, Resolve, Revision, Scope,
+};
 use stack_providers::common;
 
 use converge::Goal;
@@ -151,6 +155,46 @@ impl Provider for ServiceProvider {
     /// Every task replaced by a fresh one of the same spec, as an update replaces them.
     async fn restart(&self, scope: &Scope, desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
         self.roll_out(scope, desired, true).await
+    }
+
+    /// The tasks of the service, or of the job's latest run ([`tasks`]).
+    async fn instances(&self, scope: &Scope, address: &Address) -> Result<Vec<Instance>, ProviderError> {
+        let name = common::object_name(scope, address);
+        let service = match self.docker.inspect_service(&name).await {
+            Ok(service) => service,
+            Err(error) if error.is_not_found() => return Ok(Vec::new()),
+            Err(error) => return Err(named(address, error)),
+        };
+        let tasks = self.docker.list_tasks(&name).await.map_err(crate::error)?;
+        let nodes = self.docker.swarm_nodes().await.map_err(crate::error)?;
+        let here = self.docker.swarm_role().await.map_err(crate::error)?.node_id;
+        Ok(tasks::instances(address, &service, &tasks, &nodes, here.as_deref()))
+    }
+
+    /// A job runs again as a new run of the Swarm job (a forced update), then is waited for.
+    async fn run(&self, scope: &Scope, desired: &Desired, live: Option<&Live>) -> Result<(), ProviderError> {
+        if self.mode != Mode::Job {
+            return Err(ProviderError::new(format!(
+                "{}: a {} cannot be run on demand",
+                desired.address, desired.kind.name
+            ))
+            .with_hint("name a job"));
+        }
+        match live {
+            Some(_) => self.roll_out(scope, desired, true).await,
+            None => self.create(scope, desired).await,
+        }
+    }
+
+    /// The current spec and the one Swarm keeps from before the last update ([`revisions`]).
+    async fn history(&self, _scope: &Scope, live: &Live) -> Result<Vec<Revision>, ProviderError> {
+        let (service, previous) = self
+            .docker
+            .inspect_service_with_previous(&live.name)
+            .await
+            .map_err(|error| named(&live.address, error))?;
+        let tasks = self.docker.list_tasks(&live.name).await.map_err(crate::error)?;
+        Ok(revisions::revisions(&service, previous.as_ref(), &tasks))
     }
 
     /// On a swarm a replacement is an update too: Swarm replaces the tasks, as `update` says.

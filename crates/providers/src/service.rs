@@ -920,7 +920,7 @@ pub(crate) fn instance(address: &Address, number: u32, info: &stack_docker::Cont
     Instance {
         label,
         number,
-        container: info.id.clone(),
+        runner: stack_provider::Runner::Container(info.id.clone()),
         running: info.status == stack_docker::ContainerStatus::Running,
         healthy: info
             .health

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use futures_util::StreamExt;
 use stack_docker::{ExecOutput, ExecSpec};
 use stack_language::Address;
-use stack_provider::Instance;
+use stack_provider::{Instance, Runner};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
@@ -38,6 +38,7 @@ pub(super) fn run(
     daemon.runtime.block_on(async {
         let instances = session.instances(&address).await?;
         let instance = pick(&address, &instances, how.replica)?;
+        let container = reachable(instance, &command)?;
         let spec = ExecSpec {
             command,
             stdin: how.interactive,
@@ -46,7 +47,7 @@ pub(super) fn run(
         };
         let (exec, streams) = daemon
             .docker
-            .exec(&instance.container, &spec)
+            .exec(container, &spec)
             .await
             .map_err(|error| error.to_string())?;
         // Keys go to the command as they are typed, not after a line is edited.
@@ -121,17 +122,61 @@ fn pick<'a>(
             .iter()
             .find(|instance| instance.number == number && instance.running)
             .ok_or_else(|| format!("{address} has no running replica {number}")),
-        None => instances
-            .iter()
-            .find(|instance| instance.running && instance.healthy == Some(true))
-            .or_else(|| {
-                instances
-                    .iter()
-                    .find(|instance| instance.running && instance.healthy.is_none())
+        // On a swarm, one on the node stack talks to first: only there can it run commands.
+        None => [(Some(true), true), (None, true), (Some(true), false), (None, false)]
+            .into_iter()
+            .find_map(|(healthy, here)| {
+                instances.iter().find(|instance| {
+                    instance.running
+                        && instance.healthy == healthy
+                        && instance.container_here().is_some() == here
+                })
             })
             .ok_or_else(|| format!("no replica of {address} is running and healthy")),
     };
     found.map_err(|error| format!("{error}\nhint: {}; --replica N picks one", listed()))
+}
+
+/// The container of `instance` on the daemon `stack` talks to. Only a node's own daemon runs
+/// commands in its containers: a task of another node of a swarm is an error naming the node
+/// and how to reach it.
+fn reachable<'a>(instance: &'a Instance, command: &[String]) -> Result<&'a str, String> {
+    if let Some(container) = instance.container_here() {
+        return Ok(container);
+    }
+    let Runner::Task(task) = &instance.runner else {
+        return Err(format!("{} has no container", instance.label));
+    };
+    let (Some(node), Some(container)) = (&task.node, &task.container) else {
+        return Err(format!(
+            "{} has no container yet (its task is {})\nhint: wait until it runs, or pick another with --replica N",
+            instance.label, task.state
+        ));
+    };
+    let at = node
+        .address
+        .as_ref()
+        .map_or_else(String::new, |address| format!(" ({address})"));
+    let how = match node.manager {
+        true => format!(
+            "it is a manager: run `stack exec` again with DOCKER_HOST set to its daemon (for example tcp://{}:2375 where it listens on TCP), or on that node",
+            node.address.as_deref().unwrap_or(&node.hostname)
+        ),
+        false => format!(
+            "on that node, or with DOCKER_HOST set to its daemon: docker exec {} {}",
+            short(container),
+            command.join(" ")
+        ),
+    };
+    Err(format!(
+        "{} runs on node `{}`{at}, not on the node whose daemon stack talks to: only a node's own daemon runs commands in its containers\nhint: {how}",
+        instance.label, node.hostname
+    ))
+}
+
+/// A container id as `docker ps` shows it.
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 /// Copies standard input to the command until it ends, then closes the command's input.
@@ -168,7 +213,7 @@ mod tests {
         Instance {
             label: format!("web-{number}"),
             number,
-            container: format!("id{number}"),
+            runner: Runner::Container(format!("id{number}")),
             running,
             healthy,
             exit_code: None,
@@ -197,5 +242,46 @@ mod tests {
         );
         let none = pick(&address, &[], None).expect_err("no replica");
         assert!(none.contains("`stack apply` creates them"), "{none}");
+    }
+
+    /// Replica `number` as a running task of a swarm, on node `node`.
+    fn task(number: u32, node: &str, here: bool, manager: bool) -> Instance {
+        Instance {
+            runner: Runner::Task(stack_provider::Task {
+                id: format!("task{number}"),
+                state: "running".to_owned(),
+                container: Some(format!("{number}0123456789abcdef")),
+                node: Some(stack_provider::Node {
+                    id: format!("id-{node}"),
+                    hostname: node.to_owned(),
+                    address: Some("10.0.0.12".to_owned()),
+                    manager,
+                    here,
+                }),
+            }),
+            ..instance(number, true, None)
+        }
+    }
+
+    #[test]
+    fn on_a_swarm_a_task_of_this_node_unless_another_is_named() {
+        let address = Address::new(&[], "service", "web");
+        let instances = [task(1, "worker-1", false, false), task(2, "manager-1", true, true)];
+        let picked = pick(&address, &instances, None).expect("a replica");
+        assert_eq!(picked.number, 2);
+        let command = ["sh".to_owned(), "-c".to_owned(), "id".to_owned()];
+        assert_eq!(reachable(picked, &command), Ok("20123456789abcdef"));
+
+        let elsewhere = pick(&address, &instances, Some(1)).expect("replica 1");
+        assert_eq!(
+            reachable(elsewhere, &command).expect_err("on another node"),
+            "web-1 runs on node `worker-1` (10.0.0.12), not on the node whose daemon stack talks to: only a node's own daemon runs commands in its containers\nhint: on that node, or with DOCKER_HOST set to its daemon: docker exec 101234567890 sh -c id"
+        );
+        let manager = task(3, "manager-2", false, true);
+        let hint = reachable(&manager, &command).expect_err("on another manager");
+        assert!(
+            hint.contains("it is a manager: run `stack exec` again with DOCKER_HOST set to its daemon (for example tcp://10.0.0.12:2375"),
+            "{hint}"
+        );
     }
 }

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use stack_docker::{DockerClient, LogLine, LogRequest};
+use stack_docker::{DockerClient, LogLine, LogRequest, LogStream};
 use stack_language::Address;
+use stack_provider::Runner;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -86,7 +87,7 @@ async fn show(
     for address in addresses {
         for instance in session.instances(address).await? {
             printer.know(&instance.label);
-            let mut stream = session.daemon.docker.container_logs(&instance.container, request);
+            let mut stream = output_of(&session.daemon.docker, &instance.runner, request);
             while let Some(line) = stream.next().await {
                 match line {
                     Ok(line) => lines.push((instance.label.clone(), line)),
@@ -103,18 +104,59 @@ async fn show(
     Ok(())
 }
 
-/// One container followed.
+/// The output of what runs an instance: its container's, or its task's, which a swarm's manager
+/// reads from whichever node runs it.
+fn output_of(docker: &DockerClient, runner: &Runner, request: &LogRequest) -> LogStream {
+    match runner {
+        Runner::Container(id) => docker.container_logs(id, request),
+        Runner::Task(task) => docker.task_logs(&task.id, request),
+    }
+}
+
+/// One instance followed, by its id.
 struct Followed {
     label: String,
+    runner: Runner,
     reader: Option<JoinHandle<()>>,
-    /// The time of the last line read from it, to go on after when it starts again.
+    /// Whether its reader follows: it ends only once the instance has stopped writing.
+    following: bool,
+    /// What its first reading asked for.
+    first: LogRequest,
+    /// The time of the last line received from it, to go on after when it is read again.
     last: Option<String>,
 }
 
+impl Followed {
+    fn reading(&self) -> bool {
+        self.reader.as_ref().is_some_and(|reader| !reader.is_finished())
+    }
+
+    /// Starts reading it after its last line, following it while it runs.
+    fn read(&mut self, docker: &DockerClient, id: &str, follow: bool, sender: &Sender) {
+        let request = match &self.last {
+            Some(last) => LogRequest {
+                follow,
+                since: crate::since::unix_seconds(last),
+                tail: None,
+            },
+            None => LogRequest {
+                follow,
+                ..self.first.clone()
+            },
+        };
+        self.following = follow;
+        let lines = output_of(docker, &self.runner, &request);
+        let after = self.last.clone();
+        self.reader = Some(tokio::spawn(read(lines, id.to_owned(), after, sender.clone())));
+    }
+}
+
+type Sender = mpsc::UnboundedSender<(String, LogLine)>;
+
 /// Prints what the instances of `addresses` write until `done`, in time order within a short
 /// window: replicas a rollout starts are followed as they appear, those that stop end. The
-/// containers of `skip` are left out (a job's run before the one to follow). Once `done`, goes on
-/// until every container followed has stopped writing.
+/// instances of `skip` (by id) are left out (a job's run before the one to follow). Once
+/// `done`, goes on until every instance followed has stopped writing.
 pub(super) async fn follow(
     session: &Session,
     addresses: &[Address],
@@ -123,6 +165,7 @@ pub(super) async fn follow(
     printer: &mut Printer,
     done: impl Future<Output = ()>,
 ) -> Result<(), String> {
+    let docker = &session.daemon.docker;
     let (sender, mut receiver) = mpsc::unbounded_channel::<(String, LogLine)>();
     let mut followed: HashMap<String, Followed> = HashMap::new();
     let mut waiting: Vec<(Instant, String, LogLine)> = Vec::new();
@@ -130,56 +173,64 @@ pub(super) async fn follow(
     let mut finishing = false;
     let mut done = std::pin::pin!(done);
     loop {
+        let mut listed: HashMap<String, bool> = HashMap::new();
         for address in addresses {
             for instance in session.instances(address).await? {
-                if skip.contains(&instance.container) {
-                    continue;
+                if !skip.contains(instance.id()) {
+                    printer.know(&instance.label);
+                    listed.insert(instance.id().to_owned(), instance.running);
+                    followed.entry(instance.id().to_owned()).or_insert_with(|| Followed {
+                        label: instance.label.clone(),
+                        runner: instance.runner.clone(),
+                        reader: None,
+                        following: false,
+                        // Started since the start: all of it.
+                        first: match at_start {
+                            true => first.clone(),
+                            false => LogRequest::default(),
+                        },
+                        last: None,
+                    });
                 }
-                printer.know(&instance.label);
-                let container = instance.container.clone();
-                let seen = followed.entry(container.clone()).or_insert_with(|| Followed {
-                    label: instance.label.clone(),
-                    reader: None,
-                    last: None,
-                });
-                let reading = seen.reader.as_ref().is_some_and(|reader| !reader.is_finished());
-                // A container read to its end is read again only once it runs again.
-                if reading || (seen.reader.is_some() && !instance.running) {
-                    continue;
-                }
-                let request = match &seen.last {
-                    Some(last) => LogRequest {
-                        follow: true,
-                        since: crate::since::unix_seconds(last),
-                        tail: None,
-                    },
-                    None if at_start => first.clone(),
-                    // Started since: all of it.
-                    None => LogRequest {
-                        follow: true,
-                        ..LogRequest::default()
-                    },
-                };
-                let docker = session.daemon.docker.clone();
-                let after = seen.last.clone();
-                seen.reader = Some(tokio::spawn(read(
-                    docker,
-                    container,
-                    request,
-                    after,
-                    sender.clone(),
-                )));
+            }
+        }
+        // Swarm's following of a task goes on after the task has ended: such a reading stops,
+        // and what the task wrote after the last line received is read once more, to its end.
+        let ended: Vec<String> = followed
+            .iter()
+            .filter(|(id, seen)| seen.reading() && seen.following && listed.get(*id) != Some(&true))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ended {
+            if let Some(reader) = followed.get_mut(id).and_then(|seen| seen.reader.take()) {
+                reader.abort();
+                let _ = reader.await;
+            }
+        }
+        if !ended.is_empty() {
+            while let Ok((from, line)) = receiver.try_recv() {
+                receive(&mut waiting, &mut followed, from, line);
+            }
+        }
+        for id in ended {
+            if let Some(seen) = followed.get_mut(&id) {
+                seen.read(docker, &id, false, &sender);
+            }
+        }
+        for (id, seen) in &mut followed {
+            // Read to its end, it is read again only once it runs again.
+            match (seen.reading(), listed.get(id), &seen.reader) {
+                (true, _, _) | (_, None, _) | (_, Some(false), Some(_)) => {}
+                (false, Some(running), _) => seen.read(docker, id, *running, &sender),
             }
         }
         at_start = false;
-        let all_read = followed
-            .values()
-            .all(|seen| seen.reader.as_ref().is_none_or(JoinHandle::is_finished));
+        let all_read = followed.values().all(|seen| !seen.reading());
         if finishing && all_read {
-            while let Ok((container, line)) = receiver.try_recv() {
-                waiting.push((Instant::now(), container, line));
+            while let Ok((from, line)) = receiver.try_recv() {
+                receive(&mut waiting, &mut followed, from, line);
             }
-            flush(&mut waiting, &mut followed, printer, None);
+            flush(&mut waiting, &followed, printer, None);
             return Ok(());
         }
         let next_discovery = tokio::time::sleep(DISCOVERY);
@@ -187,10 +238,8 @@ pub(super) async fn follow(
         let mut ticks = tokio::time::interval(SETTLE / 2);
         loop {
             tokio::select! {
-                Some((container, line)) = receiver.recv() => {
-                    waiting.push((Instant::now(), container, line));
-                }
-                _ = ticks.tick() => flush(&mut waiting, &mut followed, printer, Some(SETTLE)),
+                Some((from, line)) = receiver.recv() => receive(&mut waiting, &mut followed, from, line),
+                _ = ticks.tick() => flush(&mut waiting, &followed, printer, Some(SETTLE)),
                 () = &mut done, if !finishing => {
                     finishing = true;
                     break;
@@ -201,20 +250,27 @@ pub(super) async fn follow(
     }
 }
 
-/// Reads a container's lines into `sender`, leaving out those up to `after`.
-async fn read(
-    docker: DockerClient,
-    container: String,
-    request: LogRequest,
-    after: Option<String>,
-    sender: mpsc::UnboundedSender<(String, LogLine)>,
+/// Takes in a line of instance `from`, to print once lines of the others written before it
+/// had the time to arrive.
+fn receive(
+    waiting: &mut Vec<(Instant, String, LogLine)>,
+    followed: &mut HashMap<String, Followed>,
+    from: String,
+    line: LogLine,
 ) {
-    let mut lines = docker.container_logs(&container, &request);
+    if let Some(seen) = followed.get_mut(&from)
+        && seen.last.as_ref().is_none_or(|last| line.time > *last)
+    {
+        seen.last = Some(line.time.clone());
+    }
+    waiting.push((Instant::now(), from, line));
+}
+
+/// Reads `lines` of instance `id` into `sender`, leaving out those up to `after`.
+async fn read(mut lines: LogStream, id: String, after: Option<String>, sender: Sender) {
     // An error ends the reading: the container was removed.
     while let Some(Ok(line)) = lines.next().await {
-        if after.as_ref().is_none_or(|after| line.time > *after)
-            && sender.send((container.clone(), line)).is_err()
-        {
+        if after.as_ref().is_none_or(|after| line.time > *after) && sender.send((id.clone(), line)).is_err() {
             return;
         }
     }
@@ -223,7 +279,7 @@ async fn read(
 /// Prints the waiting lines that arrived at least `settled` ago (all without it), in time order.
 fn flush(
     waiting: &mut Vec<(Instant, String, LogLine)>,
-    followed: &mut HashMap<String, Followed>,
+    followed: &HashMap<String, Followed>,
     printer: &mut Printer,
     settled: Option<Duration>,
 ) {
@@ -233,13 +289,10 @@ fn flush(
         .partition(|(arrived, _, _)| settled.is_none_or(|settled| now.duration_since(*arrived) >= settled));
     *waiting = rest;
     ready.sort_by(|(_, _, a), (_, _, b)| a.time.cmp(&b.time));
-    let mut lines = Vec::with_capacity(ready.len());
-    for (_, container, line) in ready {
-        if let Some(seen) = followed.get_mut(&container) {
-            seen.last = Some(line.time.clone());
-            lines.push((seen.label.clone(), line));
-        }
-    }
+    let lines: Vec<(String, LogLine)> = ready
+        .into_iter()
+        .filter_map(|(_, from, line)| Some((followed.get(&from)?.label.clone(), line)))
+        .collect();
     printer.print(&lines);
 }
 

@@ -33,7 +33,7 @@ pub(super) fn run(job: &str, stack: &StackArgs, output: &Output) -> Result<ExitC
             .instances(&address)
             .await?
             .into_iter()
-            .map(|instance| instance.container)
+            .map(|instance| instance.id().to_owned())
             .collect();
         println!("Running {address} of stack `{name}`...");
         let (ended, ended_signal) = tokio::sync::oneshot::channel::<()>();
@@ -76,13 +76,18 @@ pub(super) fn run(job: &str, stack: &StackArgs, output: &Output) -> Result<ExitC
         // The output is on the terminal already: the first line says how the run ended.
         let ending = error.message.lines().next().unwrap_or_default().to_owned();
         eprintln!("error: {ending}");
+        // The last try of this run (a job may try again on a swarm).
         let exit_code = session
             .instances(&address)
             .await?
             .into_iter()
-            .find(|instance| !before.contains(&instance.container))
-            .and_then(|instance| instance.exit_code)
+            .filter(|instance| !before.contains(instance.id()))
+            .filter_map(|instance| instance.exit_code)
+            .next_back()
             .filter(|code| *code != 0);
+        if exit_code.is_none() {
+            eprintln!("note: the run's exit code is not known (it may not have started): `stack run` exits with 1");
+        }
         Ok(ExitCode::from(
             exit_code.and_then(|code| u8::try_from(code).ok()).unwrap_or(1),
         ))

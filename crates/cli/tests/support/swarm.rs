@@ -20,6 +20,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 /// The test subnets are /24s of this /16; the host holds `.1` of each.
@@ -42,6 +43,20 @@ impl TestSwarm {
     pub fn single_node() -> Option<TestSwarm> {
         let swarm = TestSwarm::daemon()?;
         swarm.init();
+        Some(swarm)
+    }
+
+    /// A single-node swarm shared by the tests of this test binary that run at the same time:
+    /// started by the first (a daemon takes seconds to start), removed once no test holds it,
+    /// as the last one ends (pass or fail). Each test still applies a stack of its own name.
+    pub fn shared() -> Option<Arc<TestSwarm>> {
+        static SHARED: Mutex<Weak<TestSwarm>> = Mutex::new(Weak::new());
+        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(swarm) = shared.upgrade() {
+            return Some(swarm);
+        }
+        let swarm = Arc::new(TestSwarm::single_node()?);
+        *shared = Arc::downgrade(&swarm);
         Some(swarm)
     }
 

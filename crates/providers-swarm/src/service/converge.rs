@@ -230,7 +230,7 @@ fn counts(tasks: &[Task]) -> String {
 /// The parts of a task spec whose change replaces the tasks, as JSON without empty values, for
 /// comparing a task's with its service's. The daemon fills defaults into the service's copy
 /// that its tasks' lack (a restart delay, the runtime, empty DNS settings).
-fn normal(spec: &TaskSpec) -> Json {
+pub(crate) fn normal(spec: &TaskSpec) -> Json {
     let parts = json!({
         "container": spec.container_spec,
         "resources": spec.resources,
