@@ -12,8 +12,8 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::swarm::TestSwarm;
 use stack_tests::Outcome;
+use support::swarm::TestSwarm;
 use support::{LiveStack, docker_available};
 
 /// Two replicas of the demo's web service, a job printing a message and exiting with
@@ -142,6 +142,20 @@ fn logs_show_every_task_after_its_replica_and_follow_those_a_restart_starts() {
         .stdout_contains("service.web restarted");
     let after = running_tasks(&swarm, &live, "web");
     assert_eq!(after.len(), 2, "{after:?}");
+    // The restart returned once the fresh tasks ran.
+    let states = swarm.manager().docker_ok(&[
+        "service",
+        "ps",
+        "--filter",
+        "desired-state=running",
+        "--format",
+        "{{.CurrentState}}",
+        &live.object("web"),
+    ]);
+    assert!(
+        states.lines().all(|state| state.starts_with("Running")),
+        "{states}"
+    );
     assert!(
         after.iter().all(|task| !before.contains(task)),
         "every replica is a fresh task: {before:?} then {after:?}"
@@ -160,28 +174,18 @@ fn exec_runs_in_a_task_and_run_runs_the_job_again_both_with_their_exit_codes() {
     let Some((live, _swarm)) = applied() else {
         return;
     };
-    on_swarm(
-        &live,
-        "exec web",
-        &["--", "/stack-demo", "job", "--message", "inside", "--exit", "3"],
-    )
-    .status(3)
-    .stdout_contains("inside");
-    on_swarm(
-        &live,
-        "exec web",
-        &["--replica", "2", "--", "/stack-demo", "job", "--message", "in two"],
-    )
-    .success()
-    .stdout_contains("in two");
-    on_swarm(
-        &live,
-        "exec web",
-        &["--replica", "9", "--", "/stack-demo", "job"],
-    )
-    .status(1)
-    .stderr_contains("service.web has no running replica 9")
-    .stderr_contains("web-1 (running), web-2 (running)");
+    // The arguments of `stack exec web`, split at spaces.
+    let exec = |args: &str| on_swarm(&live, "exec web", &args.split(' ').collect::<Vec<_>>());
+    exec("-- /stack-demo job --message inside --exit 3")
+        .status(3)
+        .stdout_contains("inside");
+    exec("--replica 2 -- /stack-demo job --message second")
+        .success()
+        .stdout_contains("second");
+    exec("--replica 9 -- /stack-demo job")
+        .status(1)
+        .stderr_contains("service.web has no running replica 9")
+        .stderr_contains("web-1 (running), web-2 (running)");
 
     let ran = on_swarm(&live, "run hello", &[])
         .success()
@@ -223,7 +227,9 @@ fn history_lists_swarms_previous_spec_and_rollback_returns_to_it() {
     assert!(web[1].contains("2 running"), "{}", history.stdout);
     assert!(web[2].trim_start().starts_with("previous "), "{}", history.stdout);
     assert!(
-        history.stdout.contains("env: {\"RELEASE\":\"one\"}  (now {\"RELEASE\":\"two\"})"),
+        history
+            .stdout
+            .contains("env: {\"RELEASE\":\"one\"}  (now {\"RELEASE\":\"two\"})"),
         "{}",
         history.stdout
     );
@@ -254,7 +260,9 @@ fn watch_applies_changes_to_the_swarm() {
     live.write("stack.kdl", STACK);
     let mut watching = live.spawn("watch", &["--target", "swarm"], "watch");
     let watching_again = |output: &str, times: usize| output.matches("Watching ").count() == times;
-    let first = until(&live, "watch", "the first apply", |output| watching_again(output, 1));
+    let first = until(&live, "watch", "the first apply", |output| {
+        watching_again(output, 1)
+    });
     assert!(first.contains("Apply complete"), "{first}");
     assert_eq!(running_tasks(&swarm, &live, "web").len(), 2, "{first}");
 

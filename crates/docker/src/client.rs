@@ -66,7 +66,12 @@ pub(crate) async fn get(endpoint: &str, path: &str) -> std::result::Result<(u16,
         .split_whitespace()
         .nth(1)
         .and_then(|status| status.parse().ok())
-        .ok_or_else(|| format!("the answer is not HTTP: {}", head.lines().next().unwrap_or_default()))?;
+        .ok_or_else(|| {
+            format!(
+                "the answer is not HTTP: {}",
+                head.lines().next().unwrap_or_default()
+            )
+        })?;
     Ok((status, answer[end + 4..].to_vec()))
 }
 

@@ -11,8 +11,8 @@ use bollard::query_parameters::{
 pub use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
     EndpointSpecModeEnum, HealthConfig, Limit, Mount as ServiceMount, MountTmpfsOptions, MountType,
-    NetworkAttachmentConfig, Node, NodeSpecRoleEnum, ResourceObject, Service, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
+    NetworkAttachmentConfig, Node, NodeSpecRoleEnum, ObjectVersion, ResourceObject, Service, ServiceSpec,
+    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
     ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum,
     Task, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets,

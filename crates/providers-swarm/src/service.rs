@@ -168,7 +168,13 @@ impl Provider for ServiceProvider {
         let tasks = self.docker.list_tasks(&name).await.map_err(crate::error)?;
         let nodes = self.docker.swarm_nodes().await.map_err(crate::error)?;
         let here = self.docker.swarm_role().await.map_err(crate::error)?.node_id;
-        Ok(tasks::instances(address, &service, &tasks, &nodes, here.as_deref()))
+        Ok(tasks::instances(
+            address,
+            &service,
+            &tasks,
+            &nodes,
+            here.as_deref(),
+        ))
     }
 
     /// A job runs again as a new run of the Swarm job (a forced update), then is waited for.

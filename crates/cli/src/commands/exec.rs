@@ -123,16 +123,19 @@ fn pick<'a>(
             .find(|instance| instance.number == number && instance.running)
             .ok_or_else(|| format!("{address} has no running replica {number}")),
         // On a swarm, one on the node stack talks to first: only there can it run commands.
-        None => [(Some(true), true), (None, true), (Some(true), false), (None, false)]
-            .into_iter()
-            .find_map(|(healthy, here)| {
-                instances.iter().find(|instance| {
-                    instance.running
-                        && instance.healthy == healthy
-                        && instance.container_here().is_some() == here
-                })
+        None => [
+            (Some(true), true),
+            (None, true),
+            (Some(true), false),
+            (None, false),
+        ]
+        .into_iter()
+        .find_map(|(healthy, here)| {
+            instances.iter().find(|instance| {
+                instance.running && instance.healthy == healthy && instance.container_here().is_some() == here
             })
-            .ok_or_else(|| format!("no replica of {address} is running and healthy")),
+        })
+        .ok_or_else(|| format!("no replica of {address} is running and healthy")),
     };
     found.map_err(|error| format!("{error}\nhint: {}; --replica N picks one", listed()))
 }
@@ -266,7 +269,10 @@ mod tests {
     #[test]
     fn on_a_swarm_a_task_of_this_node_unless_another_is_named() {
         let address = Address::new(&[], "service", "web");
-        let instances = [task(1, "worker-1", false, false), task(2, "manager-1", true, true)];
+        let instances = [
+            task(1, "worker-1", false, false),
+            task(2, "manager-1", true, true),
+        ];
         let picked = pick(&address, &instances, None).expect("a replica");
         assert_eq!(picked.number, 2);
         let command = ["sh".to_owned(), "-c".to_owned(), "id".to_owned()];

@@ -179,18 +179,20 @@ pub(super) async fn follow(
                 if !skip.contains(instance.id()) {
                     printer.know(&instance.label);
                     listed.insert(instance.id().to_owned(), instance.running);
-                    followed.entry(instance.id().to_owned()).or_insert_with(|| Followed {
-                        label: instance.label.clone(),
-                        runner: instance.runner.clone(),
-                        reader: None,
-                        following: false,
-                        // Started since the start: all of it.
-                        first: match at_start {
-                            true => first.clone(),
-                            false => LogRequest::default(),
-                        },
-                        last: None,
-                    });
+                    followed
+                        .entry(instance.id().to_owned())
+                        .or_insert_with(|| Followed {
+                            label: instance.label.clone(),
+                            runner: instance.runner.clone(),
+                            reader: None,
+                            following: false,
+                            // Started since the start: all of it.
+                            first: match at_start {
+                                true => first.clone(),
+                                false => LogRequest::default(),
+                            },
+                            last: None,
+                        });
                 }
             }
         }

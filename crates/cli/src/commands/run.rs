@@ -86,7 +86,9 @@ pub(super) fn run(job: &str, stack: &StackArgs, output: &Output) -> Result<ExitC
             .next_back()
             .filter(|code| *code != 0);
         if exit_code.is_none() {
-            eprintln!("note: the run's exit code is not known (it may not have started): `stack run` exits with 1");
+            eprintln!(
+                "note: the run's exit code is not known (it may not have started): `stack run` exits with 1"
+            );
         }
         Ok(ExitCode::from(
             exit_code.and_then(|code| u8::try_from(code).ok()).unwrap_or(1),

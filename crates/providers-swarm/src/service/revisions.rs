@@ -21,7 +21,11 @@ pub fn revisions(service: &Service, previous: Option<&ServiceSpec>, tasks: &[Tas
             .filter(|task| state(task) == Some(wanted))
             .count()
     };
-    let summary = match spec.mode.as_ref().is_some_and(|mode| mode.replicated_job.is_some()) {
+    let summary = match spec
+        .mode
+        .as_ref()
+        .is_some_and(|mode| mode.replicated_job.is_some())
+    {
         true => format!("{} completed", in_state(TaskState::COMPLETE)),
         false => format!("{} running", in_state(TaskState::RUNNING)),
     };
@@ -129,11 +133,18 @@ mod tests {
             shown,
             [
                 ("current", "2026-12-07T10:00:11Z", "2 running"),
-                ("previous", "2026-12-07T10:00:01Z", "not running, its spec kept by Swarm"),
+                (
+                    "previous",
+                    "2026-12-07T10:00:01Z",
+                    "not running, its spec kept by Swarm"
+                ),
             ]
         );
         assert_eq!(
-            revisions[1].config.get("replicas").map(|setting| setting.display()),
+            revisions[1]
+                .config
+                .get("replicas")
+                .map(|setting| setting.display()),
             Some("1".to_owned())
         );
     }

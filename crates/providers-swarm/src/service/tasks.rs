@@ -7,7 +7,7 @@
 //! no task, so that the output of a replica that failed can be read. A job's instances are the
 //! tasks of its latest run (job iteration), the attempts of that run in order.
 
-use stack_docker::service::{Node, NodeSpecRoleEnum, Service, Task, TaskState};
+use stack_docker::service::{Node, NodeSpecRoleEnum, ObjectVersion, Service, Task, TaskState};
 use stack_language::Address;
 use stack_provider::{Instance, Runner};
 
@@ -23,13 +23,11 @@ pub fn instances(
     let mut chosen: Vec<&Task> = match job_iteration(service) {
         Some(iteration) => tasks
             .iter()
-            .filter(|task| task.job_iteration.as_ref().and_then(|version| version.index) == Some(iteration))
+            .filter(|task| iteration_of(task.job_iteration.as_ref()) == iteration)
             .collect(),
         None => current(tasks),
     };
-    chosen.sort_by(|one, other| {
-        (one.slot, &one.created_at).cmp(&(other.slot, &other.created_at))
-    });
+    chosen.sort_by(|one, other| (one.slot, &one.created_at).cmp(&(other.slot, &other.created_at)));
     chosen
         .into_iter()
         .map(|task| instance(address, task, nodes, here))
@@ -40,11 +38,15 @@ pub fn instances(
 fn job_iteration(service: &Service) -> Option<u64> {
     let spec = service.spec.as_ref()?;
     spec.mode.as_ref()?.replicated_job.as_ref()?;
-    service
-        .job_status
-        .as_ref()
-        .and_then(|status| status.job_iteration.as_ref())
-        .and_then(|version| version.index)
+    let status = service.job_status.as_ref();
+    Some(iteration_of(
+        status.and_then(|status| status.job_iteration.as_ref()),
+    ))
+}
+
+/// A job iteration's number: Swarm leaves out the first one's (0).
+fn iteration_of(version: Option<&ObjectVersion>) -> u64 {
+    version.and_then(|version| version.index).unwrap_or(0)
 }
 
 /// The tasks Swarm wants running or that still run (an old one an update is stopping), and of
@@ -220,7 +222,12 @@ mod tests {
         assert_eq!(task.container.as_deref(), Some("c-new1"));
         let node = task.node.as_ref().unwrap();
         assert_eq!(
-            (node.hostname.as_str(), node.address.as_deref(), node.manager, node.here),
+            (
+                node.hostname.as_str(),
+                node.address.as_deref(),
+                node.manager,
+                node.here
+            ),
             ("worker-1", Some("10.0.0.11"), false, false)
         );
         assert_eq!(first.container_here(), None, "its container is on another node");
@@ -258,6 +265,16 @@ mod tests {
             job_iteration: serde_json::from_value(json!({"Index": iteration})).unwrap(),
             ..task(id, 0, created, state, "complete")
         };
+        let first_run: Service = serde_json::from_value(json!({
+            "Spec": {"Mode": {"ReplicatedJob": {"TotalCompletions": 1}}},
+            "JobStatus": {"JobIteration": {}},
+        }))
+        .unwrap();
+        let first = [task("only", 0, 1, "complete", "complete")];
+        assert_eq!(
+            labels(&instances(&address, &first_run, &first, &nodes(), None)),
+            [("migrate".to_owned(), "only")]
+        );
         let tasks = [
             of_iteration("before", 1, "complete", 3),
             of_iteration("second", 6, "complete", 7),
