@@ -168,13 +168,24 @@ fn reachable<'a>(instance: &'a Instance, command: &[String]) -> Result<&'a str, 
         false => format!(
             "on that node, or with DOCKER_HOST set to its daemon: docker exec {} {}",
             short(container),
-            command.join(" ")
+            shell_words(command)
         ),
     };
     Err(format!(
         "{} runs on node `{}`{at}, not on the node whose daemon stack talks to: only a node's own daemon runs commands in its containers\nhint: {how}",
         instance.label, node.hostname
     ))
+}
+
+/// `command` as a shell reads it back: words with spaces or quotes in single quotes.
+fn shell_words(command: &[String]) -> String {
+    let quoted = command.iter().map(|word| {
+        match word.is_empty() || word.contains(|c: char| c.is_whitespace() || "'\"$\\".contains(c)) {
+            true => format!("'{}'", word.replace('\'', "'\\''")),
+            false => word.clone(),
+        }
+    });
+    quoted.collect::<Vec<_>>().join(" ")
 }
 
 /// A container id as `docker ps` shows it.
@@ -275,13 +286,13 @@ mod tests {
         ];
         let picked = pick(&address, &instances, None).expect("a replica");
         assert_eq!(picked.number, 2);
-        let command = ["sh".to_owned(), "-c".to_owned(), "id".to_owned()];
+        let command = ["sh".to_owned(), "-c".to_owned(), "id -u".to_owned()];
         assert_eq!(reachable(picked, &command), Ok("20123456789abcdef"));
 
         let elsewhere = pick(&address, &instances, Some(1)).expect("replica 1");
         assert_eq!(
             reachable(elsewhere, &command).expect_err("on another node"),
-            "web-1 runs on node `worker-1` (10.0.0.12), not on the node whose daemon stack talks to: only a node's own daemon runs commands in its containers\nhint: on that node, or with DOCKER_HOST set to its daemon: docker exec 101234567890 sh -c id"
+            "web-1 runs on node `worker-1` (10.0.0.12), not on the node whose daemon stack talks to: only a node's own daemon runs commands in its containers\nhint: on that node, or with DOCKER_HOST set to its daemon: docker exec 10123456789a sh -c 'id -u'"
         );
         let manager = task(3, "manager-2", false, true);
         let hint = reachable(&manager, &command).expect_err("on another manager");
