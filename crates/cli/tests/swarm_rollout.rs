@@ -37,7 +37,8 @@ fn services(swarm: &TestSwarm, live: &LiveStack) -> Vec<String> {
 
 /// The ports the service `name` publishes, as `PUBLISHED->TARGET/MODE` each.
 fn published(swarm: &TestSwarm, name: &str) -> String {
-    let format = "{{range .Spec.EndpointSpec.Ports}}{{.PublishedPort}}->{{.TargetPort}}/{{.PublishMode}} {{end}}";
+    let format =
+        "{{range .Spec.EndpointSpec.Ports}}{{.PublishedPort}}->{{.TargetPort}}/{{.PublishMode}} {{end}}";
     let ports = swarm
         .manager()
         .docker_ok(&["service", "inspect", name, "--format", format]);
@@ -159,10 +160,14 @@ fn the_rollout_example_rolls_forward_and_back_on_a_swarm_behind_the_proxy() {
         .status(2)
         .stdout_contains(&format!("proxy service {proxy} missing"));
     run("apply", &["--auto-approve", "--var", "version=v2"]).success();
-    eventually("the page through the proxy again", Duration::from_secs(20), || {
-        let (status, body) = try_get(web, "/")?;
-        (status == 200).then_some(()).ok_or(body)
-    });
+    eventually(
+        "the page through the proxy again",
+        Duration::from_secs(20),
+        || {
+            let (status, body) = try_get(web, "/")?;
+            (status == 200).then_some(()).ok_or(body)
+        },
+    );
 
     // Destroy leaves no service, nor any of their containers.
     run("destroy", &["--auto-approve"]).success();

@@ -95,7 +95,9 @@ impl Config {
         }
         config.control = control.ok_or("--control PORT is needed")?;
         if config.resolve.is_some() && !config.backends.is_empty() {
-            return Err("--backend and --resolve exclude each other: the set is either put or resolved".to_string());
+            return Err(
+                "--backend and --resolve exclude each other: the set is either put or resolved".to_string(),
+            );
         }
         if config.listen.contains(&config.control) {
             return Err(format!("--control {} is also a --listen port", config.control));
@@ -192,9 +194,15 @@ mod tests {
             ("--listen 80 --control 9 --udp 53", "unknown flag --udp"),
             ("--listen 80 --control", "--control needs a value"),
             ("80", "unexpected argument"),
-            ("--listen 80 --control 9 --resolve web --backend 10.0.0.2", "exclude each other"),
+            (
+                "--listen 80 --control 9 --resolve web --backend 10.0.0.2",
+                "exclude each other",
+            ),
             ("--listen 80 --control 9 --resolve=", "--resolve needs a name"),
-            ("--listen 80 --control 9 --resolve web --resolve-ms 0", "at least 1"),
+            (
+                "--listen 80 --control 9 --resolve web --resolve-ms 0",
+                "at least 1",
+            ),
         ] {
             let message = parse(arguments).expect_err(arguments);
             assert!(message.contains(error), "{arguments}: {message}");

@@ -32,7 +32,6 @@ pub fn serve(stream: TcpStream, backends: &Backends, followed: Option<&str>) {
 
 pub fn route(request: &Request, backends: &Backends, followed: Option<&str>) -> Response {
     match (request.path.as_str(), request.method.as_str()) {
-
         ("/health", "GET") => Response::text(200, "ok\n"),
         ("/health", _) => not_allowed("GET"),
         ("/backends", "GET") => Response::text(200, listing(backends)),
@@ -122,7 +121,10 @@ mod tests {
     fn health_and_unknown_routes() {
         let backends = Backends::default();
         let status = |method, path| route_static(&request(method, path, ""), &backends).status;
-        assert_eq!(route_static(&request("GET", "/health", ""), &backends).body, "ok\n");
+        assert_eq!(
+            route_static(&request("GET", "/health", ""), &backends).body,
+            "ok\n"
+        );
         assert_eq!(status("POST", "/health"), 405);
         assert_eq!(status("DELETE", "/backends"), 405);
         assert_eq!(status("GET", "/"), 404);
@@ -138,7 +140,11 @@ mod tests {
         );
         assert_eq!(put.status, 409);
         assert!(put.body.contains("tasks.shop_web"), "{}", put.body);
-        let get = route(&request("GET", "/backends", ""), &backends, Some("tasks.shop_web"));
+        let get = route(
+            &request("GET", "/backends", ""),
+            &backends,
+            Some("tasks.shop_web"),
+        );
         assert_eq!(get.body, "10.0.0.2 current 0\n");
     }
 }

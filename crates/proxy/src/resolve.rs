@@ -79,7 +79,10 @@ mod tests {
         assert!(found.contains(&Ipv4Addr::LOCALHOST), "{found:?}");
         assert_eq!(lookup("10.0.0.7"), Ok(vec![ip(7)]));
         let error = lookup("no-such-name.invalid").expect_err("an .invalid name never resolves");
-        assert!(error.starts_with("cannot resolve no-such-name.invalid: "), "{error}");
+        assert!(
+            error.starts_with("cannot resolve no-such-name.invalid: "),
+            "{error}"
+        );
     }
 
     /// Each lookup answers the next of `answers` (the last one for ever); `follow` stops once

@@ -298,7 +298,10 @@ fn a_resolved_set_is_followed_and_cannot_be_put() {
     assert_eq!(backend_of_new_connection(&proxy), "a");
     let (status, message) = proxy.control("PUT", "/backends", B);
     assert_eq!(status, 409);
-    assert!(message.contains(&format!("follows what {A} resolves to")), "{message}");
+    assert!(
+        message.contains(&format!("follows what {A} resolves to")),
+        "{message}"
+    );
     proxy.wait_for_listing(&format!("{A} current 0\n"));
 }
 

@@ -22,8 +22,9 @@ use std::time::Duration;
 use serde_json::{Value as Json, json};
 use stack_docker::service::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
-    EndpointSpecModeEnum, NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum,
-    TaskSpec, TaskSpecContainerSpec, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    EndpointSpecModeEnum, NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecUpdateConfig,
+    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 use stack_docker::{Labels, PortBinding, Protocol};
 use stack_provider::{Config, Setting};
@@ -209,7 +210,10 @@ mod tests {
     #[test]
     fn only_host_tcp_ports_of_a_start_first_service_are_fronted() {
         let cases = [
-            (format!("    port 8081 target=8080 mode=\"host\"\n{START_FIRST}"), true),
+            (
+                format!("    port 8081 target=8080 mode=\"host\"\n{START_FIRST}"),
+                true,
+            ),
             // The routing mesh keeps its own path.
             (format!("    port 8081 target=8080\n{START_FIRST}"), false),
             (
@@ -274,9 +278,10 @@ mod tests {
         assert_eq!(ports[0].published_port, Some(9000));
 
         let mut config = Config::default();
-        config
-            .0
-            .insert("update".to_owned(), Setting::Plain(json!({"order": "start-first"})));
+        config.0.insert(
+            "update".to_owned(),
+            Setting::Plain(json!({"order": "start-first"})),
+        );
         assert!(!recorded(&config));
         record(&mut config, &service);
         assert_eq!(
@@ -289,7 +294,13 @@ mod tests {
         let (service, _dir) = read("    port 8081 target=8080 mode=\"host\"");
         let spec = service.service_spec("shop_web", Labels::new(), Labels::new(), &|_| None);
         let ports = spec.endpoint_spec.unwrap().ports.unwrap();
-        assert_eq!((ports[0].published_port, ports[0].target_port), (Some(8081), Some(8080)));
-        assert_eq!(ports[0].publish_mode, Some(EndpointPortConfigPublishModeEnum::HOST));
+        assert_eq!(
+            (ports[0].published_port, ports[0].target_port),
+            (Some(8081), Some(8080))
+        );
+        assert_eq!(
+            ports[0].publish_mode,
+            Some(EndpointPortConfigPublishModeEnum::HOST)
+        );
     }
 }
