@@ -492,8 +492,7 @@ fn refusal(resource: &Resource, span: Span, problem: &str, help: &str) -> Diagno
 #[allow(clippy::unwrap_used)]
 mod tests {
     use stack_docker::service::{
-        EndpointPortConfigPublishModeEnum, EndpointSpecModeEnum, MountType, ServiceSpecUpdateConfigOrderEnum,
-        TaskSpecRestartPolicyConditionEnum,
+        EndpointSpecModeEnum, MountType, ServiceSpecUpdateConfigOrderEnum, TaskSpecRestartPolicyConditionEnum,
     };
 
     use super::*;
