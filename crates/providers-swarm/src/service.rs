@@ -106,7 +106,7 @@ impl Provider for ServiceProvider {
                 .unwrap_or_default();
             let (config, mut drift) = observed::observed(&recorded, spec);
             let name = spec.name.clone().unwrap_or_default();
-            drift.extend(proxy_drift(&recorded, &name, &services));
+            drift.extend(proxy_drift(&recorded, &scope.stack, &address, &name, &services));
             let (running, wanted) = task_counts(service);
             let mut state = format!("{running}/{wanted} running");
             let mut healthy = Some(running >= wanted);
@@ -189,7 +189,9 @@ impl Provider for ServiceProvider {
     /// Removes the service and the proxy in front of it, then waits until their containers on
     /// this node are gone, so that the networks and volumes they use can be removed after it.
     async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError> {
-        for name in [front::name(&live.name), live.name.clone()] {
+        let proxy = self.proxy_of(scope, &live.address, &live.name).await?;
+        let names = proxy.map(|_| front::name(&live.name)).into_iter();
+        for name in names.chain([live.name.clone()]) {
             match self.docker.remove_service(&name).await {
                 Err(error) if !error.is_not_found() => return Err(named(&live.address, error)),
                 _ => {}
@@ -249,16 +251,28 @@ impl ServiceProvider {
         }
     }
 
+    /// The proxy service in front of the service `name` at `address`, if there is one. A
+    /// service of that name that is not this stack's proxy of it is none: it is left alone.
+    async fn proxy_of(
+        &self,
+        scope: &Scope,
+        address: &Address,
+        name: &str,
+    ) -> Result<Option<Service>, ProviderError> {
+        let live = match self.docker.inspect_service(&front::name(name)).await {
+            Ok(live) => live,
+            Err(error) if error.is_not_found() => return Ok(None),
+            Err(error) => return Err(named(address, error)),
+        };
+        Ok(is_proxy_of(&live, &scope.stack, address).then_some(live))
+    }
+
     /// Puts the proxy in front of the service as `desired` says, or removes it when it says
     /// none ([`front`]). A proxy as it should be is left alone: it serves on through updates.
     async fn front(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
         let service: &SwarmService = common::spec(desired, desired.kind.name)?;
         let name = front::name(&desired.name);
-        let live = match self.docker.inspect_service(&name).await {
-            Ok(live) => Some(live),
-            Err(error) if error.is_not_found() => None,
-            Err(error) => return Err(named(&desired.address, error)),
-        };
+        let live = self.proxy_of(scope, &desired.address, &desired.name).await?;
         if !service.has_proxy() {
             if live.is_some() {
                 self.docker
@@ -468,14 +482,21 @@ fn desired_config(resource: &Resource, stack: &str, resolve: &dyn Resolve) -> Co
     common::without_engine_fields(Config::from_resource(resource, stack, reference))
 }
 
-/// What differs from the proxy the `recorded` configuration of the Swarm service `name` asks
-/// for, among the stack's `services`: a proxy missing, changed by hand, or left in front of a
+/// What differs from the proxy the `recorded` configuration of the Swarm service `name` (at
+/// `address`) asks for, among the stack's `services`: a proxy missing, changed by hand, or left in front of a
 /// service that has none. Apply makes it as it should be.
-fn proxy_drift(recorded: &Config, name: &str, services: &[Service]) -> Option<Drift> {
+fn proxy_drift(
+    recorded: &Config,
+    stack: &str,
+    address: &Address,
+    name: &str,
+    services: &[Service],
+) -> Option<Drift> {
     let proxy_name = front::name(name);
-    let live = services
-        .iter()
-        .find(|service| service.spec.as_ref().and_then(|spec| spec.name.as_deref()) == Some(&proxy_name));
+    let live = services.iter().find(|service| {
+        service.spec.as_ref().and_then(|spec| spec.name.as_deref()) == Some(&proxy_name)
+            && is_proxy_of(service, stack, address)
+    });
     let wanted = front::recorded(recorded);
     let actual = match live {
         None if wanted => "missing",
@@ -489,6 +510,13 @@ fn proxy_drift(recorded: &Config, name: &str, services: &[Service]) -> Option<Dr
         expected: format!("proxy service {proxy_name} {expected}"),
         actual: format!("proxy service {proxy_name} {actual}"),
     })
+}
+
+/// Whether `service` is the proxy the stack `stack` put in front of its service at `address`.
+fn is_proxy_of(service: &Service, stack: &str, address: &Address) -> bool {
+    let labels = service.spec.as_ref().and_then(|spec| spec.labels.as_ref());
+    let label = |key: &str| labels.and_then(|labels| labels.get(key)).map(String::as_str);
+    label(STACK) == Some(stack) && label(front::PROXY_OF) == Some(address.to_string().as_str())
 }
 
 /// The label with the hashes of a spec as stack sent it.
@@ -540,5 +568,74 @@ fn named(address: &Address, error: stack_docker::DockerError) -> ProviderError {
     ProviderError {
         message: format!("{address}: {}", error.message),
         ..error
+    }
+}
+
+// Test code may unwrap.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+    use stack_provider::Setting;
+
+    use super::*;
+
+    /// A service `name` labelled `labels`, with the hashes of its spec as sent unless `edited`.
+    fn service(name: &str, labels: &[(&str, &str)], edited: bool) -> Service {
+        let mut spec: stack_docker::service::ServiceSpec =
+            serde_json::from_value(json!({"Name": name, "Mode": {"Global": {}}})).unwrap();
+        let mut labels: std::collections::HashMap<String, String> = labels
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        labels.insert(observed::APPLIED.to_owned(), observed::applied_label(&spec));
+        spec.labels = Some(labels);
+        if edited {
+            spec.task_template =
+                serde_json::from_value(json!({"ContainerSpec": {"Image": "other"}})).unwrap();
+        }
+        Service {
+            spec: Some(spec),
+            ..Default::default()
+        }
+    }
+
+    fn recorded(proxy: bool) -> Config {
+        let mut update = json!({"order": "start-first"});
+        if proxy {
+            update["proxy"] = json!({"ports": [8080]});
+        }
+        let mut config = Config::default();
+        config.0.insert("update".to_owned(), Setting::Plain(update));
+        config
+    }
+
+    #[test]
+    fn a_proxy_missing_changed_or_left_over_is_drift() {
+        let address = Address::new(&[], "service", "web");
+        let ours = [(STACK, "shop"), (front::PROXY_OF, "service.web")];
+        let drift = |proxy: bool, services: &[Service]| {
+            proxy_drift(&recorded(proxy), "shop", &address, "shop_web", services)
+                .map(|drift| format!("{} / {}", drift.actual, drift.expected))
+        };
+        let proxy = service("shop_web-proxy", &ours, false);
+        assert_eq!(drift(true, std::slice::from_ref(&proxy)), None);
+        assert_eq!(drift(false, &[]), None);
+        assert_eq!(
+            drift(true, &[]).unwrap(),
+            "proxy service shop_web-proxy missing / proxy service shop_web-proxy in front of it"
+        );
+        assert_eq!(
+            drift(true, &[service("shop_web-proxy", &ours, true)]).unwrap(),
+            "proxy service shop_web-proxy changed outside stack / proxy service shop_web-proxy in front of it"
+        );
+        assert_eq!(
+            drift(false, &[proxy]).unwrap(),
+            "proxy service shop_web-proxy present / proxy service shop_web-proxy none"
+        );
+        // A service of that name that is not the proxy (the stack's `web-proxy`) is none.
+        let other = service("shop_web-proxy", &[(STACK, "shop")], false);
+        assert_eq!(drift(false, std::slice::from_ref(&other)), None);
+        assert!(drift(true, &[other]).unwrap().contains(" missing "));
     }
 }
