@@ -2,7 +2,8 @@
 //! (`support::swarm`): its port is published in `host` mode, so stack puts its proxy in front
 //! (the service `<stack>_web-proxy`), and a start-first update loses no request through that
 //! port; a version that fails its probe is rolled back by Swarm while the old one serves on;
-//! a second plan is a no-op; destroy leaves nothing.
+//! a second plan is a no-op; a proxy removed by hand comes back; updated stop-first, the
+//! service takes its port back from the proxy; destroy leaves nothing.
 
 // Test code may unwrap.
 #![allow(clippy::unwrap_used)]
@@ -168,6 +169,29 @@ fn the_rollout_example_rolls_forward_and_back_on_a_swarm_behind_the_proxy() {
             (status == 200).then_some(()).ok_or(body)
         },
     );
+
+    // Stopped first, one task hands its port over by itself: the proxy goes, and the service
+    // publishes the port again.
+    let stack_file = live.dir.path().join("stack.kdl");
+    let files = std::fs::read_to_string(&stack_file).unwrap();
+    let stop_first = files
+        .replace("order \"start-first\"", "order \"stop-first\"")
+        .replace("replicas 3", "replicas 1");
+    assert_ne!(stop_first, files);
+    live.write("stack.kdl", stop_first);
+    run("apply", &["--auto-approve", "--var", "version=v2"]).success();
+    assert_eq!(services(&swarm, &live), ["[stack]_web replicated 1/1"]);
+    assert_eq!(
+        published(&swarm, &live.object("web")),
+        format!("{port}->8080/host")
+    );
+    eventually("the page from the task itself", Duration::from_secs(20), || {
+        let (status, body) = try_get(web, "/")?;
+        (status == 200).then_some(()).ok_or(body)
+    });
+    run("plan", &["--detailed-exitcode", "--var", "version=v2"])
+        .success()
+        .stdout_contains("No changes");
 
     // Destroy leaves no service, nor any of their containers.
     run("destroy", &["--auto-approve"]).success();
