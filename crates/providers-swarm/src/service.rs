@@ -7,12 +7,15 @@
 //! tasks keep failing ([`converge`]). `stack rollback` is Swarm's own rollback to the spec
 //! before the last update. The plan compares the live spec field by field ([`observed`]): a
 //! service scaled or changed by hand, or whose tasks keep failing, is drift that apply repairs.
+//! A service whose `host` ports a start-first update could not hand over gets stack's proxy in
+//! front, a second Swarm service ([`front`]), made, changed and removed with it.
 
 pub(crate) mod converge;
 // Test code may unwrap.
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod fixtures;
+pub(crate) mod front;
 pub(crate) mod observed;
 mod revisions;
 pub(crate) mod spec;
@@ -70,11 +73,13 @@ impl Provider for ServiceProvider {
         resolve: &dyn Resolve,
     ) -> Result<Desired, Diagnostic> {
         let service = SwarmService::from_resource(resource, resolve, self.mode)?;
+        let mut config = desired_config(resource, &scope.stack, resolve);
+        front::record(&mut config, &service);
         Ok(Desired {
             address: resource.address.clone(),
             kind: self.kind,
             name: common::object_name(scope, &resource.address),
-            config: desired_config(resource, &scope.stack, resolve),
+            config,
             outputs: IndexMap::from([("ref".to_owned(), service.base.host_name.clone())]),
             external: false,
             source: None,
@@ -88,7 +93,7 @@ impl Provider for ServiceProvider {
         let filter = LabelFilter::new(STACK, &scope.stack);
         let services = self.docker.list_services(&filter).await.map_err(crate::error)?;
         let mut lives = Vec::new();
-        for service in services {
+        for service in &services {
             let Some(spec) = service.spec.as_ref() else {
                 continue;
             };
@@ -104,14 +109,15 @@ impl Provider for ServiceProvider {
                 .map(|json| Config::from_json(json))
                 .unwrap_or_default();
             let (config, mut drift) = observed::observed(&recorded, spec);
-            let (running, wanted) = task_counts(&service);
+            let name = spec.name.clone().unwrap_or_default();
+            drift.extend(proxy_drift(&recorded, &scope.stack, &address, &name, &services));
+            let (running, wanted) = task_counts(service);
             let mut state = format!("{running}/{wanted} running");
             let mut healthy = Some(running >= wanted);
             if self.mode == Mode::Job {
                 healthy = None;
                 state = format!("{running} running, job");
             } else if running < wanted {
-                let name = spec.name.clone().unwrap_or_default();
                 let reason = self.failing_reason(&name).await?;
                 state.push_str(&format!(", {reason}"));
                 drift.push(Drift {
@@ -120,13 +126,13 @@ impl Provider for ServiceProvider {
                     actual: format!("{running} running: {reason}"),
                 });
             }
-            if let Some(update) = update_state(&service) {
+            if let Some(update) = update_state(service) {
                 state.push_str(&format!(", {update}"));
             }
             lives.push(Live {
                 address,
                 kind: self.kind.name,
-                name: spec.name.clone().unwrap_or_default(),
+                name,
                 config,
                 drift,
                 state,
@@ -137,12 +143,17 @@ impl Provider for ServiceProvider {
     }
 
     async fn create(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
+        let service: &SwarmService = common::spec(desired, desired.kind.name)?;
         let spec = self.service_spec(scope, desired, None).await?;
         self.docker
             .create_service(spec)
             .await
             .map_err(|error| named(&desired.address, error))?;
-        self.wait_rolled_out(scope, desired).await
+        self.wait_rolled_out(scope, desired).await?;
+        if service.has_proxy() {
+            self.front(scope, desired).await?;
+        }
+        Ok(())
     }
 
     /// A service update that Swarm rolls out; tasks that keep failing are started afresh, and
@@ -225,32 +236,20 @@ impl Provider for ServiceProvider {
         self.wait_for(scope, desired, Goal::Rollback).await
     }
 
-    /// Removes the service, then waits until its tasks' containers on this node are gone, so
-    /// that the networks and volumes they use can be removed after it.
+    /// Removes the service and the proxy in front of it, then waits until their containers on
+    /// this node are gone, so that the networks and volumes they use can be removed after it.
     async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError> {
-        match self.docker.remove_service(&live.name).await {
-            Err(error) if !error.is_not_found() => return Err(named(&live.address, error)),
-            _ => {}
-        }
-        let filter = LabelFilter::new(ADDRESS, live.address.to_string());
-        let deadline = tokio::time::Instant::now() + scope.ready_timeout;
-        loop {
-            let containers = self.docker.list_containers(&filter).await.map_err(crate::error)?;
-            let ours = containers
-                .iter()
-                .filter(|container| container.labels.get(STACK) == Some(&scope.stack));
-            if ours.count() == 0 {
-                return Ok(());
+        let proxy = self.proxy_of(scope, &live.address, &live.name).await?;
+        let names = proxy.map(|_| front::name(&live.name)).into_iter();
+        for name in names.chain([live.name.clone()]) {
+            match self.docker.remove_service(&name).await {
+                Err(error) if !error.is_not_found() => return Err(named(&live.address, error)),
+                _ => {}
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ProviderError::new(format!(
-                    "{}: the service is removed but its containers are still stopping after {}s",
-                    live.address,
-                    scope.ready_timeout.as_secs()
-                )));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
+        let labels = [ADDRESS, front::PROXY_OF];
+        self.wait_gone(scope, &live.address, &labels, "the service is")
+            .await
     }
 
     /// A service is started and healthy once its rollout has converged (apply waited for it);
@@ -269,9 +268,121 @@ impl Provider for ServiceProvider {
 }
 
 impl ServiceProvider {
+    /// Waits until the stack's containers labelled `label` = `address` on this node are gone
+    /// (for each of `labels`), so that the networks, volumes and ports they use are free.
+    async fn wait_gone(
+        &self,
+        scope: &Scope,
+        address: &Address,
+        labels: &[&str],
+        what: &str,
+    ) -> Result<(), ProviderError> {
+        let deadline = tokio::time::Instant::now() + scope.ready_timeout;
+        loop {
+            let mut left = 0;
+            for label in labels {
+                let filter = LabelFilter::new(*label, address.to_string());
+                let containers = self.docker.list_containers(&filter).await.map_err(crate::error)?;
+                left += containers
+                    .iter()
+                    .filter(|container| container.labels.get(STACK) == Some(&scope.stack))
+                    .count();
+            }
+            if left == 0 {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ProviderError::new(format!(
+                    "{address}: {what} removed but its containers are still stopping after {}s",
+                    scope.ready_timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The proxy service in front of the service `name` at `address`, if there is one. A
+    /// service of that name that is not this stack's proxy of it is none: it is left alone.
+    async fn proxy_of(
+        &self,
+        scope: &Scope,
+        address: &Address,
+        name: &str,
+    ) -> Result<Option<Service>, ProviderError> {
+        let live = match self.docker.inspect_service(&front::name(name)).await {
+            Ok(live) => live,
+            Err(error) if error.is_not_found() => return Ok(None),
+            Err(error) => return Err(named(address, error)),
+        };
+        Ok(is_proxy_of(&live, &scope.stack, address).then_some(live))
+    }
+
+    /// Puts the proxy in front of the service as `desired` says, or removes it when it says
+    /// none ([`front`]). A proxy as it should be is left alone: it serves on through updates.
+    async fn front(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
+        let service: &SwarmService = common::spec(desired, desired.kind.name)?;
+        let name = front::name(&desired.name);
+        let live = self.proxy_of(scope, &desired.address, &desired.name).await?;
+        if !service.has_proxy() {
+            if live.is_some() {
+                self.docker
+                    .remove_service(&name)
+                    .await
+                    .map_err(|error| named(&desired.address, error))?;
+                // Its ports are free only once its containers are gone.
+                let proxy_of = [front::PROXY_OF];
+                self.wait_gone(scope, &desired.address, &proxy_of, "the proxy in front of it is")
+                    .await?;
+            }
+            return Ok(());
+        }
+        let image = stack_providers::proxy::image(&self.docker).await?;
+        let image = self.task_image(&image).await?;
+        let labels = Labels::from([
+            (STACK.to_owned(), scope.stack.clone()),
+            (front::PROXY_OF.to_owned(), desired.address.to_string()),
+        ]);
+        let mut spec = front::spec(service, &desired.name, image, labels.clone());
+        let applied = observed::applied_label(&spec);
+        let mut labels = labels;
+        labels.insert(observed::APPLIED.to_owned(), applied.clone());
+        spec.labels = Some(labels.into_iter().collect());
+        match live {
+            None => {
+                self.docker
+                    .create_service(spec)
+                    .await
+                    .map_err(|error| named(&desired.address, error))?;
+            }
+            Some(live) if proxy_as_sent(&live) && applied_of(&live) == Some(applied.as_str()) => {
+                return Ok(());
+            }
+            Some(live) => {
+                let version = live.version.and_then(|version| version.index).unwrap_or_default();
+                self.docker
+                    .update_service(&name, version, spec)
+                    .await
+                    .map_err(|error| named(&desired.address, error))?;
+            }
+        }
+        converge::wait(
+            &self.docker,
+            &desired.address,
+            &name,
+            Goal::Rollout,
+            scope.ready_timeout,
+        )
+        .await
+    }
+
     /// Updates the service to `desired` (every task afresh with `restart`) and waits until
-    /// Swarm has rolled it out.
+    /// Swarm has rolled it out. A proxy no longer wanted goes first, since the service takes
+    /// its ports back; a new one comes after, once the service has let go of them.
     async fn roll_out(&self, scope: &Scope, desired: &Desired, restart: bool) -> Result<(), ProviderError> {
+        let service: &SwarmService = common::spec(desired, desired.kind.name)?;
+        if !service.has_proxy() {
+            self.front(scope, desired).await?;
+        }
         let current = self
             .docker
             .inspect_service(&desired.name)
@@ -288,7 +399,8 @@ impl ServiceProvider {
             .update_service(&desired.name, version, spec)
             .await
             .map_err(|error| named(&desired.address, error))?;
-        self.wait_rolled_out(scope, desired).await
+        self.wait_rolled_out(scope, desired).await?;
+        self.front(scope, desired).await
     }
 
     async fn wait_for(&self, scope: &Scope, desired: &Desired, goal: Goal) -> Result<(), ProviderError> {
@@ -420,6 +532,62 @@ fn desired_config(resource: &Resource, stack: &str, resolve: &dyn Resolve) -> Co
     common::without_engine_fields(Config::from_resource(resource, stack, reference))
 }
 
+/// What differs from the proxy the `recorded` configuration of the Swarm service `name` (at
+/// `address`) asks for, among the stack's `services`: a proxy missing, changed by hand, or left in front of a
+/// service that has none. Apply makes it as it should be.
+fn proxy_drift(
+    recorded: &Config,
+    stack: &str,
+    address: &Address,
+    name: &str,
+    services: &[Service],
+) -> Option<Drift> {
+    let proxy_name = front::name(name);
+    let live = services.iter().find(|service| {
+        service.spec.as_ref().and_then(|spec| spec.name.as_deref()) == Some(&proxy_name)
+            && is_proxy_of(service, stack, address)
+    });
+    let wanted = front::recorded(recorded);
+    let actual = match live {
+        None if wanted => "missing",
+        Some(live) if wanted && !proxy_as_sent(live) => "changed outside stack",
+        Some(_) if !wanted => "present",
+        _ => return None,
+    };
+    let expected = if wanted { "in front of it" } else { "none" };
+    Some(Drift {
+        field: "update".to_owned(),
+        expected: format!("proxy service {proxy_name} {expected}"),
+        actual: format!("proxy service {proxy_name} {actual}"),
+    })
+}
+
+/// Whether `service` is the proxy the stack `stack` put in front of its service at `address`.
+fn is_proxy_of(service: &Service, stack: &str, address: &Address) -> bool {
+    let labels = service.spec.as_ref().and_then(|spec| spec.labels.as_ref());
+    let label = |key: &str| labels.and_then(|labels| labels.get(key)).map(String::as_str);
+    label(STACK) == Some(stack) && label(front::PROXY_OF) == Some(address.to_string().as_str())
+}
+
+/// The label with the hashes of a spec as stack sent it.
+fn applied_of(service: &Service) -> Option<&str> {
+    service
+        .spec
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(observed::APPLIED)
+        .map(String::as_str)
+}
+
+/// Whether a proxy service's spec is still the one stack sent (its hashes, as recorded).
+fn proxy_as_sent(service: &Service) -> bool {
+    service
+        .spec
+        .as_ref()
+        .is_some_and(|spec| applied_of(service) == Some(observed::applied_label(spec).as_str()))
+}
+
 /// Running and wanted tasks, as the service list counts them.
 fn task_counts(service: &Service) -> (u64, u64) {
     let status = service.service_status.as_ref();
@@ -450,5 +618,74 @@ fn named(address: &Address, error: stack_docker::DockerError) -> ProviderError {
     ProviderError {
         message: format!("{address}: {}", error.message),
         ..error
+    }
+}
+
+// Test code may unwrap.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+    use stack_provider::Setting;
+
+    use super::*;
+
+    /// A service `name` labelled `labels`, with the hashes of its spec as sent unless `edited`.
+    fn service(name: &str, labels: &[(&str, &str)], edited: bool) -> Service {
+        let mut spec: stack_docker::service::ServiceSpec =
+            serde_json::from_value(json!({"Name": name, "Mode": {"Global": {}}})).unwrap();
+        let mut labels: std::collections::HashMap<String, String> = labels
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        labels.insert(observed::APPLIED.to_owned(), observed::applied_label(&spec));
+        spec.labels = Some(labels);
+        if edited {
+            spec.task_template =
+                serde_json::from_value(json!({"ContainerSpec": {"Image": "other"}})).unwrap();
+        }
+        Service {
+            spec: Some(spec),
+            ..Default::default()
+        }
+    }
+
+    fn recorded(proxy: bool) -> Config {
+        let mut update = json!({"order": "start-first"});
+        if proxy {
+            update["proxy"] = json!({"ports": [8080]});
+        }
+        let mut config = Config::default();
+        config.0.insert("update".to_owned(), Setting::Plain(update));
+        config
+    }
+
+    #[test]
+    fn a_proxy_missing_changed_or_left_over_is_drift() {
+        let address = Address::new(&[], "service", "web");
+        let ours = [(STACK, "shop"), (front::PROXY_OF, "service.web")];
+        let drift = |proxy: bool, services: &[Service]| {
+            proxy_drift(&recorded(proxy), "shop", &address, "shop_web", services)
+                .map(|drift| format!("{} / {}", drift.actual, drift.expected))
+        };
+        let proxy = service("shop_web-proxy", &ours, false);
+        assert_eq!(drift(true, std::slice::from_ref(&proxy)), None);
+        assert_eq!(drift(false, &[]), None);
+        assert_eq!(
+            drift(true, &[]).unwrap(),
+            "proxy service shop_web-proxy missing / proxy service shop_web-proxy in front of it"
+        );
+        assert_eq!(
+            drift(true, &[service("shop_web-proxy", &ours, true)]).unwrap(),
+            "proxy service shop_web-proxy changed outside stack / proxy service shop_web-proxy in front of it"
+        );
+        assert_eq!(
+            drift(false, &[proxy]).unwrap(),
+            "proxy service shop_web-proxy present / proxy service shop_web-proxy none"
+        );
+        // A service of that name that is not the proxy (the stack's `web-proxy`) is none.
+        let other = service("shop_web-proxy", &[(STACK, "shop")], false);
+        assert_eq!(drift(false, std::slice::from_ref(&other)), None);
+        assert!(drift(true, &[other]).unwrap().contains(" missing "));
     }
 }

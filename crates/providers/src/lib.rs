@@ -41,6 +41,12 @@ pub mod service_model {
     pub use crate::service::spec::{Check, Probe, ServiceSpec};
 }
 
+/// The image of `stack-proxy`, the proxy in front of a start-first service, which the Swarm
+/// target puts in front of services too.
+pub mod proxy {
+    pub use crate::service::front::image;
+}
+
 /// Every built-in provider, sharing one client.
 pub fn builtin(docker: DockerClient) -> Providers {
     let docker = Arc::new(docker);

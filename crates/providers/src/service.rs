@@ -14,7 +14,7 @@
 pub(crate) mod config;
 #[cfg(test)]
 pub(crate) mod fixtures;
-mod front;
+pub(crate) mod front;
 mod host_check;
 pub(crate) mod live;
 pub(crate) mod rollout;

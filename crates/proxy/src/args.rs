@@ -12,13 +12,18 @@ pub struct Config {
     pub listen: Vec<u16>,
     pub control: u16,
     pub backends: Vec<Ipv4Addr>,
+    /// With `--resolve NAME`, the set is what `NAME` resolves to, looked up every
+    /// `resolve_interval`, and `PUT /backends` is refused.
+    pub resolve: Option<String>,
+    pub resolve_interval: Duration,
     pub connect_timeout: Duration,
     pub hold: Duration,
     pub drain: Duration,
 }
 
 pub const USAGE: &str = "\
-usage: stack-proxy --listen PORT [--listen PORT ...] --control PORT [--backend IP ...]
+usage: stack-proxy --listen PORT [--listen PORT ...] --control PORT
+                   [--backend IP ... | --resolve NAME [--resolve-ms 200]]
                    [--connect-timeout-ms 1000] [--hold-ms 10000] [--drain-ms 30000]
                    [--bind 0.0.0.0]
 ";
@@ -30,6 +35,8 @@ impl Config {
             listen: Vec::new(),
             control: 0,
             backends: Vec::new(),
+            resolve: None,
+            resolve_interval: Duration::from_millis(200),
             connect_timeout: Duration::from_millis(1000),
             hold: Duration::from_millis(10_000),
             drain: Duration::from_millis(30_000),
@@ -62,6 +69,14 @@ impl Config {
                         config.backends.push(ip);
                     }
                 }
+                "resolve" if value.trim().is_empty() => return Err("--resolve needs a name".to_string()),
+                "resolve" => config.resolve = Some(value.to_string()),
+                "resolve-ms" => {
+                    config.resolve_interval = parse_millis(name, value)?;
+                    if config.resolve_interval.is_zero() {
+                        return Err("--resolve-ms must be at least 1".to_string());
+                    }
+                }
                 "bind" => config.bind = parse_ip(name, value)?,
                 "connect-timeout-ms" => {
                     config.connect_timeout = parse_millis(name, value)?;
@@ -79,6 +94,11 @@ impl Config {
             return Err("at least one --listen PORT is needed".to_string());
         }
         config.control = control.ok_or("--control PORT is needed")?;
+        if config.resolve.is_some() && !config.backends.is_empty() {
+            return Err(
+                "--backend and --resolve exclude each other: the set is either put or resolved".to_string(),
+            );
+        }
         if config.listen.contains(&config.control) {
             return Err(format!("--control {} is also a --listen port", config.control));
         }
@@ -129,6 +149,8 @@ mod tests {
                 listen: vec![80, 443],
                 control: 9000,
                 backends: vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)],
+                resolve: None,
+                resolve_interval: Duration::from_millis(200),
                 connect_timeout: Duration::from_millis(250),
                 hold: Duration::from_millis(500),
                 drain: Duration::from_millis(700),
@@ -141,9 +163,20 @@ mod tests {
         let config = parse("--listen 80 --control 9000").expect("the two required flags are enough");
         assert_eq!(config.bind, Ipv4Addr::UNSPECIFIED);
         assert!(config.backends.is_empty());
+        assert_eq!(config.resolve, None);
+        assert_eq!(config.resolve_interval, Duration::from_millis(200));
         assert_eq!(config.connect_timeout, Duration::from_secs(1));
         assert_eq!(config.hold, Duration::from_secs(10));
         assert_eq!(config.drain, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn reads_the_resolve_mode() {
+        let config = parse("--listen 80 --control 9000 --resolve tasks.shop_web --resolve-ms=100")
+            .expect("the resolve mode is valid");
+        assert_eq!(config.resolve.as_deref(), Some("tasks.shop_web"));
+        assert_eq!(config.resolve_interval, Duration::from_millis(100));
+        assert!(config.backends.is_empty());
     }
 
     #[test]
@@ -161,6 +194,15 @@ mod tests {
             ("--listen 80 --control 9 --udp 53", "unknown flag --udp"),
             ("--listen 80 --control", "--control needs a value"),
             ("80", "unexpected argument"),
+            (
+                "--listen 80 --control 9 --resolve web --backend 10.0.0.2",
+                "exclude each other",
+            ),
+            ("--listen 80 --control 9 --resolve=", "--resolve needs a name"),
+            (
+                "--listen 80 --control 9 --resolve web --resolve-ms 0",
+                "at least 1",
+            ),
         ] {
             let message = parse(arguments).expect_err(arguments);
             assert!(message.contains(error), "{arguments}: {message}");

@@ -8,7 +8,8 @@
 //! address in the proxy's backend set, and lets the old one drain.
 //!
 //! ```text
-//! stack-proxy --listen PORT [--listen PORT ...] --control PORT [--backend IP ...]
+//! stack-proxy --listen PORT [--listen PORT ...] --control PORT
+//!             [--backend IP ... | --resolve NAME [--resolve-ms 200]]
 //!             [--connect-timeout-ms 1000] [--hold-ms 10000] [--drain-ms 30000]
 //!             [--bind 0.0.0.0]
 //! ```
@@ -35,14 +36,19 @@
 //!
 //! On SIGTERM the proxy closes every port, lets open connections finish for up to the drain
 //! time, and exits 0. It logs each change of the set (`backends: 172.20.0.3, 172.20.0.4`) and
-//! errors, never single connections. Built static for a `FROM scratch` image: backends are
-//! addresses, so nothing is resolved.
+//! errors, never single connections.
+//!
+//! With `--resolve NAME` (the resolve mode, for a swarm: [`resolve`]) the set is instead what
+//! `NAME` resolves to, looked up every `--resolve-ms`, and `PUT /backends` answers `409`. Built
+//! static for a `FROM scratch` image: std's resolver reads the `/etc/resolv.conf` and
+//! `/etc/hosts` Docker writes into every container.
 
 mod args;
 mod backends;
 mod control;
 mod forward;
 mod http;
+mod resolve;
 mod server;
 
 use std::process::ExitCode;

@@ -12,6 +12,7 @@ use crate::args::Config;
 use crate::backends::{self, Backends};
 use crate::control;
 use crate::forward::{self, Timeouts};
+use crate::resolve;
 
 /// Proxied connections at once (two threads each); more are closed at once so a flood
 /// cannot exhaust threads or file descriptors.
@@ -77,6 +78,7 @@ impl Proxy {
             loops.push(start(listener, accept, handler)?);
         }
         let backends = self.backends.clone();
+        let followed = self.config.resolve.clone();
         let control_loop = AcceptLoop::new(
             self.config.control,
             &stopping,
@@ -84,15 +86,24 @@ impl Proxy {
             MAX_CONTROL_CONNECTIONS,
         );
         loops.push(start(self.control, control_loop, move |stream| {
-            control::serve(stream, &backends)
+            control::serve(stream, &backends, followed.as_deref())
         })?);
+        if let Some(name) = self.config.resolve.clone() {
+            let (backends, stopping) = (self.backends.clone(), Arc::clone(&stopping));
+            let interval = self.config.resolve_interval;
+            spawn(move || resolve::follow(&name, interval, &backends, &stopping, resolve::lookup))
+                .map_err(|error| format!("cannot start a thread: {error}"))?;
+        }
         println!(
             "stack-proxy: listening on {} port {}; control on port {}",
             self.config.bind,
             join(&self.config.listen),
             self.config.control
         );
-        println!("backends: {}", backends::describe(&self.backends.current()));
+        match &self.config.resolve {
+            Some(name) => println!("backends: what {name} resolves to"),
+            None => println!("backends: {}", backends::describe(&self.backends.current())),
+        }
 
         while !terminated.load(Ordering::SeqCst) {
             thread::sleep(SIGNAL_POLL);

@@ -288,6 +288,23 @@ fn a_refusing_backend_is_skipped_for_another() {
     proxy.wait_for_listing(&format!("{B} current 0\n{A} current 0\n"));
 }
 
+/// In the resolve mode the set is what the name resolves to (an address literal here: the
+/// unit tests of `resolve` look real names up), and the control API only lists it.
+#[test]
+fn a_resolved_set_is_followed_and_cannot_be_put() {
+    let port = backends(false);
+    let proxy = Proxy::start(port, &["--resolve", A, "--resolve-ms", "20"]);
+    proxy.wait_for_listing(&format!("{A} current 0\n"));
+    assert_eq!(backend_of_new_connection(&proxy), "a");
+    let (status, message) = proxy.control("PUT", "/backends", B);
+    assert_eq!(status, 409);
+    assert!(
+        message.contains(&format!("follows what {A} resolves to")),
+        "{message}"
+    );
+    proxy.wait_for_listing(&format!("{A} current 0\n"));
+}
+
 #[test]
 fn a_bad_set_is_refused_and_changes_nothing() {
     let port = backends(false);

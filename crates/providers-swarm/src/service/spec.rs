@@ -4,8 +4,9 @@
 //!
 //! What a swarm cannot do is refused here, when the plan is made, with the span of the field:
 //! an `http` or `tcp` probe (Swarm runs health checks inside the task only), a fixed address,
-//! a port bound to one host address, an ingress port with `dnsrr`, and the blue-green and
-//! canary strategies, which Swarm's rolling update has no equivalent of.
+//! a port bound to one host address, an ingress port with `dnsrr`, the blue-green and canary
+//! strategies, which Swarm's rolling update has no equivalent of, and a port the proxy in
+//! front would hold ([`super::front`]) on a service that joins no network.
 
 use std::time::Duration;
 
@@ -121,7 +122,7 @@ impl SwarmService {
                 "publish it on the nodes that run the service with mode=\"host\", or drop endpoint-mode \"dnsrr\"",
             ));
         }
-        Ok(SwarmService {
+        let service = SwarmService {
             secrets: secret_mounts(resource, resolve, &base)?,
             base,
             mode,
@@ -134,7 +135,22 @@ impl SwarmService {
                 .and_then(Value::as_int)
                 .and_then(|retries| u32::try_from(retries).ok())
                 .unwrap_or(0),
-        })
+        };
+        // The proxy reaches the tasks over a network they share: the default one is no overlay.
+        if service.base.networks.is_empty()
+            && let Some(port) = ports
+                .iter()
+                .zip(service.base.ports.iter().zip(&service.publish_modes))
+                .find_map(|(port, (binding, mode))| service.fronted(binding, *mode).then_some(port))
+        {
+            return Err(refusal(
+                resource,
+                port.span,
+                "publishes a port in host mode and updates start-first, which needs stack's proxy in front, but joins no network the proxy could reach its tasks on",
+                "add a `network` of the stack to the service (in the overlay of the swarm environment)",
+            ));
+        }
+        Ok(service)
     }
 
     /// The Engine API's spec of the service `name`, labelled `labels` (the stack's own, with
@@ -279,10 +295,12 @@ impl SwarmService {
                     EndpointMode::Vip => EndpointSpecModeEnum::VIP,
                     EndpointMode::Dnsrr => EndpointSpecModeEnum::DNSRR,
                 }),
+                // The ports the proxy in front holds are not the tasks' ([`super::front`]).
                 ports: Some(
                     base.ports
                         .iter()
                         .zip(&self.publish_modes)
+                        .filter(|(port, mode)| !self.fronted(port, **mode))
                         .map(|(port, mode)| EndpointPortConfig {
                             name: None,
                             protocol: Some(match port.protocol {
@@ -474,8 +492,7 @@ fn refusal(resource: &Resource, span: Span, problem: &str, help: &str) -> Diagno
 #[allow(clippy::unwrap_used)]
 mod tests {
     use stack_docker::service::{
-        EndpointPortConfigPublishModeEnum, EndpointSpecModeEnum, MountType, ServiceSpecUpdateConfigOrderEnum,
-        TaskSpecRestartPolicyConditionEnum,
+        EndpointSpecModeEnum, MountType, ServiceSpecUpdateConfigOrderEnum, TaskSpecRestartPolicyConditionEnum,
     };
 
     use super::*;
@@ -626,9 +643,8 @@ service "api" {
 
         let endpoint = spec.endpoint_spec.clone().unwrap();
         assert_eq!(endpoint.mode, Some(EndpointSpecModeEnum::DNSRR));
-        let port = &endpoint.ports.unwrap()[0];
-        assert_eq!((port.target_port, port.published_port), (Some(80), Some(8080)));
-        assert_eq!(port.publish_mode, Some(EndpointPortConfigPublishModeEnum::HOST));
+        // The host port is the proxy's, in front of a start-first service (`front`).
+        assert_eq!(endpoint.ports, Some(Vec::new()));
 
         let update = spec.update_config.clone().unwrap();
         assert_eq!(update.order, Some(ServiceSpecUpdateConfigOrderEnum::START_FIRST));
@@ -715,6 +731,11 @@ service "api" {
                 "network \"backend\" { ipv4-address \"10.0.0.5\"; }",
                 "\"10.0.0.5\"",
                 "fixed address",
+            ),
+            (
+                "port 8081 target=80 mode=\"host\"\n    update { order \"start-first\"; }",
+                "port",
+                "joins no network",
             ),
         ];
         for (field, spanned, words) in cases {
