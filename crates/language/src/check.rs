@@ -465,8 +465,10 @@ pub fn looks_secret(key: &str) -> bool {
     .iter()
     .any(|marker| {
         // Ends with the marker, or has it followed by `_`.
-        key.match_indices(marker)
-            .any(|(at, _)| matches!(key.as_bytes().get(at + marker.len()), None | Some(b'_')))
+        let (key, marker) = (key.as_bytes(), marker.as_bytes());
+        key.windows(marker.len())
+            .enumerate()
+            .any(|(at, window)| window == marker && matches!(key.get(at + marker.len()), None | Some(b'_')))
     })
 }
 

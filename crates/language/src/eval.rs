@@ -8,7 +8,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use stack_diagnostics::{Diagnostic, Span};
 
-use crate::decl::{ResourceDecl, Unit, VariableDecl, VariableType};
+use crate::decl::{ResourceDecl, ResourceKey, Unit, VariableDecl, VariableType};
 use crate::load::Loader;
 use crate::model::{Condition, Dependency};
 use crate::reuse::{Fact, Reads, Root};
@@ -120,7 +120,7 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn read_declaration(&mut self, instance: usize, kind: &'static str, name: &str) {
         let fields = self.instances[instance]
             .resources
-            .get(&(kind, name.to_owned()))
+            .get(&ResourceKey(kind, name))
             .map(|declaration| Arc::clone(&declaration.fields));
         self.read(instance, || Fact::Resource {
             kind,
@@ -752,7 +752,7 @@ impl<'a> Evaluator<'a> {
 
 impl Root for Evaluator<'_> {
     fn declaration(&self, kind: &'static str, name: &str) -> Option<&ResourceDecl> {
-        self.instances.get(ROOT)?.resources.get(&(kind, name.to_owned()))
+        self.instances.get(ROOT)?.resources.get(&ResourceKey(kind, name))
     }
 
     fn variable(&self, name: &str) -> Option<Value> {
