@@ -10,6 +10,8 @@ use stack_language::{Analysis, Buffers, FileCache, Options, analyze, schema};
 const STACK: &str = "variable \"tag\" default=\"1\"\nnetwork \"net\"\nservice \"db\" {\n    image \"postgres:${var.tag}\"\n    network \"net\"\n}\n";
 const API: &str = "service \"api\" {\n    image \"api:${var.tag}\"\n    env {\n        DB \"${service.db}\"\n        DB_IMAGE \"${service.db.image}\"\n        NET \"${network.net}\"\n    }\n    depends-on \"db\"\n}\n";
 const WEB: &str = "service \"web\" {\n    image \"web:1\"\n    env {\n        API \"http://${service.api}:8080\"\n        API_IMAGE \"${service.api.image}\"\n    }\n    network \"net\"\n}\n";
+const MODULE: &str = "variable \"network\" type=\"network\"\nservice \"memcached\" {\n    image \"memcached:1\"\n    network \"${var.network}\"\n}\noutput \"host\" \"${service.memcached}\"\n";
+const CALL: &str = "use \"./cache\" {\n    network \"net\"\n}\nservice \"worker\" {\n    image \"worker:${var.tag}\"\n    env {\n        CACHE \"${module.cache.host}\"\n    }\n}\n";
 const OVERLAY: &str = "overlay \"production\" {\n    service \"web\" {\n        replicas 2\n    }\n}\n";
 
 /// The diagnostics and the resources of every environment, as text to compare.
@@ -56,6 +58,9 @@ fn a_stack_checked_after_each_edit_is_checked_as_from_scratch() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let root = dir.path().canonicalize().expect("the directory's path");
     let file = |name: &str| -> PathBuf { root.join(name) };
+    let (call, module) = (file("worker.kdl"), file("cache/module.kdl"));
+    // A module is found by its directory on disk; its file is read from the buffers.
+    std::fs::create_dir_all(root.join("cache")).expect("the module's directory");
     let (stack, api, web, overlay) = (
         file("stack.kdl"),
         file("api.kdl"),
@@ -67,6 +72,8 @@ fn a_stack_checked_after_each_edit_is_checked_as_from_scratch() {
         (&api, API.to_owned()),
         (&web, WEB.to_owned()),
         (&overlay, OVERLAY.to_owned()),
+        (&module, MODULE.to_owned()),
+        (&call, CALL.to_owned()),
         // A variable that other files read changes.
         (&stack, STACK.replace("default=\"1\"", "default=\"2\"")),
         // The resource another file reads, by name, by field and in depends-on, goes; then comes back.
@@ -92,6 +99,11 @@ fn a_stack_checked_after_each_edit_is_checked_as_from_scratch() {
         (&stack, STACK.replace("variable \"tag\" default=\"1\"\n", "")),
         (&stack, STACK.to_owned()),
         (&api, API.to_owned()),
+        // The module's output goes, and comes back; the network passed to it goes.
+        (&module, MODULE.replace("output \"host\"", "output \"hostname\"")),
+        (&module, MODULE.to_owned()),
+        (&stack, STACK.replace("network \"net\"\n", "")),
+        (&stack, STACK.to_owned()),
         // The overlay changes the resource other files read.
         (&overlay, OVERLAY.replace("\"web\"", "\"api\"")),
     ];

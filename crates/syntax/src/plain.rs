@@ -298,6 +298,7 @@ mod tests {
             "a {\n  // first\n  b 1 // after\n  // last\n}   \n",
             "a\r\nb {\r\n\tc \"x\"\t\r\n}\r\n",
             "a { b { c { d } } }\n",
+            "a { // after the brace\n    b\n} // after the block\nc // last, with no newline",
             "n \"key\"=1 a:b=c_d.e\n",
             "node \"a\"=\"b\" x=-0\n",
         ] {
