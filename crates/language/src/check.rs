@@ -463,7 +463,13 @@ pub fn looks_secret(key: &str) -> bool {
         "CREDENTIALS",
     ]
     .iter()
-    .any(|marker| key.ends_with(marker) || key.contains(&format!("{marker}_")))
+    .any(|marker| {
+        // Ends with the marker, or has it followed by `_`.
+        let (key, marker) = (key.as_bytes(), marker.as_bytes());
+        key.windows(marker.len())
+            .enumerate()
+            .any(|(at, window)| window == marker && matches!(key.get(at + marker.len()), None | Some(b'_')))
+    })
 }
 
 fn literal_secrets_in_env(service: &Resource, problems: &mut Vec<Diagnostic>) {
@@ -472,7 +478,7 @@ fn literal_secrets_in_env(service: &Resource, problems: &mut Vec<Diagnostic>) {
     };
     for (key, value) in env {
         let literal = matches!(&value.data, Data::Str(text) if !text.is_empty());
-        if looks_secret(key) && literal && !value.contains_sensitive() {
+        if literal && !value.contains_sensitive() && looks_secret(key) {
             problems.push(
                 Diagnostic::error("stack::literal_secret", format!("`{key}` holds a credential written into the stack"))
                     .primary(value.span, "a literal credential would be committed with the file")

@@ -275,3 +275,13 @@ pub struct RegistryDecl {
     /// `username` and `password`, as written.
     pub fields: IndexMap<String, Value>,
 }
+
+/// A resource's key in [`Unit::resources`], borrowed: looks one up without making a `String`.
+#[derive(Hash)]
+pub(crate) struct ResourceKey<'a>(pub &'static str, pub &'a str);
+
+impl indexmap::Equivalent<(&'static str, String)> for ResourceKey<'_> {
+    fn equivalent(&self, key: &(&'static str, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use stack_diagnostics::{Diagnostic, Span};
 
-use crate::decl::{ResourceDecl, Unit, VariableDecl, VariableType};
+use crate::decl::{ResourceDecl, ResourceKey, Unit, VariableDecl, VariableType};
 use crate::load::Loader;
 use crate::model::{Condition, Dependency};
+use crate::reuse::{Fact, Reads, Root};
 use crate::schema::{Field, Schema, Shape};
 use crate::suggest::did_you_mean;
 use crate::template::{Expr, Part, Template};
@@ -44,12 +45,16 @@ enum Cell {
     Output(usize, String),
 }
 
-/// What a cell evaluated to, with the resources it referenced.
+/// What a cell evaluated to, with the resources it referenced and what it read.
 #[derive(Clone)]
 struct Evaluated {
     value: Value,
     dependencies: Vec<Dependency>,
+    reads: Reads,
 }
+
+/// The instance of the root stack: the only one whose reads are recorded.
+pub(crate) const ROOT: usize = 0;
 
 pub(crate) struct Evaluator<'a> {
     pub schema: &'a Schema,
@@ -58,6 +63,9 @@ pub(crate) struct Evaluator<'a> {
     pub diagnostics: Vec<Diagnostic>,
     memo: HashMap<Cell, Evaluated>,
     in_progress: Vec<(Cell, Span)>,
+    /// What each evaluation under way has read so far, innermost last, with the number of
+    /// diagnostics when it started.
+    recording: Vec<(Reads, usize)>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -69,7 +77,56 @@ impl<'a> Evaluator<'a> {
             diagnostics: Vec::new(),
             memo: HashMap::new(),
             in_progress: Vec::new(),
+            recording: Vec::new(),
         }
+    }
+
+    /// Runs `evaluate`, recording what it reads; an evaluation that reports a problem is opaque.
+    pub(crate) fn record<T>(&mut self, evaluate: impl FnOnce(&mut Self) -> T) -> (T, Reads) {
+        self.recording.push((Reads::default(), self.diagnostics.len()));
+        let result = evaluate(self);
+        let (mut reads, diagnostics) = self.recording.pop().unwrap_or_default();
+        reads.opaque |= self.diagnostics.len() != diagnostics;
+        self.note(&reads);
+        (result, reads)
+    }
+
+    /// What the evaluation under way read, through an evaluation made (or memoized) inside it.
+    fn note(&mut self, reads: &Reads) {
+        if let Some((reading, _)) = self.recording.last_mut() {
+            reading.absorb(reads);
+        }
+    }
+
+    /// Records a read of `instance`'s declarations; only the root's are checked again later.
+    pub(crate) fn read(&mut self, instance: usize, fact: impl FnOnce() -> Fact) {
+        if let Some((reading, _)) = self.recording.last_mut() {
+            if instance == ROOT {
+                reading.push(fact());
+            } else {
+                reading.opaque = true;
+            }
+        }
+    }
+
+    /// Records a read of what facts do not describe (a module's values).
+    pub(crate) fn read_opaque(&mut self) {
+        if let Some((reading, _)) = self.recording.last_mut() {
+            reading.opaque = true;
+        }
+    }
+
+    /// Records whether `instance` declares the resource, and its fields.
+    pub(crate) fn read_declaration(&mut self, instance: usize, kind: &'static str, name: &str) {
+        let fields = self.instances[instance]
+            .resources
+            .get(&ResourceKey(kind, name))
+            .map(|declaration| Arc::clone(&declaration.fields));
+        self.read(instance, || Fact::Resource {
+            kind,
+            name: name.to_owned(),
+            fields,
+        });
     }
 
     /// Instantiates `unit` and, recursively, the modules it uses.
@@ -210,6 +267,7 @@ impl<'a> Evaluator<'a> {
         let value = fields.get(field)?;
         let cell = Cell::Field(instance, kind, name.to_owned(), field.to_owned());
         let evaluated = self.cell(cell, value.span, |this, dependencies| {
+            this.read_declaration(instance, kind, name);
             this.value(instance, value, dependencies)
         })?;
         Some((evaluated.value, evaluated.dependencies))
@@ -237,8 +295,9 @@ impl<'a> Evaluator<'a> {
         span: Span,
         evaluate: impl FnOnce(&mut Self, &mut Vec<Dependency>) -> Value,
     ) -> Option<Evaluated> {
-        if let Some(done) = self.memo.get(&cell) {
-            return Some(done.clone());
+        if let Some(done) = self.memo.get(&cell).cloned() {
+            self.note(&done.reads);
+            return Some(done);
         }
         if let Some(position) = self.in_progress.iter().position(|(open, _)| *open == cell) {
             let mut diagnostic = Diagnostic::error(
@@ -254,13 +313,21 @@ impl<'a> Evaluator<'a> {
             return Some(Evaluated {
                 value: Value::new(Data::Unknown, span),
                 dependencies: Vec::new(),
+                reads: Reads::default(),
             });
         }
         self.in_progress.push((cell.clone(), span));
-        let mut dependencies = Vec::new();
-        let value = evaluate(self, &mut dependencies);
+        let ((value, dependencies), reads) = self.record(|this| {
+            let mut dependencies = Vec::new();
+            let value = evaluate(this, &mut dependencies);
+            (value, dependencies)
+        });
         self.in_progress.pop();
-        let evaluated = Evaluated { value, dependencies };
+        let evaluated = Evaluated {
+            value,
+            dependencies,
+            reads,
+        };
         self.memo.insert(cell, evaluated.clone());
         Some(evaluated)
     }
@@ -380,12 +447,15 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The existing object an `external` resource stands for.
-    fn external_name(&self, address: &Address) -> Option<String> {
+    fn external_name(&mut self, address: &Address) -> Option<String> {
         let instance = self
             .instances
             .iter()
-            .find(|instance| instance.path == address.module)?;
-        let declaration = instance.resources.get(&(address.kind, address.name.clone()))?;
+            .position(|instance| instance.path == address.module)?;
+        self.read_declaration(instance, address.kind, &address.name);
+        let declaration = self.instances[instance]
+            .resources
+            .get(&(address.kind, address.name.clone()))?;
         declaration.fields.get("external")?.as_str().map(str::to_owned)
     }
 
@@ -407,6 +477,7 @@ impl<'a> Evaluator<'a> {
                 unknown
             }
             ["module", alias, output, rest @ ..] => {
+                self.read_opaque();
                 let Some(&child) = self.instances[instance].modules.get(*alias) else {
                     let known: Vec<String> = self.instances[instance].unit.uses.keys().cloned().collect();
                     if !known.iter().any(|name| name == alias) {
@@ -454,6 +525,7 @@ impl<'a> Evaluator<'a> {
                     return unknown;
                 };
                 let key = (kind.name, (*name).to_owned());
+                self.read_declaration(instance, kind.name, name);
                 if !self.instances[instance].resources.contains_key(&key) {
                     let names: Vec<String> = self.instances[instance]
                         .resources
@@ -581,11 +653,18 @@ impl<'a> Evaluator<'a> {
                 value: value.clone(),
                 caller: *caller,
             },
-            None => return Some(Value::new(Data::Unknown, expr.span)),
+            None => {
+                self.read(instance, || Fact::Variable {
+                    name: name.to_owned(),
+                    value: None,
+                });
+                return Some(Value::new(Data::Unknown, expr.span));
+            }
         };
         let mut value = match binding {
             Binding::Ready(value) => value,
             Binding::Argument { value, caller } => {
+                self.read_opaque();
                 let cell = Cell::Var(instance, name.to_owned());
                 let evaluated = self.cell(cell, value.span, |this, deps| {
                     let evaluated = this.value(caller, &value, deps);
@@ -596,7 +675,24 @@ impl<'a> Evaluator<'a> {
             }
         };
         value.sensitive |= declaration.sensitive;
+        self.read(instance, || Fact::Variable {
+            name: name.to_owned(),
+            value: Some(value.clone()),
+        });
         Some(value)
+    }
+
+    /// A variable of the root bound to a value, as expressions read it.
+    fn root_variable(&self, name: &str) -> Option<Value> {
+        let root = self.instances.get(ROOT)?;
+        let declaration = root.unit.variables.get(name)?;
+        match root.vars.get(name)? {
+            Binding::Ready(value) => Some(Value {
+                sensitive: value.sensitive || declaration.sensitive,
+                ..value.clone()
+            }),
+            Binding::Argument { .. } => None,
+        }
     }
 
     /// Checks a module argument against the module's variable, resolving resource names in the caller.
@@ -651,6 +747,16 @@ impl<'a> Evaluator<'a> {
                 Value::new(Data::Unknown, value.span)
             }
         }
+    }
+}
+
+impl Root for Evaluator<'_> {
+    fn declaration(&self, kind: &'static str, name: &str) -> Option<&ResourceDecl> {
+        self.instances.get(ROOT)?.resources.get(&ResourceKey(kind, name))
+    }
+
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.root_variable(name)
     }
 }
 

@@ -143,9 +143,7 @@ impl Index {
                 declaration.name_span,
                 SymbolKind::Resource(declaration.kind),
             );
-            names
-                .resources
-                .insert(format!("{}.{name}", declaration.kind.name), id);
+            names.resources.insert((declaration.kind.name, name), id);
         }
         for (name, variable) in &unit.variables {
             let ty = match variable.ty {
@@ -250,9 +248,9 @@ impl Index {
 
 /// The names declared in one unit, by what expressions call them.
 #[derive(Default)]
-struct Names {
-    /// By address: `service.api`.
-    resources: HashMap<String, SymbolId>,
+struct Names<'u> {
+    /// By kind and name.
+    resources: HashMap<(&'u str, &'u str), SymbolId>,
     variables: HashMap<String, SymbolId>,
     modules: HashMap<String, SymbolId>,
 }
@@ -260,7 +258,7 @@ struct Names {
 /// Collects the references in the values of one unit.
 struct Uses<'a> {
     sources: &'a Sources,
-    names: &'a Names,
+    names: &'a Names<'a>,
     found: Vec<Reference>,
 }
 
@@ -331,7 +329,7 @@ impl Uses<'_> {
             let symbol = match path.as_slice() {
                 ["var", name, ..] => self.names.variables.get(*name),
                 ["module", alias, ..] => self.names.modules.get(*alias),
-                [kind, name, ..] => self.names.resources.get(&format!("{kind}.{name}")),
+                [kind, name, ..] => self.names.resources.get(&(*kind, *name)),
                 _ => None,
             };
             if let Some(&symbol) = symbol {
@@ -345,7 +343,7 @@ impl Uses<'_> {
 
     /// A resource named by its bare name, at `span` (the quoted string).
     fn resource(&mut self, kind: &str, name: &str, span: Span) {
-        if let Some(&symbol) = self.names.resources.get(&format!("{kind}.{name}")) {
+        if let Some(&symbol) = self.names.resources.get(&(kind, name)) {
             self.found.push(Reference {
                 symbol,
                 span: narrow(self.sources, span, name, 0),
@@ -365,8 +363,8 @@ impl Uses<'_> {
                     });
                 }
             }
-            Some((kind, _)) => {
-                if let Some(&symbol) = self.names.resources.get(target) {
+            Some((kind, name)) => {
+                if let Some(&symbol) = self.names.resources.get(&(kind, name)) {
                     self.found.push(Reference {
                         symbol,
                         span: narrow(self.sources, span, target, kind.len() + 1),

@@ -19,6 +19,7 @@ mod model;
 mod name;
 mod overlay;
 mod resolve;
+mod reuse;
 pub mod schema;
 mod suggest;
 mod template;
@@ -50,6 +51,7 @@ pub use warnings::{FLOATING_IMAGE, PORT_WITHOUT_PROXY, SHARED_VOLUME, allowed, w
 use decl::Unit;
 use eval::Evaluator;
 use load::Loader;
+use reuse::Evaluations;
 use schema::Schema;
 
 /// What to evaluate a stack with.
@@ -89,7 +91,8 @@ pub fn load(path: &Path, options: &Options, schema: &Schema, sources: &mut Sourc
         diagnostics.push(overlay::unknown_environment(name, &environments));
         return failed(diagnostics);
     }
-    let stack = evaluate(&mut loader, &unit, path, options.environment.as_deref(), options);
+    let environment = options.environment.as_deref();
+    let stack = evaluate(&mut loader, &unit, path, environment, options, None);
     diagnostics.extend(loader.diagnostics);
     finish(stack, diagnostics)
 }
@@ -121,7 +124,7 @@ pub struct Validated {
 pub fn validate(path: &Path, options: &Options, schema: &Schema, sources: &mut Sources) -> Validated {
     let buffers = Buffers::default();
     let mut loader = Loader::new(schema, sources, &buffers);
-    validate_with(&mut loader, path, options).0
+    validate_with(&mut loader, path, options, None).0
 }
 
 /// A stack checked as [`validate`] does, with what an editor needs besides.
@@ -134,8 +137,9 @@ pub struct Analysis {
 
 /// Checks the stack at `path` as [`validate`] does, reading the open
 /// `buffers` instead of the files they stand for, and indexes its names.
-/// The files of `cache` that have not changed are not parsed again; the
-/// cache is left holding the files read now.
+/// The files of `cache` that have not changed are not parsed again, nor its
+/// resources evaluated again whose declarations and reads are the same; the
+/// cache is left holding the files read and the resources evaluated now.
 pub fn analyze(
     path: &Path,
     options: &Options,
@@ -144,17 +148,26 @@ pub fn analyze(
     buffers: &Buffers,
     cache: &mut FileCache,
 ) -> Analysis {
+    let mut evaluations = std::mem::take(&mut cache.evaluations);
     let mut loader = Loader::with_cache(schema, sources, buffers, std::mem::take(cache));
-    let (validated, unit) = validate_with(&mut loader, path, options);
+    let (validated, unit) = validate_with(&mut loader, path, options, Some(&mut evaluations));
     let index = match unit {
         Some(unit) => Index::build(&unit, &mut loader),
         None => Index::default(),
     };
     *cache = loader.into_cache();
+    cache.evaluations = evaluations;
     Analysis { validated, index }
 }
 
-fn validate_with(loader: &mut Loader, path: &Path, options: &Options) -> (Validated, Option<Arc<Unit>>) {
+/// Checks the stack as [`validate`] does; with `evaluations`, reusing those of the last check
+/// that still hold, and leaving there those made now.
+fn validate_with(
+    loader: &mut Loader,
+    path: &Path,
+    options: &Options,
+    mut evaluations: Option<&mut Evaluations>,
+) -> (Validated, Option<Arc<Unit>>) {
     let Some(unit) = loader.load_root(path) else {
         let diagnostics = failed(std::mem::take(&mut loader.diagnostics)).diagnostics;
         let validated = Validated {
@@ -179,7 +192,9 @@ fn validate_with(loader: &mut Loader, path: &Path, options: &Options) -> (Valida
     };
     let mut stacks = Vec::new();
     for environment in environments {
-        stacks.extend(evaluate(loader, &unit, path, environment.as_deref(), options));
+        let environment = environment.as_deref();
+        let evaluations = evaluations.as_deref_mut();
+        stacks.extend(evaluate(loader, &unit, path, environment, options, evaluations));
         diagnostics.append(&mut loader.diagnostics);
     }
     let diagnostics = finish(None, diagnostics).diagnostics;
@@ -204,6 +219,7 @@ fn evaluate(
     path: &Path,
     environment: Option<&str>,
     options: &Options,
+    mut evaluations: Option<&mut Evaluations>,
 ) -> Option<Stack> {
     let name = name::stack_name(unit, path, options);
     if !valid_name(&name) {
@@ -235,15 +251,39 @@ fn evaluate(
         vars,
         &mut Vec::new(),
     );
+    let mut earlier = evaluations
+        .as_deref_mut()
+        .map(|evaluations| evaluations.take(environment, &name));
+    let mut now = reuse::Environment::new(&name);
     let mut all = IndexMap::new();
     for instance in 0..evaluator.instances.len() {
         let keys: Vec<(&'static str, String)> =
             evaluator.instances[instance].resources.keys().cloned().collect();
         for (kind, resource_name) in keys {
-            if let Some(resource) = evaluator.resource(instance, kind, &resource_name) {
+            let reused = earlier
+                .as_mut()
+                .filter(|_| instance == eval::ROOT)
+                .and_then(|earlier| earlier.reuse(&evaluator, kind, &resource_name, &mut now));
+            if let Some(resource) = reused {
                 all.insert(resource.address.clone(), resource);
+                continue;
             }
+            let Some((resource, reads)) = evaluator.resource(instance, kind, &resource_name) else {
+                continue;
+            };
+            if earlier.is_some()
+                && instance == eval::ROOT
+                && let Some(declaration) = evaluator.instances[instance]
+                    .resources
+                    .get(&(kind, resource_name.clone()))
+            {
+                now.keep(declaration, &resource_name, &resource, reads);
+            }
+            all.insert(resource.address.clone(), resource);
         }
+    }
+    if let Some(evaluations) = evaluations {
+        evaluations.insert(environment, now);
     }
     let output_names: Vec<String> = unit.outputs.keys().cloned().collect();
     let mut outputs = IndexMap::new();

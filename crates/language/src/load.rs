@@ -10,6 +10,7 @@ use stack_diagnostics::{Diagnostic, FileId, Sources, Span};
 
 use crate::decl::Unit;
 use crate::lower::Lowerer;
+use crate::reuse::Evaluations;
 use crate::schema::Schema;
 
 /// The standard library, built into the binary: `use "stdlib/postgres"`.
@@ -32,10 +33,13 @@ pub struct Loader<'a> {
 
 /// Files already parsed and lowered, each kept while its text and its place
 /// among the files read stay the same: checking a stack again after an edit
-/// of one file parses and lowers only that file.
+/// of one file parses and lowers only that file. Beside them, the root's
+/// resources as last evaluated (see `reuse`).
 #[derive(Default)]
 pub struct FileCache {
     files: HashMap<CacheKey, Arc<LoweredFile>>,
+    /// The root's resources as the last check evaluated them.
+    pub(crate) evaluations: Evaluations,
 }
 
 /// A file, read in a module or not: its declarations depend on both.

@@ -6,6 +6,7 @@ use stack_diagnostics::{Diagnostic, Span};
 
 use crate::eval::Evaluator;
 use crate::model::{Condition, Dependency, Resource};
+use crate::reuse::Reads;
 use crate::schema::{Field, Repeat, Shape, Type};
 use crate::suggest::did_you_mean;
 use crate::units::{Cidr, parse_duration, parse_port, parse_size};
@@ -13,7 +14,17 @@ use crate::{Data, Value};
 
 impl Evaluator<'_> {
     /// The resource `(kind, name)` of `instance`, evaluated and checked.
-    pub(crate) fn resource(&mut self, instance: usize, kind: &'static str, name: &str) -> Option<Resource> {
+    pub(crate) fn resource(
+        &mut self,
+        instance: usize,
+        kind: &'static str,
+        name: &str,
+    ) -> Option<(Resource, Reads)> {
+        let (resource, reads) = self.record(|this| this.evaluate_resource(instance, kind, name));
+        Some((resource?, reads))
+    }
+
+    fn evaluate_resource(&mut self, instance: usize, kind: &'static str, name: &str) -> Option<Resource> {
         let declaration = self.instances[instance]
             .resources
             .get(&(kind, name.to_owned()))?
@@ -268,6 +279,7 @@ impl Evaluator<'_> {
         condition: Condition,
         dependencies: &mut Vec<Dependency>,
     ) -> Value {
+        self.read_declaration(instance, kind, target);
         if self.instances[instance]
             .resources
             .contains_key(&(kind, target.to_owned()))
@@ -336,6 +348,7 @@ impl Evaluator<'_> {
                 self.reference(instance, "service", target, value, condition, dependencies)
             }
             Some(("module", alias)) => {
+                self.read_opaque();
                 let Some(&child) = self.instances[instance].modules.get(alias) else {
                     let aliases: Vec<String> = self.instances[instance].unit.uses.keys().cloned().collect();
                     self.diagnostics.push(

@@ -9,6 +9,7 @@
 mod checks;
 pub mod lexer;
 mod parse;
+mod plain;
 mod read;
 
 pub use checks::MAX_NESTING;

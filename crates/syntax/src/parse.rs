@@ -3,7 +3,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use kdl::KdlDocument;
 use stack_diagnostics::{Diagnostic, FileId, Span};
 
-use crate::checks;
+use crate::{checks, plain};
 
 /// A parsed file: the document when the file is valid, and every problem found.
 #[derive(Debug)]
@@ -27,6 +27,14 @@ pub fn parse(file: FileId, text: &str) -> Parsed {
     if findings.unsafe_for_kdl {
         return Parsed {
             document: None,
+            diagnostics,
+        };
+    }
+    if diagnostics.is_empty()
+        && let Some(document) = plain::parse(text)
+    {
+        return Parsed {
+            document: Some(document),
             diagnostics,
         };
     }
