@@ -11,8 +11,8 @@ use bollard::query_parameters::{
 pub use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
     EndpointSpecModeEnum, HealthConfig, Limit, Mount as ServiceMount, MountTmpfsOptions, MountType,
-    NetworkAttachmentConfig, ResourceObject, Service, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
+    NetworkAttachmentConfig, Node, NodeSpecAvailabilityEnum, NodeState, ResourceObject, Service, ServiceSpec,
+    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
     ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum,
     Task, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets,
@@ -115,14 +115,17 @@ impl DockerClient {
             .map_err(self.error(service_ref(service)))
     }
 
-    /// How many nodes the swarm has, as its manager lists them.
-    pub async fn swarm_node_count(&self) -> Result<usize> {
-        let nodes = self
-            .docker
+    /// The swarm's nodes, as its manager lists them: their state and availability.
+    pub async fn list_nodes(&self) -> Result<Vec<Node>> {
+        self.docker
             .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
             .await
-            .map_err(self.error(ObjectRef::new(ObjectKind::Daemon, self.endpoint())))?;
-        Ok(nodes.len())
+            .map_err(self.error(ObjectRef::new(ObjectKind::Daemon, self.endpoint())))
+    }
+
+    /// How many nodes the swarm has, as its manager lists them.
+    pub async fn swarm_node_count(&self) -> Result<usize> {
+        Ok(self.list_nodes().await?.len())
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod converge;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod fixtures;
+pub(crate) mod nodes;
 pub(crate) mod observed;
 pub(crate) mod spec;
 
@@ -31,6 +32,13 @@ use stack_providers::common;
 
 use converge::Goal;
 use spec::{Mode, SwarmService};
+
+/// How many times an update Swarm rolled back for tasks lost with their nodes is sent again.
+const RESENDS: usize = 3;
+
+/// The label that tells Swarm's updater to start afresh: the start of the update it was stuck
+/// in. It is no part of what the plan compares.
+const RESUMED: &str = "dev.stack.swarm.resumed";
 
 pub struct ServiceProvider {
     docker: Arc<DockerClient>,
@@ -222,14 +230,31 @@ impl ServiceProvider {
     /// Updates the service to `desired` (every task afresh with `restart`) and waits until
     /// Swarm has rolled it out.
     async fn roll_out(&self, scope: &Scope, desired: &Desired, restart: bool) -> Result<(), ProviderError> {
+        self.send_update(scope, desired, restart, None).await?;
+        self.wait_rolled_out(scope, desired).await
+    }
+
+    /// Sends `desired` as the service's new spec. `resumed`, the start of an update Swarm's
+    /// updater is stuck in, goes into a label: the spec changes, so Swarm starts an updater
+    /// afresh, though the tasks' spec does not.
+    async fn send_update(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        restart: bool,
+        resumed: Option<&str>,
+    ) -> Result<(), ProviderError> {
         let current = self
             .docker
             .inspect_service(&desired.name)
             .await
             .map_err(|error| named(&desired.address, error))?;
-        let spec = self
+        let mut spec = self
             .service_spec(scope, desired, Some((&current, restart)))
             .await?;
+        if let (Some(started), Some(labels)) = (resumed, spec.labels.as_mut()) {
+            labels.insert(RESUMED.to_owned(), started.to_owned());
+        }
         let version = current
             .version
             .and_then(|version| version.index)
@@ -237,19 +262,49 @@ impl ServiceProvider {
         self.docker
             .update_service(&desired.name, version, spec)
             .await
-            .map_err(|error| named(&desired.address, error))?;
-        self.wait_rolled_out(scope, desired).await
+            .map_err(|error| named(&desired.address, error))
     }
 
+    /// Waits for `goal`, sending the update again when Swarm's updater was thrown off by tasks
+    /// lost with their nodes ([`converge::Interrupted`]).
     async fn wait_for(&self, scope: &Scope, desired: &Desired, goal: Goal) -> Result<(), ProviderError> {
-        converge::wait(
-            &self.docker,
-            &desired.address,
-            &desired.name,
-            goal,
-            scope.ready_timeout,
-        )
-        .await
+        let mut rolled_back = 0;
+        loop {
+            let interrupted = converge::wait(
+                &self.docker,
+                &desired.address,
+                &desired.name,
+                goal,
+                scope.ready_timeout,
+            )
+            .await?;
+            match interrupted {
+                None => return Ok(()),
+                Some(converge::Interrupted::RolledBack(lost)) if rolled_back < RESENDS => {
+                    rolled_back += 1;
+                    tracing::info!(
+                        "{}: Swarm rolled the update back for {lost}: sent again",
+                        desired.address
+                    );
+                    self.send_update(scope, desired, false, None).await?;
+                }
+                Some(converge::Interrupted::RolledBack(lost)) => {
+                    return Err(ProviderError::new(format!(
+                        "{}: Swarm rolled the update back {} times, each for {lost}",
+                        desired.address,
+                        rolled_back + 1
+                    ))
+                    .with_hint("`docker node ls` shows which nodes are down or drained"));
+                }
+                Some(converge::Interrupted::Stalled(started)) => {
+                    tracing::info!(
+                        "{}: Swarm waits for a task on a lost node: update resumed",
+                        desired.address
+                    );
+                    self.send_update(scope, desired, false, Some(&started)).await?;
+                }
+            }
+        }
     }
 
     /// What a create or an update waits for: a service's rollout, a job's completed run.
