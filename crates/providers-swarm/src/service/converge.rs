@@ -23,8 +23,9 @@ use tokio::time::Instant;
 
 use super::nodes::Nodes;
 
-/// How often the service and its tasks are read while waiting.
-const POLL: Duration = Duration::from_millis(250);
+/// How often the service, its tasks and the nodes are read while waiting: as often as `docker
+/// service update` reads them.
+const POLL: Duration = Duration::from_millis(200);
 
 /// Failed tasks of the current spec, beyond its replicas, after which a rollout is hopeless.
 const FAILURES_ALLOWED: usize = 3;
