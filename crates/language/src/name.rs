@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use crate::{Options, Target};
 use crate::decl::Unit;
 use crate::load::stack_files;
 use crate::lower::valid_name;
+use crate::{Options, Target};
 
 /// `--name`, else the `stack` node, else the directory's name made valid.
 pub(crate) fn stack_name(unit: &Unit, path: &Path, options: &Options) -> String {

@@ -187,7 +187,11 @@ pub fn progress(service: &Service, tasks: &[Task], nodes: &Nodes, goal: Goal) ->
         (true, false) => return Progress::Done,
         (true, true) => return Progress::Settling(monitor(service, goal)),
         (false, true) => {
-            if let Some(started) = awaited_on_a_lost_node(service, all_tasks, nodes, template.as_ref()) {
+            // Only stack's own update is sent again; a rollback is Swarm's to finish.
+            let stalled = (goal == Goal::Rollout)
+                .then(|| awaited_on_a_lost_node(service, all_tasks, nodes, template.as_ref()))
+                .flatten();
+            if let Some(started) = stalled {
                 return Progress::Interrupted(Interrupted::Stalled(started));
             }
             return Progress::Waiting(format!("Swarm is rolling it out ({})", counts(&tasks)));
@@ -514,6 +518,11 @@ mod tests {
             progress(&service, &tasks, &one_drained_one_down(), Goal::Rollout),
             Progress::Interrupted(Interrupted::Stalled(UPDATE_STARTED.to_owned()))
         );
+        // `stack rollback` leaves a rollback to Swarm.
+        assert!(matches!(
+            progress(&service, &tasks, &one_drained_one_down(), Goal::Rollback),
+            Progress::Waiting(_)
+        ));
         // The same task from before the update started: another updater waited for it.
         tasks[1].created_at = Some("2026-12-07T23:24:29.8Z".to_owned());
         assert!(matches!(
