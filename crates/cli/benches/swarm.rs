@@ -176,13 +176,15 @@ impl<'a> Bench<'a> {
         Ok((median(&applies), median(&updates)))
     }
 
-    /// Creates `BASELINE_SERVICE` with the spec of `service`, without its labels (it is no
-    /// part of the stack), and waits until it runs.
+    /// Creates `BASELINE_SERVICE` with the spec of `service`, without its labels or its
+    /// tasks' (it is no part of the stack, and removing the stack's service waits until no
+    /// container labelled the stack's is left), and waits until it runs.
     fn copy_service(&self, service: &str) -> Result<(), String> {
         let inspected = request(&self.socket(), "GET", &format!("/services/{service}"), None)?;
         let mut spec = inspected["Spec"].clone();
         spec["Name"] = BASELINE_SERVICE.into();
         spec["Labels"] = serde_json::json!({});
+        spec["TaskTemplate"]["ContainerSpec"]["Labels"] = serde_json::json!({});
         request(&self.socket(), "POST", "/services/create", Some(&spec))?;
         self.cluster
             .wait_for("the copy of the service to run", |cluster| {

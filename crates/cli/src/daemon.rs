@@ -3,12 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use stack_docker::{DockerClient, DockerError};
 use stack_engine::{LiveRead, describe_holder};
-use stack_language::{Stack, Target};
+use stack_language::{Options, Stack, Target};
 use stack_provider::lock::{LockError, StackRecord};
 use stack_provider::{ProviderError, Providers, RegistryLogin, Scope};
 use stack_providers::DockerLock;
@@ -104,23 +105,32 @@ impl Daemon {
     /// the background, so the connection is made while the files load. `asked` is the
     /// target of the command line (`--target`).
     pub fn connect(asked: Option<Target>) -> Result<Connecting, String> {
-        Daemon::connect_and_read(None, asked)
+        Daemon::connect_and_read(None, asked.unwrap_or_default(), asked)
     }
 
-    /// [`Daemon::connect`], and once connected, reads what a plan of stack
-    /// `likely` reads: its live objects and its record. Apply and destroy
-    /// must read them under the stack's lock: only commands that take no lock
-    /// read ahead.
-    pub fn connect_reading(likely: String, asked: Option<Target>) -> Result<Connecting, String> {
-        Daemon::connect_and_read(Some(likely), asked)
+    /// [`Daemon::connect`], and once connected, reads what a plan of the stack at
+    /// `path` reads: its live objects and its record, under the name and for the target it
+    /// most likely has (a look at its files while they load). Apply and destroy must read them
+    /// under the stack's lock: only commands that take no lock read ahead.
+    pub fn connect_reading(
+        path: &Path,
+        options: &Options,
+        asked: Option<Target>,
+    ) -> Result<Connecting, String> {
+        let likely = stack_language::likely_name(path, options);
+        let target = asked.unwrap_or_else(|| stack_language::likely_target(path, options));
+        Daemon::connect_and_read(Some(likely), target, asked)
     }
 
-    fn connect_and_read(likely: Option<String>, asked: Option<Target>) -> Result<Connecting, String> {
+    fn connect_and_read(
+        likely: Option<String>,
+        target: Target,
+        asked: Option<Target>,
+    ) -> Result<Connecting, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(|error| format!("cannot start the async runtime: {error}"))?;
-        let target = asked.unwrap_or_default();
         let connected = runtime.spawn(async move {
             let docker = DockerClient::connect().await?;
             let locks = DockerLock::new(Arc::new(docker.clone()));

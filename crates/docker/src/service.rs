@@ -11,7 +11,8 @@ use bollard::query_parameters::{
 pub use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
     EndpointSpecModeEnum, HealthConfig, Limit, Mount as ServiceMount, MountTmpfsOptions, MountType,
-    NetworkAttachmentConfig, Node, NodeSpecRoleEnum, ObjectVersion, ResourceObject, Service, ServiceSpec,
+    NetworkAttachmentConfig, Node, NodeSpecAvailabilityEnum, NodeSpecRoleEnum, NodeState, ObjectVersion,
+    ResourceObject, Service, ServiceSpec,
     ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
     ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum,
@@ -153,17 +154,17 @@ impl DockerClient {
             .map_err(self.error(service_ref(service)))
     }
 
-    /// How many nodes the swarm has, as its manager lists them.
-    pub async fn swarm_node_count(&self) -> Result<usize> {
-        Ok(self.swarm_nodes().await?.len())
-    }
-
-    /// The nodes of the swarm, as its manager lists them.
-    pub async fn swarm_nodes(&self) -> Result<Vec<Node>> {
+    /// The swarm's nodes, as its manager lists them: their state and availability.
+    pub async fn list_nodes(&self) -> Result<Vec<Node>> {
         self.docker
             .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
             .await
             .map_err(self.error(ObjectRef::new(ObjectKind::Daemon, self.endpoint())))
+    }
+
+    /// How many nodes the swarm has, as its manager lists them.
+    pub async fn swarm_node_count(&self) -> Result<usize> {
+        Ok(self.list_nodes().await?.len())
     }
 }
 

@@ -42,7 +42,7 @@ pub use index::{Index, Reference, Symbol, SymbolId, SymbolKind};
 pub use load::{Buffers, FileCache, STDLIB_PREFIX};
 pub use lower::{TOP_LEVEL, valid_name};
 pub use model::{Condition, Dependency, Registry, Resource, Stack, Target};
-pub use name::likely_name;
+pub use name::{likely_name, likely_target};
 pub use template::{Expr, Part, Template, valid_segment};
 pub use value::{Data, Value};
 pub use variables::Inputs;

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use crate::Options;
 use crate::decl::Unit;
 use crate::load::stack_files;
 use crate::lower::valid_name;
+use crate::{Options, Target};
 
 /// `--name`, else the `stack` node, else the directory's name made valid.
 pub(crate) fn stack_name(unit: &Unit, path: &Path, options: &Options) -> String {
@@ -28,16 +28,37 @@ pub fn likely_name(path: &Path, options: &Options) -> String {
     if let Some(name) = &options.stack_name {
         return name.clone();
     }
+    texts(path)
+        .find_map(|text| text.lines().find_map(declared).map(str::to_owned))
+        .unwrap_or_else(|| directory_name(path))
+}
+
+/// The target the stack at `path` most likely has in the environment of `options`, from the
+/// same kind of look: `swarm` when an environment is chosen and a line reads `target "swarm"`
+/// (only overlays set a target), else the default. As for the name, a read made for another
+/// target than the loaded stack's is thrown away.
+pub fn likely_target(path: &Path, options: &Options) -> Target {
+    let sets_swarm = |text: &String| {
+        text.lines()
+            .any(|line| matches!(line.trim(), r#"target "swarm""# | "target swarm"))
+    };
+    if options.environment.is_some() && texts(path).any(|text| sets_swarm(&text)) {
+        Target::Swarm
+    } else {
+        Target::default()
+    }
+}
+
+/// The texts of the stack's files, read as they are.
+fn texts(path: &Path) -> impl Iterator<Item = String> {
     let files = if path.is_dir() {
         stack_files(path).unwrap_or_default()
     } else {
         vec![path.to_path_buf()]
     };
     files
-        .iter()
+        .into_iter()
         .filter_map(|file| std::fs::read_to_string(file).ok())
-        .find_map(|text| text.lines().find_map(declared).map(str::to_owned))
-        .unwrap_or_else(|| directory_name(path))
 }
 
 /// The name a line declares when it is a `stack` node: `stack "shop"` or
@@ -129,5 +150,20 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(likely_name(&stack, &given), "given");
+    }
+
+    #[test]
+    fn the_likely_target_is_a_swarm_only_in_an_environment_whose_overlay_may_say_so() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let text = "network \"net\"\noverlay \"swarm\" {\n    target \"swarm\"\n}\n";
+        std::fs::write(dir.path().join("stack.kdl"), text).expect("the stack file");
+        assert_eq!(likely_target(dir.path(), &Options::default()), Target::Engine);
+        let in_swarm = Options {
+            environment: Some("swarm".to_owned()),
+            ..Options::default()
+        };
+        assert_eq!(likely_target(dir.path(), &in_swarm), Target::Swarm);
+        std::fs::write(dir.path().join("stack.kdl"), "network \"net\"\n").expect("the stack file");
+        assert_eq!(likely_target(dir.path(), &in_swarm), Target::Engine);
     }
 }

@@ -16,6 +16,7 @@ pub(crate) mod converge;
 #[allow(clippy::unwrap_used)]
 mod fixtures;
 pub(crate) mod front;
+pub(crate) mod nodes;
 pub(crate) mod observed;
 mod revisions;
 pub(crate) mod spec;
@@ -38,6 +39,13 @@ use stack_providers::common;
 
 use converge::Goal;
 use spec::{Mode, SwarmService};
+
+/// How many times an update Swarm rolled back for tasks lost with their nodes is sent again.
+const RESENDS: usize = 3;
+
+/// The label that tells Swarm's updater to start afresh: the start of the update it was stuck
+/// in. It is no part of what the plan compares.
+const RESUMED: &str = "dev.stack.swarm.resumed";
 
 pub struct ServiceProvider {
     docker: Arc<DockerClient>,
@@ -177,7 +185,7 @@ impl Provider for ServiceProvider {
             Err(error) => return Err(named(address, error)),
         };
         let tasks = self.docker.list_tasks(&name).await.map_err(crate::error)?;
-        let nodes = self.docker.swarm_nodes().await.map_err(crate::error)?;
+        let nodes = self.docker.list_nodes().await.map_err(crate::error)?;
         let here = self.docker.swarm_role().await.map_err(crate::error)?.node_id;
         Ok(tasks::instances(
             address,
@@ -365,14 +373,22 @@ impl ServiceProvider {
                     .map_err(|error| named(&desired.address, error))?;
             }
         }
-        converge::wait(
+        let interrupted = converge::wait(
             &self.docker,
             &desired.address,
             &name,
             Goal::Rollout,
             scope.ready_timeout,
         )
-        .await
+        .await?;
+        match interrupted {
+            None => Ok(()),
+            Some(_) => Err(ProviderError::new(format!(
+                "{}: Swarm stopped the update of the proxy in front of it for tasks lost with their nodes",
+                desired.address
+            ))
+            .with_hint("`docker node ls` shows which nodes are down or drained; apply again once they are back")),
+        }
     }
 
     /// Updates the service to `desired` (every task afresh with `restart`) and waits until
@@ -383,14 +399,32 @@ impl ServiceProvider {
         if !service.has_proxy() {
             self.front(scope, desired).await?;
         }
+        self.send_update(scope, desired, restart, None).await?;
+        self.wait_rolled_out(scope, desired).await?;
+        self.front(scope, desired).await
+    }
+
+    /// Sends `desired` as the service's new spec. `resumed`, the start of an update Swarm's
+    /// updater is stuck in, goes into a label: the spec changes, so Swarm starts an updater
+    /// afresh, though the tasks' spec does not.
+    async fn send_update(
+        &self,
+        scope: &Scope,
+        desired: &Desired,
+        restart: bool,
+        resumed: Option<&str>,
+    ) -> Result<(), ProviderError> {
         let current = self
             .docker
             .inspect_service(&desired.name)
             .await
             .map_err(|error| named(&desired.address, error))?;
-        let spec = self
+        let mut spec = self
             .service_spec(scope, desired, Some((&current, restart)))
             .await?;
+        if let (Some(started), Some(labels)) = (resumed, spec.labels.as_mut()) {
+            labels.insert(RESUMED.to_owned(), started.to_owned());
+        }
         let version = current
             .version
             .and_then(|version| version.index)
@@ -398,20 +432,49 @@ impl ServiceProvider {
         self.docker
             .update_service(&desired.name, version, spec)
             .await
-            .map_err(|error| named(&desired.address, error))?;
-        self.wait_rolled_out(scope, desired).await?;
-        self.front(scope, desired).await
+            .map_err(|error| named(&desired.address, error))
     }
 
+    /// Waits for `goal`, sending the update again when Swarm's updater was thrown off by tasks
+    /// lost with their nodes ([`converge::Interrupted`]).
     async fn wait_for(&self, scope: &Scope, desired: &Desired, goal: Goal) -> Result<(), ProviderError> {
-        converge::wait(
-            &self.docker,
-            &desired.address,
-            &desired.name,
-            goal,
-            scope.ready_timeout,
-        )
-        .await
+        let mut rolled_back = 0;
+        loop {
+            let interrupted = converge::wait(
+                &self.docker,
+                &desired.address,
+                &desired.name,
+                goal,
+                scope.ready_timeout,
+            )
+            .await?;
+            match interrupted {
+                None => return Ok(()),
+                Some(converge::Interrupted::RolledBack(lost)) if rolled_back < RESENDS => {
+                    rolled_back += 1;
+                    tracing::info!(
+                        "{}: Swarm rolled the update back for {lost}: sent again",
+                        desired.address
+                    );
+                    self.send_update(scope, desired, false, None).await?;
+                }
+                Some(converge::Interrupted::RolledBack(lost)) => {
+                    return Err(ProviderError::new(format!(
+                        "{}: Swarm rolled the update back {} times, each for {lost}",
+                        desired.address,
+                        rolled_back + 1
+                    ))
+                    .with_hint("`docker node ls` shows which nodes are down or drained"));
+                }
+                Some(converge::Interrupted::Stalled(started)) => {
+                    tracing::info!(
+                        "{}: Swarm waits for a task on a lost node: update resumed",
+                        desired.address
+                    );
+                    self.send_update(scope, desired, false, Some(&started)).await?;
+                }
+            }
+        }
     }
 
     /// What a create or an update waits for: a service's rollout, a job's completed run.

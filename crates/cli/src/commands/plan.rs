@@ -22,8 +22,7 @@ pub(super) fn run(
     output: &Output,
 ) -> Result<ExitCode, String> {
     let options = options(stack, true);
-    let connecting =
-        Daemon::connect_reading(stack_language::likely_name(&stack.path, &options), stack.target)?;
+    let connecting = Daemon::connect_reading(&stack.path, &options, stack.target)?;
     let loaded = match load(&stack.path, &options, output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),

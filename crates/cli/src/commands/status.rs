@@ -13,8 +13,7 @@ use crate::output::Output;
 
 pub(super) fn run(stack: &StackArgs, output: &Output) -> Result<ExitCode, String> {
     let options = options(stack, false);
-    let connecting =
-        Daemon::connect_reading(stack_language::likely_name(&stack.path, &options), stack.target)?;
+    let connecting = Daemon::connect_reading(&stack.path, &options, stack.target)?;
     let loaded = match load(&stack.path, &options, output) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),

@@ -220,23 +220,29 @@ impl SwarmCluster {
         let give_up = Instant::now() + CONVERGE_TIMEOUT;
         while !done(self) {
             if Instant::now() > give_up {
-                let show = |args: &[&str]| {
-                    let output = self.manager().docker(args);
-                    format!(
-                        "$ docker {}\n{}{}",
-                        args.join(" "),
-                        String::from_utf8_lossy(&output.stdout),
-                        String::from_utf8_lossy(&output.stderr)
-                    )
-                };
                 panic!(
-                    "timed out waiting for {what}\n{}\n{}",
-                    show(&["node", "ls"]),
-                    show(&["service", "ls"])
+                    "timed out waiting for {what}\n{}",
+                    self.show(&[&["node", "ls"], &["service", "ls"]])
                 );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// What the manager answers to each `docker ARGS` of `commands`, each after its command
+    /// line, for a failure's message.
+    pub fn show(&self, commands: &[&[&str]]) -> String {
+        let mut shown = String::new();
+        for args in commands {
+            let output = self.manager().docker(args);
+            shown.push_str(&format!(
+                "$ docker {}\n{}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        shown
     }
 
     /// What the cluster has on the machine now, to check after drop that it is gone.

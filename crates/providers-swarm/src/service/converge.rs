@@ -4,7 +4,13 @@
 //!
 //! The wait fails, naming the service, when Swarm paused or rolled back the update, or when
 //! tasks keep failing: Swarm starts a failed task again and again, so a task that can never
-//! start would otherwise be waited on until the time-out.
+//! start would otherwise be waited on until the time-out. Tasks lost with their node (down,
+//! drained, gone: [`Nodes`]) count neither as running nor as failing.
+//!
+//! Swarm's own updater does count them, in two ways the wait hands back to the provider to
+//! send the update again ([`Interrupted`]): a new task shut down on a drained node or killed
+//! as its node stops is a failure of the update (rolled back by default), and a new task
+//! assigned to a node that went down before it started is waited for without end.
 
 use std::time::Duration;
 
@@ -15,8 +21,11 @@ use stack_language::Address;
 use stack_provider::ProviderError;
 use tokio::time::Instant;
 
-/// How often the service and its tasks are read while waiting.
-const POLL: Duration = Duration::from_millis(250);
+use super::nodes::Nodes;
+
+/// How often the service, its tasks and the nodes are read while waiting: as often as `docker
+/// service update` reads them.
+const POLL: Duration = Duration::from_millis(200);
 
 /// Failed tasks of the current spec, beyond its replicas, after which a rollout is hopeless.
 const FAILURES_ALLOWED: usize = 3;
@@ -32,31 +41,48 @@ pub enum Goal {
     Completed { attempts: usize },
 }
 
-/// Waits until the service `name` has reached `goal`, or fails after `timeout`.
+/// Why a rollout must be sent again before it can converge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Interrupted {
+    /// Swarm rolled the update back for tasks lost with their nodes, not for a task of the
+    /// new version that failed: the update is sent again.
+    RolledBack(String),
+    /// Swarm's updater waits for a task on a node that went down (the update that started at
+    /// this time): any change of the service's spec starts an updater afresh.
+    Stalled(String),
+}
+
+/// Waits until the service `name` has reached `goal`, or fails after `timeout`; or hands back
+/// why Swarm's rollout must be sent again.
 pub async fn wait(
     docker: &DockerClient,
     address: &Address,
     name: &str,
     goal: Goal,
     timeout: Duration,
-) -> Result<(), ProviderError> {
+) -> Result<Option<Interrupted>, ProviderError> {
     let deadline = Instant::now() + timeout;
     let mut settling_since: Option<Instant> = None;
     loop {
-        let service = docker.inspect_service(name).await.map_err(crate::error)?;
-        let tasks = docker.list_tasks(name).await.map_err(crate::error)?;
-        let progress = progress(&service, &tasks, goal);
+        let (service, tasks, nodes) = tokio::try_join!(
+            docker.inspect_service(name),
+            docker.list_tasks(name),
+            docker.list_nodes()
+        )
+        .map_err(crate::error)?;
+        let progress = progress(&service, &tasks, &Nodes::of(&nodes), goal);
         if !matches!(progress, Progress::Settling(_)) {
             settling_since = None;
         }
         match progress {
-            Progress::Done => return Ok(()),
+            Progress::Done => return Ok(None),
             Progress::Settling(monitor) => {
                 let since = *settling_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= monitor {
-                    return Ok(());
+                    return Ok(None);
                 }
             }
+            Progress::Interrupted(interrupted) => return Ok(Some(interrupted)),
             Progress::Failed(reason) => {
                 return Err(ProviderError::new(format!("{address}: {reason}")).with_hint(
                     "`docker service ps --no-trunc SERVICE` shows each task's error; fix the files and apply again",
@@ -86,11 +112,13 @@ pub enum Progress {
     Settling(Duration),
     /// Still rolling out, in a few words.
     Waiting(String),
+    Interrupted(Interrupted),
     Failed(String),
 }
 
-/// Where a rollout of `service` stands, from the service and its tasks as read together.
-pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
+/// Where a rollout of `service` stands, from the service, its tasks and the swarm's `nodes` as
+/// read together.
+pub fn progress(service: &Service, tasks: &[Task], nodes: &Nodes, goal: Goal) -> Progress {
     let update = service.update_status.as_ref();
     let message = update
         .and_then(|status| status.message.clone())
@@ -103,19 +131,29 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
         (Some(ServiceUpdateStatusStateEnum::ROLLBACK_PAUSED), _) => {
             return Progress::Failed(format!("Swarm paused the rollback: {message}"));
         }
+        // Its tasks of the old spec may all run already: not a rollout that converged.
+        (Some(ServiceUpdateStatusStateEnum::ROLLBACK_STARTED), Goal::Rollout) => {
+            return Progress::Waiting(format!("Swarm is rolling the update back: {message}"));
+        }
         (Some(ServiceUpdateStatusStateEnum::ROLLBACK_COMPLETED), Goal::Rollout) => {
-            return Progress::Failed(format!("the update failed and Swarm rolled it back: {message}"));
+            return match lost_with_their_nodes(service, tasks, nodes) {
+                Some(lost) => Progress::Interrupted(Interrupted::RolledBack(lost)),
+                None => Progress::Failed(format!("the update failed and Swarm rolled it back: {message}")),
+            };
         }
         _ => {}
     }
+    let all_tasks = tasks;
     let rolling = matches!(
         state,
         Some(ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED)
     );
+    let tasks = nodes.kept(tasks);
     let spec = service.spec.as_ref();
     let template = spec.and_then(|spec| spec.task_template.as_ref()).map(normal);
     let current: Vec<&Task> = tasks
         .iter()
+        .copied()
         .filter(|task| task.spec.as_ref().map(normal) == template)
         .collect();
     let wanted = wanted_tasks(service);
@@ -148,7 +186,16 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
     match (done, rolling) {
         (true, false) => return Progress::Done,
         (true, true) => return Progress::Settling(monitor(service, goal)),
-        (false, true) => return Progress::Waiting(format!("Swarm is rolling it out ({})", counts(tasks))),
+        (false, true) => {
+            // Only stack's own update is sent again; a rollback is Swarm's to finish.
+            let stalled = (goal == Goal::Rollout)
+                .then(|| awaited_on_a_lost_node(service, all_tasks, nodes, template.as_ref()))
+                .flatten();
+            if let Some(started) = stalled {
+                return Progress::Interrupted(Interrupted::Stalled(started));
+            }
+            return Progress::Waiting(format!("Swarm is rolling it out ({})", counts(&tasks)));
+        }
         (false, false) => {}
     }
     let allowed = match goal {
@@ -167,7 +214,78 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
             failed.len()
         ));
     }
-    Progress::Waiting(counts(tasks))
+    Progress::Waiting(counts(&tasks))
+}
+
+/// The tasks of the update Swarm rolled back, when those it counted as failed were all lost
+/// with their nodes, in a few words: none of them failed on a node that is still there. They
+/// are the tasks created since the update started that are not of the spec it went back to.
+fn lost_with_their_nodes(service: &Service, tasks: &[Task], nodes: &Nodes) -> Option<String> {
+    let started = instant(service.update_status.as_ref()?.started_at.as_deref()?);
+    let template = service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.task_template.as_ref())
+        .map(normal);
+    let of_update: Vec<&Task> = tasks
+        .iter()
+        .filter(|task| task.created_at.as_deref().map(instant) >= Some(started.clone()))
+        .filter(|task| task.spec.as_ref().map(normal) != template)
+        .collect();
+    let ended_early = |task: &&Task| {
+        matches!(
+            task.status.as_ref().and_then(|status| status.state),
+            Some(TaskState::FAILED | TaskState::REJECTED | TaskState::COMPLETE)
+        )
+    };
+    let (kept, lost): (Vec<&Task>, Vec<&Task>) = of_update.into_iter().partition(|task| nodes.keep(task));
+    if lost.is_empty() || kept.iter().any(ended_early) {
+        return None;
+    }
+    Some(format!("{} of its tasks lost with their nodes", lost.len()))
+}
+
+/// When Swarm's updater waits for a task it will never see start, the time its update started
+/// (which names that update): a task of the update (created since it started) that was
+/// assigned to a node now lost, before it ran, and that Swarm has replaced elsewhere.
+fn awaited_on_a_lost_node(
+    service: &Service,
+    tasks: &[Task],
+    nodes: &Nodes,
+    template: Option<&Json>,
+) -> Option<String> {
+    let started = service.update_status.as_ref()?.started_at.clone()?;
+    let since = instant(&started);
+    let awaited = tasks.iter().any(|task| {
+        let before_running = matches!(
+            task.status.as_ref().and_then(|status| status.state),
+            Some(
+                TaskState::NEW
+                    | TaskState::ALLOCATED
+                    | TaskState::PENDING
+                    | TaskState::ASSIGNED
+                    | TaskState::ACCEPTED
+                    | TaskState::PREPARING
+                    | TaskState::READY
+                    | TaskState::STARTING
+            )
+        );
+        let created = task.created_at.as_deref().map(instant);
+        !nodes.keep(task)
+            && before_running
+            && task.desired_state == Some(TaskState::SHUTDOWN)
+            && created >= Some(since.clone())
+            && task.spec.as_ref().map(normal).as_ref() == template
+    });
+    awaited.then_some(started)
+}
+
+/// A time as the daemon writes it (RFC 3339, its fraction of a second without trailing zeros),
+/// with nine digits of fraction, so that two compare as the times they are.
+fn instant(time: &str) -> String {
+    let (whole, zone) = time.split_at(time.find(['Z', '+']).unwrap_or(time.len()));
+    let (seconds, fraction) = whole.split_once('.').unwrap_or((whole, ""));
+    format!("{seconds}.{fraction:0<9}{zone}")
 }
 
 /// How long Swarm watches a new task for failing: the monitor period of the service's update
@@ -201,7 +319,7 @@ fn wanted_tasks(service: &Service) -> usize {
 }
 
 /// `2 running, 1 starting` over the tasks Swarm wants running.
-fn counts(tasks: &[Task]) -> String {
+fn counts(tasks: &[&Task]) -> String {
     let mut counts: Vec<(String, usize)> = Vec::new();
     for task in tasks
         .iter()
@@ -246,6 +364,10 @@ pub(crate) fn normal(spec: &TaskSpec) -> Json {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::service::nodes::tests::{node, ready};
+
+    /// When the update of the services below started.
+    const UPDATE_STARTED: &str = "2026-12-07T23:24:29.86Z";
 
     /// A service of `replicas` tasks whose template is `template`, with an update in `state`.
     fn service(replicas: i64, template: u64, state: Option<&str>) -> Service {
@@ -254,7 +376,11 @@ mod tests {
                 "Mode": {"Replicated": {"Replicas": replicas}},
                 "TaskTemplate": {"ForceUpdate": template},
             },
-            "UpdateStatus": state.map(|state| json!({"State": state, "Message": "update rolled back"})),
+            "UpdateStatus": state.map(|state| json!({
+                "State": state,
+                "StartedAt": UPDATE_STARTED,
+                "Message": "update rolled back",
+            })),
         }))
         .unwrap()
     }
@@ -270,6 +396,166 @@ mod tests {
         .unwrap()
     }
 
+    /// [`task`] placed on the node `node`.
+    fn task_on(node: &str, id: &str, template: u64, state: &str, desired: &str) -> Task {
+        Task {
+            node_id: Some(node.to_owned()),
+            ..task(id, template, state, desired)
+        }
+    }
+
+    /// The swarm of the tests below: `n1` ready, `n2` drained, `n3` down.
+    fn one_drained_one_down() -> Nodes {
+        Nodes::of(&[
+            node("n1", "ready", "active"),
+            node("n2", "ready", "drain"),
+            node("n3", "down", "active"),
+        ])
+    }
+
+    /// An update of three replicas (template 1) while `n2` was drained and `n3`'s daemon
+    /// stopped: its new tasks there were shut down or killed, and Swarm started them again on
+    /// `n1`, where all three now run.
+    fn rolled_onto_the_node_left() -> Vec<Task> {
+        vec![
+            task_on("n1", "a", 1, "running", "running"),
+            task_on("n2", "b", 1, "shutdown", "shutdown"),
+            task_on("n3", "c", 1, "failed", "shutdown"),
+            task_on("n3", "d", 1, "failed", "shutdown"),
+            task_on("n3", "e", 1, "failed", "shutdown"),
+            task_on("n1", "f", 1, "running", "running"),
+            task_on("n1", "g", 1, "running", "running"),
+            // Old ones: one stopped by the update, one the down node still reports running.
+            task_on("n1", "h", 0, "shutdown", "shutdown"),
+            task_on("n3", "i", 0, "running", "running"),
+        ]
+    }
+
+    #[test]
+    fn tasks_lost_with_their_node_are_not_failing_tasks_of_the_update() {
+        let service = service(3, 1, Some("completed"));
+        let tasks = rolled_onto_the_node_left();
+        assert_eq!(
+            progress(&service, &tasks, &one_drained_one_down(), Goal::Rollout),
+            Progress::Done
+        );
+        // Were those nodes up, the three killed tasks would be tasks that keep failing.
+        let all_up = ready(&["n1", "n2", "n3"]);
+        let Progress::Failed(reason) = progress(&service, &tasks, &all_up, Goal::Rollout) else {
+            panic!("three failed tasks on nodes that are up must fail the wait");
+        };
+        assert!(reason.contains("keep failing (3 failed)"), "{reason}");
+    }
+
+    #[test]
+    fn an_update_swarm_still_reports_settles_on_the_nodes_left() {
+        // Swarm's updater may wait for ever for a task it started on the node that went down.
+        let service = service(3, 1, Some("updating"));
+        assert_eq!(
+            progress(
+                &service,
+                &rolled_onto_the_node_left(),
+                &one_drained_one_down(),
+                Goal::Rollout
+            ),
+            Progress::Settling(Duration::from_secs(5))
+        );
+    }
+
+    /// [`task_on`], created at `created` (a time of the second `23:24:29`).
+    fn created(created: &str, task: Task) -> Task {
+        Task {
+            created_at: Some(format!("2026-12-07T23:24:{created}Z")),
+            ..task
+        }
+    }
+
+    #[test]
+    fn an_update_swarm_rolled_back_for_a_task_on_a_drained_node_is_sent_again() {
+        // Back on template 0; template 1's new task was shut down as its node was drained.
+        let service = service(2, 0, Some("rollback_completed"));
+        let mut tasks = vec![
+            task_on("n1", "a", 0, "running", "running"),
+            created("30.5", task_on("n2", "b", 1, "shutdown", "shutdown")),
+            created("31.2", task_on("n1", "c", 0, "running", "running")),
+        ];
+        assert_eq!(
+            progress(&service, &tasks, &one_drained_one_down(), Goal::Rollout),
+            Progress::Interrupted(Interrupted::RolledBack(
+                "1 of its tasks lost with their nodes".to_owned()
+            ))
+        );
+        // A new task that failed on a node still there is a failed update.
+        tasks.push(created("30.9", task_on("n1", "d", 1, "failed", "shutdown")));
+        let Progress::Failed(reason) = progress(&service, &tasks, &one_drained_one_down(), Goal::Rollout)
+        else {
+            panic!("a new task failed on a node that is up: the update failed");
+        };
+        assert!(reason.contains("Swarm rolled it back"), "{reason}");
+    }
+
+    #[test]
+    fn a_rollout_is_not_done_while_swarm_rolls_it_back() {
+        let service = service(1, 0, Some("rollback_started"));
+        let tasks = [task("a", 0, "running", "running")];
+        assert!(matches!(
+            progress(&service, &tasks, &Nodes::default(), Goal::Rollout),
+            Progress::Waiting(_)
+        ));
+    }
+
+    #[test]
+    fn an_updater_waiting_for_a_task_on_a_node_that_went_down_is_stalled() {
+        let service = service(2, 1, Some("updating"));
+        let mut tasks = vec![
+            created("30.1", task_on("n1", "a", 1, "running", "running")),
+            // Assigned to n3 just before it went down; Swarm has replaced it by "c".
+            created("31.02", task_on("n3", "b", 1, "assigned", "shutdown")),
+            created("33", task_on("n1", "c", 1, "pending", "running")),
+            task_on("n1", "d", 0, "running", "running"),
+        ];
+        assert_eq!(
+            progress(&service, &tasks, &one_drained_one_down(), Goal::Rollout),
+            Progress::Interrupted(Interrupted::Stalled(UPDATE_STARTED.to_owned()))
+        );
+        // `stack rollback` leaves a rollback to Swarm.
+        assert!(matches!(
+            progress(&service, &tasks, &one_drained_one_down(), Goal::Rollback),
+            Progress::Waiting(_)
+        ));
+        // The same task from before the update started: another updater waited for it.
+        tasks[1].created_at = Some("2026-12-07T23:24:29.8Z".to_owned());
+        assert!(matches!(
+            progress(&service, &tasks, &one_drained_one_down(), Goal::Rollout),
+            Progress::Waiting(_)
+        ));
+    }
+
+    #[test]
+    fn times_compare_as_the_times_they_are() {
+        assert!(instant("2026-12-07T23:24:29.86Z") > instant("2026-12-07T23:24:29.8544Z"));
+        assert!(instant("2026-12-07T23:24:29.9Z") > instant("2026-12-07T23:24:29.10Z"));
+        assert!(instant("2026-12-07T23:24:30Z") > instant("2026-12-07T23:24:29.999Z"));
+    }
+
+    #[test]
+    fn a_task_a_down_node_still_reports_running_is_not_running() {
+        let service = service(2, 1, Some("completed"));
+        let tasks = [
+            task_on("n1", "a", 1, "running", "running"),
+            task_on("n3", "b", 1, "running", "running"),
+        ];
+        let Progress::Waiting(state) = progress(&service, &tasks, &one_drained_one_down(), Goal::Rollout)
+        else {
+            panic!("one of two tasks runs on a node that is up: still waiting");
+        };
+        assert_eq!(state, "1 running");
+        assert_eq!(
+            progress(&service, &tasks, &ready(&["n1", "n3"]), Goal::Rollout),
+            Progress::Done
+        );
+    }
+
     #[test]
     fn done_once_every_task_of_the_current_spec_runs_and_no_old_one_does() {
         let service = service(2, 1, Some("completed"));
@@ -278,7 +564,7 @@ mod tests {
             task("b", 0, "running", "running"),
         ];
         assert!(matches!(
-            progress(&service, &rolling, Goal::Rollout),
+            progress(&service, &rolling, &Nodes::default(), Goal::Rollout),
             Progress::Waiting(_)
         ));
         let rolled = [
@@ -286,7 +572,10 @@ mod tests {
             task("c", 1, "running", "running"),
             task("b", 0, "shutdown", "shutdown"),
         ];
-        assert_eq!(progress(&service, &rolled, Goal::Rollout), Progress::Done);
+        assert_eq!(
+            progress(&service, &rolled, &Nodes::default(), Goal::Rollout),
+            Progress::Done
+        );
     }
 
     #[test]
@@ -300,16 +589,17 @@ mod tests {
             task("d", 1, "running", "running"),
         ];
         assert_eq!(
-            progress(&service, &tasks, Goal::Rollout),
+            progress(&service, &tasks, &Nodes::default(), Goal::Rollout),
             Progress::Settling(Duration::from_secs(5))
         );
         service.spec.as_mut().unwrap().update_config =
             serde_json::from_value(json!({"Monitor": 2_000_000_000})).unwrap();
         assert_eq!(
-            progress(&service, &tasks, Goal::Rollout),
+            progress(&service, &tasks, &Nodes::default(), Goal::Rollout),
             Progress::Settling(Duration::from_secs(2))
         );
-        let Progress::Waiting(state) = progress(&service, &tasks[..3], Goal::Rollout) else {
+        let Progress::Waiting(state) = progress(&service, &tasks[..3], &Nodes::default(), Goal::Rollout)
+        else {
             panic!("one new task of two runs: the update is still rolling");
         };
         assert_eq!(state, "Swarm is rolling it out (1 running)");
@@ -319,11 +609,14 @@ mod tests {
     fn a_rollback_by_swarm_fails_a_rollout_but_is_what_a_rollback_waits_for() {
         let service = service(1, 0, Some("rollback_completed"));
         let tasks = [task("a", 0, "running", "running")];
-        let Progress::Failed(reason) = progress(&service, &tasks, Goal::Rollout) else {
+        let Progress::Failed(reason) = progress(&service, &tasks, &Nodes::default(), Goal::Rollout) else {
             panic!("a rollback by Swarm must fail the rollout");
         };
         assert!(reason.contains("rolled it back: update rolled back"), "{reason}");
-        assert_eq!(progress(&service, &tasks, Goal::Rollback), Progress::Done);
+        assert_eq!(
+            progress(&service, &tasks, &Nodes::default(), Goal::Rollback),
+            Progress::Done
+        );
     }
 
     #[test]
@@ -333,7 +626,7 @@ mod tests {
             .iter()
             .map(|id| task(id, 0, "failed", "shutdown"))
             .collect();
-        let Progress::Failed(reason) = progress(&service, &tasks, Goal::Rollout) else {
+        let Progress::Failed(reason) = progress(&service, &tasks, &Nodes::default(), Goal::Rollout) else {
             panic!("three failed tasks must fail the wait");
         };
         assert!(
@@ -353,7 +646,12 @@ mod tests {
             ..task("a", 0, "complete", "complete")
         }];
         assert_eq!(
-            progress(&job, &completed, Goal::Completed { attempts: 1 }),
+            progress(
+                &job,
+                &completed,
+                &Nodes::default(),
+                Goal::Completed { attempts: 1 }
+            ),
             Progress::Done
         );
         let failed = [Task {
@@ -361,11 +659,11 @@ mod tests {
             ..task("a", 0, "failed", "shutdown")
         }];
         assert!(matches!(
-            progress(&job, &failed, Goal::Completed { attempts: 2 }),
+            progress(&job, &failed, &Nodes::default(), Goal::Completed { attempts: 2 }),
             Progress::Waiting(_)
         ));
         assert!(matches!(
-            progress(&job, &failed, Goal::Completed { attempts: 1 }),
+            progress(&job, &failed, &Nodes::default(), Goal::Completed { attempts: 1 }),
             Progress::Failed(_)
         ));
     }
