@@ -155,7 +155,7 @@ fn surge(service: &Resource, problems: &mut Vec<Diagnostic>) {
         (_, order) => (
             "a surge starts new replicas beside the old ones, which a stop-first update never does",
             order.unwrap_or(update).span,
-            "stop-first",
+            if order.is_some() { "stop-first" } else { "stop-first: no order is written" },
             "update the service `order \"start-first\"`, or drop `surge`",
         ),
     };

@@ -210,7 +210,7 @@ impl Type {
             Type::Ip => "IP address".to_owned(),
             Type::Port => "port".to_owned(),
             Type::Mode => "file mode".to_owned(),
-            Type::Count => "number of replicas or percentage".to_owned(),
+            Type::Count => "number of replicas or a percentage".to_owned(),
             Type::Path => "path".to_owned(),
             Type::Enum(options) => options
                 .iter()
