@@ -139,8 +139,14 @@ service "web" {{
         self.stack(&["apply"], None)?;
         let one_by_one = self.roll("v2", Some("0"))?;
         let surging = self.roll("v3", None)?;
-        one_by_one.print("surge 0: each replica starts once the one before is switched", None);
-        surging.print("the default surge (\"25%\" of 5: 2 started ahead)", Some(RATIO_GOAL));
+        one_by_one.print(
+            "surge 0: each replica starts once the one before is switched",
+            None,
+        );
+        surging.print(
+            "the default surge (\"25%\" of 5: 2 started ahead)",
+            Some(RATIO_GOAL),
+        );
         println!(
             "time the surge saved: {:.2}s of {:.2}s ({:.0}%)",
             one_by_one.total.as_secs_f64() - surging.total.as_secs_f64(),
@@ -287,7 +293,10 @@ impl Measured {
     /// The numbers, with a verdict against `goal` when the rollout has one.
     fn print(&self, title: &str, goal: Option<f64>) {
         let verdict = |met: bool| if met { "met" } else { "MISSED" };
-        println!("start-first rollout of {REPLICAS} replicas, each warming up {}ms; {title}:", WARM_UP.as_millis());
+        println!(
+            "start-first rollout of {REPLICAS} replicas, each warming up {}ms; {title}:",
+            WARM_UP.as_millis()
+        );
         println!("  total                      {:>8.2}s", self.total.as_secs_f64());
         println!(
             "  health-probe waits (sum)   {:>8.2}s  ({})",
@@ -300,7 +309,10 @@ impl Measured {
         );
         let ratio = self.ratio();
         match goal {
-            Some(goal) => println!("  total / waits              {ratio:>8.2}   goal <= {goal}: {}", verdict(ratio <= goal)),
+            Some(goal) => println!(
+                "  total / waits              {ratio:>8.2}   goal <= {goal}: {}",
+                verdict(ratio <= goal)
+            ),
             None => println!("  total / waits              {ratio:>8.2}"),
         }
         println!(

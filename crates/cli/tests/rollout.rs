@@ -441,7 +441,10 @@ fn a_surge_starts_replicas_ahead_but_never_more_than_it_allows() {
     let warming = |version: &str| {
         web(version, false, update, "")
             .replace("replicas 3", "replicas 5")
-            .replace("DEMO_FAIL_HEALTH", "DEMO_READY_AFTER_MS \"1000\"\n        DEMO_FAIL_HEALTH")
+            .replace(
+                "DEMO_FAIL_HEALTH",
+                "DEMO_READY_AFTER_MS \"1000\"\n        DEMO_FAIL_HEALTH",
+            )
             .replace("retries 3", "retries 3\n        start-period \"5s\"")
     };
     let Some(live) = applied(&warming("v1")) else {
@@ -497,7 +500,11 @@ fn most_unswitched(stack: &str, stop: &AtomicBool) -> usize {
         if next.is_empty() {
             continue;
         }
-        let mut inspect = vec!["inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"];
+        let mut inspect = vec![
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        ];
         inspect.extend(next.iter().map(String::as_str));
         let addresses = docker(&inspect);
         let serving = proxy_backends(control);

@@ -155,15 +155,22 @@ fn surge(service: &Resource, problems: &mut Vec<Diagnostic>) {
         (_, order) => (
             "a surge starts new replicas beside the old ones, which a stop-first update never does",
             order.unwrap_or(update).span,
-            if order.is_some() { "stop-first" } else { "stop-first: no order is written" },
+            if order.is_some() {
+                "stop-first"
+            } else {
+                "stop-first: no order is written"
+            },
             "update the service `order \"start-first\"`, or drop `surge`",
         ),
     };
     problems.push(
-        Diagnostic::error("stack::invalid_value", format!("{} cannot surge: {message}", service.address))
-            .primary(surge.span, "replicas started ahead")
-            .secondary(cause, label)
-            .help(help.to_owned()),
+        Diagnostic::error(
+            "stack::invalid_value",
+            format!("{} cannot surge: {message}", service.address),
+        )
+        .primary(surge.span, "replicas started ahead")
+        .secondary(cause, label)
+        .help(help.to_owned()),
     );
 }
 

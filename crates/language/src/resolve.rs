@@ -449,7 +449,10 @@ fn example(ty: Type) -> String {
         Type::Float => "write a number without quotes, like 0.5".to_owned(),
         Type::Bool => "write #true or #false".to_owned(),
         Type::Mode => "write a file mode as an octal number, like 0o400".to_owned(),
-        Type::Count => "write a number of replicas without quotes, like 2, or a percentage of them, like \"25%\"".to_owned(),
+        Type::Count => {
+            "write a number of replicas without quotes, like 2, or a percentage of them, like \"25%\""
+                .to_owned()
+        }
         Type::Enum(options) => format!("write one of {}", options.join(", ")),
         Type::Ref(kind) => format!("write the name of a {kind} declared in this stack"),
         Type::Image => {

@@ -154,7 +154,9 @@ pub fn parse_percent(text: &str) -> Result<Count, String> {
         .filter(|digits| !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
         .and_then(|digits| digits.parse().ok())
         .map(Count::Percent)
-        .ok_or_else(|| format!("`{text}` is not a percentage; write it like \"25%\", or a number of replicas like 2"))
+        .ok_or_else(|| {
+            format!("`{text}` is not a percentage; write it like \"25%\", or a number of replicas like 2")
+        })
 }
 
 pub fn parse_port(number: i64) -> Result<u16, String> {

@@ -984,7 +984,12 @@ fn proxy_settings(config: &stack_provider::Config) -> [Option<&serde_json::Value
         _ => None,
     };
     let update = |field: &str| plain("update").and_then(|update| update.get(field));
-    [update("order"), update("strategy"), plain("port"), plain("expose")]
+    [
+        update("order"),
+        update("strategy"),
+        plain("port"),
+        plain("expose"),
+    ]
 }
 
 /// Docker reads an absent limit in an update as "unchanged": lifting one needs a new container.

@@ -120,7 +120,11 @@ impl Update {
             surge: update
                 .get("surge")
                 .and_then(Count::from_value)
-                .unwrap_or(if writes_volume { Count::Exactly(0) } else { DEFAULT_SURGE }),
+                .unwrap_or(if writes_volume {
+                    Count::Exactly(0)
+                } else {
+                    DEFAULT_SURGE
+                }),
             delay: time("delay").unwrap_or(defaults.delay),
             monitor: time("monitor").unwrap_or(defaults.monitor),
             failure_action: match word("failure-action") {
@@ -256,8 +260,7 @@ impl Rollout<'_> {
         // Start-first, while a batch becomes ready, the replicas after it within the surge
         // start and those the next turn starts are created, so that their start and warm-up
         // overlap its wait. A canary stops after its first batch: it makes none ahead.
-        let ahead =
-            update.starts_first() && source == Source::New && update.strategy == Strategy::Rolling;
+        let ahead = update.starts_first() && source == Source::New && update.strategy == Strategy::Rolling;
         let surge = update.surge_of(self.spec.replicas);
         let turns = turns::plan(numbers, update.parallelism as usize, surge, ahead);
         let mut made: Vec<u32> = Vec::new();
@@ -612,9 +615,9 @@ impl Rollout<'_> {
         made: &[u32],
         source: Source,
     ) -> Vec<(u32, Result<String, ProviderError>)> {
-        let starting = numbers.iter().map(|number| async move {
-            (*number, self.stage(*number, source, made.contains(number)).await)
-        });
+        let starting = numbers
+            .iter()
+            .map(|number| async move { (*number, self.stage(*number, source, made.contains(number)).await) });
         join_all(starting).await
     }
 

@@ -109,7 +109,11 @@ mod tests {
     fn a_surge_beyond_the_replicas_starts_them_all_at_once() {
         assert_eq!(
             plan(&[1, 2, 3], 1, 10, true),
-            [turn(&[1], &[2, 3], &[]), turn(&[2], &[], &[]), turn(&[3], &[], &[])]
+            [
+                turn(&[1], &[2, 3], &[]),
+                turn(&[2], &[], &[]),
+                turn(&[3], &[], &[])
+            ]
         );
     }
 
@@ -150,11 +154,18 @@ mod tests {
                             "{replicas} replicas, parallelism {parallelism}, surge {surge}: {unswitched} at once"
                         );
                         for number in &turn.make_ahead {
-                            assert!(!made.contains(number) && !started.contains(number), "{number} made twice");
+                            assert!(
+                                !made.contains(number) && !started.contains(number),
+                                "{number} made twice"
+                            );
                             made.push(*number);
                         }
                         if let Some(next) = turns.get(index + 1) {
-                            let next_starts = next.batch.iter().chain(&next.start_ahead).filter(|n| !started.contains(n));
+                            let next_starts = next
+                                .batch
+                                .iter()
+                                .chain(&next.start_ahead)
+                                .filter(|n| !started.contains(n));
                             for number in next_starts {
                                 assert!(made.contains(number), "{number} is not made ahead of its start");
                             }
