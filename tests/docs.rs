@@ -556,6 +556,7 @@ fn type_word(ty: Type) -> String {
         Type::Ip => "ip".to_owned(),
         Type::Port => "port".to_owned(),
         Type::Mode => "mode".to_owned(),
+        Type::Count => "count".to_owned(),
         Type::Path => "path".to_owned(),
         Type::Enum(_) => "enum".to_owned(),
         Type::Ref(kind) => kind.to_owned(),

@@ -181,7 +181,12 @@ fn served_throughout(tally: &Tally, from: &str, to: &str) {
 
 /// The versions the service's current replicas report, sorted.
 fn versions(live: &LiveStack) -> Vec<String> {
-    let mut versions: Vec<String> = (1..=3)
+    versions_of(live, 3)
+}
+
+/// The versions replicas 1 to `replicas` report, sorted.
+fn versions_of(live: &LiveStack, replicas: u32) -> Vec<String> {
+    let mut versions: Vec<String> = (1..=replicas)
         .map(|number| {
             let env = docker(&[
                 "inspect",
@@ -425,6 +430,109 @@ fn pause_and_continue_stop_or_go_on_past_failed_replicas() {
         .status(1)
         .stdout_contains("replicas 1, 2, 3 were not updated (failure-action \"continue\")");
     assert_eq!(versions(&live), ["v1", "v1", "v1"]);
+}
+
+/// Five replicas that warm up for a second, rolled one at a time with a surge of two: while
+/// one warms up the next two start, so that new replicas do run ahead of their turn, yet never
+/// more than three at once outside the proxy's backend set; no request fails meanwhile.
+#[test]
+fn a_surge_starts_replicas_ahead_but_never_more_than_it_allows() {
+    let update = "        order \"start-first\"\n        parallelism 1\n        surge 2";
+    let warming = |version: &str| {
+        web(version, false, update, "")
+            .replace("replicas 3", "replicas 5")
+            .replace(
+                "DEMO_FAIL_HEALTH",
+                "DEMO_READY_AFTER_MS \"1000\"\n        DEMO_FAIL_HEALTH",
+            )
+            .replace("retries 3", "retries 3\n        start-period \"5s\"")
+    };
+    let Some(live) = applied(&warming("v1")) else {
+        return;
+    };
+    let load = Load::start(&live);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watch = {
+        let (name, stop) = (live.name.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || most_unswitched(&name, &stop))
+    };
+    live.write("stack.kdl", warming("v2"));
+    live.run("apply", &["--auto-approve"]).success();
+    stop.store(true, Ordering::SeqCst);
+    let most = watch.join().unwrap();
+    served_throughout(&load.finish(), "v1", "v2");
+    assert!(
+        (2..=3).contains(&most),
+        "at most {most} new replicas ran outside the proxy at once: a surge of 2 beside a batch of 1 is 3"
+    );
+    assert_eq!(versions_of(&live, 5), ["v2"; 5]);
+    live.run("plan", &["--detailed-exitcode"]).success();
+}
+
+/// Until `stop`: the most new replicas (`.next` containers) of service `web` of stack `stack`
+/// seen running at once while not in the backend set of its proxy.
+fn most_unswitched(stack: &str, stop: &AtomicBool) -> usize {
+    let proxy = format!("{stack}_web-proxy");
+    let proxy_ip = docker(&[
+        "inspect",
+        &proxy,
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+    ]);
+    let command = docker(&["inspect", &proxy, "--format", "{{join .Config.Cmd \" \"}}"]);
+    let control_port = command
+        .split_whitespace()
+        .skip_while(|word| *word != "--control")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no control port in the proxy's command: {command}"));
+    let control: SocketAddr = format!("{}:{control_port}", proxy_ip.split_whitespace().next().unwrap())
+        .parse()
+        .unwrap();
+    let filter = format!("name=^/{stack}_web-");
+    let mut most = 0;
+    while !stop.load(Ordering::SeqCst) {
+        // Read before the backend set: a replica switched in between then counts as switched.
+        let next: Vec<String> = docker(&["ps", "--filter", &filter, "--format", "{{.Names}}"])
+            .lines()
+            .filter(|name| name.ends_with(".next"))
+            .map(str::to_owned)
+            .collect();
+        if next.is_empty() {
+            continue;
+        }
+        let mut inspect = vec![
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        ];
+        inspect.extend(next.iter().map(String::as_str));
+        let addresses = docker(&inspect);
+        let serving = proxy_backends(control);
+        let unswitched = addresses
+            .lines()
+            .filter(|ip| !ip.is_empty() && !serving.iter().any(|serving| serving == ip))
+            .count();
+        most = most.max(unswitched);
+    }
+    most
+}
+
+/// The addresses in the proxy's current backend set, from its control API.
+fn proxy_backends(control: SocketAddr) -> Vec<String> {
+    let mut stream = TcpStream::connect_timeout(&control, Duration::from_secs(2)).unwrap();
+    stream
+        .write_all(b"GET /backends HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (_, body) = answer.split_once("\r\n\r\n").unwrap_or_default();
+    body.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let ip = words.next()?;
+            (words.next() == Some("current")).then(|| ip.to_owned())
+        })
+        .collect()
 }
 
 /// `examples/rollout` as its README runs it: v2 rolls out under load without a failed request,

@@ -7,7 +7,7 @@ use std::path::Path;
 use stack_diagnostics::Diagnostic;
 
 use crate::model::{Condition, Resource, Stack};
-use crate::units::Cidr;
+use crate::units::{Cidr, Count};
 use crate::{Data, Value};
 
 pub fn check(stack: &Stack, stack_dir: &Path) -> Vec<Diagnostic> {
@@ -25,6 +25,7 @@ pub fn check(stack: &Stack, stack_dir: &Path) -> Vec<Diagnostic> {
             }
             "service" => {
                 replicas(resource, &mut problems);
+                surge(resource, &mut problems);
                 restart(resource, &mut problems);
                 placement(resource, &mut problems);
                 secret_files(resource, &mut problems);
@@ -128,6 +129,49 @@ fn behind_proxy(service: &Resource) -> bool {
     let starts_first = setting("order") == Some("start-first") || setting("strategy") == Some("blue-green");
     let tcp = |port: &Value| port.get("protocol").and_then(Value::as_str) != Some("udp");
     starts_first && (service.items("port").iter().any(tcp) || !service.items("expose").is_empty())
+}
+
+/// A surge starts new replicas beside the old ones ahead of their batch: a rolling update
+/// `start-first` can, a stop-first one never may, and blue-green starts them all at once anyway.
+fn surge(service: &Resource, problems: &mut Vec<Diagnostic>) {
+    let Some(update) = service.field("update") else {
+        return;
+    };
+    let Some(surge) = update
+        .get("surge")
+        .filter(|surge| Count::from_value(surge).is_some_and(|count| !count.is_zero()))
+    else {
+        return;
+    };
+    let setting = |name: &str| update.get(name).filter(|value| value.as_str().is_some());
+    let (message, cause, label, help) = match (setting("strategy"), setting("order")) {
+        (Some(strategy), _) if strategy.as_str() == Some("blue-green") => (
+            "blue-green starts every new replica at once: there is nothing to start ahead",
+            strategy.span,
+            "every replica at once",
+            "drop `surge`, or roll the update `strategy \"rolling\"`",
+        ),
+        (_, Some(order)) if order.as_str() == Some("start-first") => return,
+        (_, order) => (
+            "a surge starts new replicas beside the old ones, which a stop-first update never does",
+            order.unwrap_or(update).span,
+            if order.is_some() {
+                "stop-first"
+            } else {
+                "stop-first: no order is written"
+            },
+            "update the service `order \"start-first\"`, or drop `surge`",
+        ),
+    };
+    problems.push(
+        Diagnostic::error(
+            "stack::invalid_value",
+            format!("{} cannot surge: {message}", service.address),
+        )
+        .primary(surge.span, "replicas started ahead")
+        .secondary(cause, label)
+        .help(help.to_owned()),
+    );
 }
 
 fn restart(service: &Resource, problems: &mut Vec<Diagnostic>) {

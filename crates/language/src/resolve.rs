@@ -9,7 +9,7 @@ use crate::model::{Condition, Dependency, Resource};
 use crate::reuse::Reads;
 use crate::schema::{Field, Repeat, Shape, Type};
 use crate::suggest::did_you_mean;
-use crate::units::{Cidr, parse_duration, parse_port, parse_size};
+use crate::units::{Cidr, parse_duration, parse_percent, parse_port, parse_size};
 use crate::{Data, Value};
 
 impl Evaluator<'_> {
@@ -222,6 +222,8 @@ impl Evaluator<'_> {
                 .map_err(|_| format!("`{text}` is not an IP address")),
             (Type::Port, Data::Int(number)) => parse_port(number).map(|_| Data::Int(number)),
             (Type::Mode, Data::Int(mode)) if (0..=0o7777).contains(&mode) => Ok(Data::Int(mode)),
+            (Type::Count, Data::Int(count)) if u32::try_from(count).is_ok() => Ok(Data::Int(count)),
+            (Type::Count, Data::Str(text)) => parse_percent(&text).map(|_| Data::Str(text)),
             (Type::Enum(options), Data::Str(text)) if options.contains(&text.as_str()) => Ok(Data::Str(text)),
             (Type::Enum(options), Data::Str(text)) => Err(format!(
                 "`{text}` is not a valid value; {}",
@@ -460,6 +462,10 @@ fn example(ty: Type) -> String {
         Type::Float => "write a number without quotes, like 0.5".to_owned(),
         Type::Bool => "write #true or #false".to_owned(),
         Type::Mode => "write a file mode as an octal number, like 0o400".to_owned(),
+        Type::Count => {
+            "write a number of replicas without quotes, like 2, or a percentage of them, like \"25%\""
+                .to_owned()
+        }
         Type::Enum(options) => format!("write one of {}", options.join(", ")),
         Type::Ref(kind) => format!("write the name of a {kind} declared in this stack"),
         Type::Image => {

@@ -1,7 +1,9 @@
-//! Parsing of the value types with units: durations, sizes, networks, ports.
+//! Parsing of the value types with units: durations, sizes, networks, ports, counts.
 
 use std::net::IpAddr;
 use std::time::Duration;
+
+use crate::{Data, Value};
 
 /// Parses `"500ms"`, `"10s"`, `"1m30s"`, `"2h"`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -112,6 +114,51 @@ impl Cidr {
     }
 }
 
+/// A number of replicas, as a count or as a share of a service's replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Exactly(u32),
+    /// A percentage of the replicas, rounded up.
+    Percent(u32),
+}
+
+impl Count {
+    /// A value the checker accepted as [`Type::Count`](crate::schema::Type::Count).
+    pub fn from_value(value: &Value) -> Option<Count> {
+        match &value.data {
+            Data::Int(count) => u32::try_from(*count).ok().map(Count::Exactly),
+            Data::Str(text) => parse_percent(text).ok(),
+            _ => None,
+        }
+    }
+
+    /// How many of `replicas` this count is.
+    pub fn of(self, replicas: u32) -> u32 {
+        match self {
+            Count::Exactly(count) => count,
+            Count::Percent(percent) => (u64::from(replicas) * u64::from(percent))
+                .div_ceil(100)
+                .try_into()
+                .unwrap_or(u32::MAX),
+        }
+    }
+
+    pub fn is_zero(self) -> bool {
+        matches!(self, Count::Exactly(0) | Count::Percent(0))
+    }
+}
+
+/// Parses a percentage of replicas written as a string: `"25%"`.
+pub fn parse_percent(text: &str) -> Result<Count, String> {
+    text.strip_suffix('%')
+        .filter(|digits| !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
+        .map(Count::Percent)
+        .ok_or_else(|| {
+            format!("`{text}` is not a percentage; write it like \"25%\", or a number of replicas like 2")
+        })
+}
+
 pub fn parse_port(number: i64) -> Result<u16, String> {
     u16::try_from(number)
         .ok()
@@ -158,6 +205,23 @@ mod tests {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
         Ok(())
+    }
+
+    #[test]
+    fn counts_and_percentages_of_replicas() {
+        assert_eq!(parse_percent("25%"), Ok(Count::Percent(25)));
+        assert_eq!(parse_percent("0%"), Ok(Count::Percent(0)));
+        for bad in ["", "%", "25", "-5%", "2.5%", "25 %"] {
+            assert!(parse_percent(bad).is_err(), "{bad}");
+        }
+        // Rounded up, as Kubernetes rounds `maxSurge`.
+        assert_eq!(Count::Percent(25).of(5), 2);
+        assert_eq!(Count::Percent(25).of(4), 1);
+        assert_eq!(Count::Percent(25).of(1), 1);
+        assert_eq!(Count::Percent(0).of(10), 0);
+        assert_eq!(Count::Exactly(3).of(1), 3);
+        assert!(Count::Percent(0).is_zero() && Count::Exactly(0).is_zero());
+        assert!(!Count::Percent(1).is_zero());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 // `config`, `live`, `spec` and `wait` are shared with jobs, whose container is made as a replica is.
 pub(crate) mod config;
+
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub(crate) mod front;
@@ -19,6 +20,7 @@ mod host_check;
 pub(crate) mod live;
 pub(crate) mod rollout;
 pub(crate) mod spec;
+mod turns;
 pub(crate) mod wait;
 
 use std::sync::Arc;
@@ -210,9 +212,7 @@ impl Provider for ServiceProvider {
         let numbers: Vec<u32> = (1..=spec.replicas).collect();
         let front = containers.iter().find(|container| container.slot == Slot::Front);
         let proxy_changes = front.map_or(spec.fronted(), |front| {
-            ["update", "port", "expose"]
-                .iter()
-                .any(|field| front.recorded.get(field) != desired.config.get(field))
+            proxy_settings(&front.recorded) != proxy_settings(&desired.config)
         });
         if !proxy_changes {
             let front = self.reconcile_front(scope, desired, spec).await?;
@@ -974,6 +974,24 @@ fn failure(address: &Address, error: DockerError) -> ProviderError {
     }
 }
 
+/// What of a service's configuration its proxy stands on: whether it has one (the update's
+/// `order` and `strategy`) and the ports it forwards. The other update settings (`parallelism`,
+/// `surge`, ...) change how a rollout goes, not the proxy: changed with the image, they still
+/// roll behind it.
+fn proxy_settings(config: &stack_provider::Config) -> [Option<&serde_json::Value>; 4] {
+    let plain = |field: &str| match config.get(field) {
+        Some(stack_provider::Setting::Plain(value)) => Some(value),
+        _ => None,
+    };
+    let update = |field: &str| plain("update").and_then(|update| update.get(field));
+    [
+        update("order"),
+        update("strategy"),
+        plain("port"),
+        plain("expose"),
+    ]
+}
+
 /// Docker reads an absent limit in an update as "unchanged": lifting one needs a new container.
 fn lifts_a_limit(actual: &Resources, wanted: &Resources) -> bool {
     (actual.memory_limit.is_some() && wanted.memory_limit.is_none())
@@ -1006,4 +1024,34 @@ fn attached_as(endpoint: &ContainerEndpoint, attachment: &NetworkAttachment, id:
     wanted.sort_unstable();
     wanted.dedup();
     aliases == wanted && endpoint.fixed_ipv4_address == attachment.ipv4_address
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use stack_provider::{Config, Setting};
+
+    use super::proxy_settings;
+
+    fn config(update: serde_json::Value) -> Config {
+        Config(
+            [
+                ("update".to_owned(), Setting::Plain(update)),
+                ("expose".to_owned(), Setting::Plain(json!([8080]))),
+            ]
+            .into_iter()
+            .collect(),
+        )
+    }
+
+    /// A new surge or parallelism written with a new image rolls behind the proxy as it stands;
+    /// a new order may take the proxy away, which cannot be rolled.
+    #[test]
+    fn only_the_order_strategy_and_ports_make_a_new_proxy() {
+        let before = config(json!({"order": "start-first"}));
+        let retuned = config(json!({"order": "start-first", "surge": 2, "parallelism": 2}));
+        assert_eq!(proxy_settings(&before), proxy_settings(&retuned));
+        let stop_first = config(json!({"order": "stop-first", "surge": 0}));
+        assert_ne!(proxy_settings(&before), proxy_settings(&stop_first));
+    }
 }

@@ -673,6 +673,13 @@ pub static SERVICE: KindSchema = KindSchema {
                     "Replicas updated at once"
                 ),
                 field!(
+                    "surge",
+                    Shape::Scalar(Type::Count),
+                    InPlace,
+                    default = "25%",
+                    "Replicas started ahead of their batch, beyond parallelism (start-first only)"
+                ),
+                field!(
                     "delay",
                     Shape::Scalar(Type::Duration),
                     InPlace,

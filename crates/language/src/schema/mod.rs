@@ -175,6 +175,8 @@ pub enum Type {
     Port,
     /// A file mode like `0o400`.
     Mode,
+    /// A number of replicas, `2`, or a percentage of them, `"25%"`.
+    Count,
     /// A path on the host, relative to the file's directory.
     Path,
     Enum(&'static [&'static str]),
@@ -208,6 +210,7 @@ impl Type {
             Type::Ip => "IP address".to_owned(),
             Type::Port => "port".to_owned(),
             Type::Mode => "file mode".to_owned(),
+            Type::Count => "number of replicas or a percentage".to_owned(),
             Type::Path => "path".to_owned(),
             Type::Enum(options) => options
                 .iter()

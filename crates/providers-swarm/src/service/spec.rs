@@ -445,6 +445,17 @@ fn refuse_what_a_swarm_cannot_do(resource: &Resource, base: &ServiceSpec) -> Res
              to start each new task before its old one stops) in the overlay of the swarm environment",
         ));
     }
+    if let Some(surge) = update.and_then(|update| update.get("surge"))
+        && !base.update.surge.is_zero()
+    {
+        return Err(refusal(
+            resource,
+            surge.span,
+            "asks for a surge, which a swarm does not have: it starts no task ahead of its batch",
+            "write `surge 0` in the overlay of the swarm environment, or a `parallelism` as large as the batch \
+             and the surge together (which also stops as many old tasks at once)",
+        ));
+    }
     if let Some(probe) = resource.field("probe")
         && let Some(check) = ["http", "tcp"].iter().find_map(|check| probe.get(check))
     {
@@ -716,6 +727,11 @@ service "api" {
                 "update strategy",
             ),
             ("update { strategy \"canary\"; }", "\"canary\"", "update strategy"),
+            (
+                "update { order \"start-first\"; surge \"25%\"; }",
+                "\"25%\"",
+                "surge",
+            ),
             (
                 "probe { http \"http://127.0.0.1/\"; }",
                 "\"http://127.0.0.1/\"",

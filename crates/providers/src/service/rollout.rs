@@ -19,6 +19,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use stack_language::units::Count;
 use stack_language::{Condition, Value};
 use stack_provider::{Desired, ProviderError, Scope};
 use tracing::{Instrument, info_span};
@@ -27,6 +28,7 @@ use super::config;
 use super::front::Front;
 use super::live::Replica;
 use super::spec::ServiceSpec;
+use super::turns;
 use super::{ServiceProvider, wait};
 
 /// The `update` block of a service.
@@ -35,6 +37,8 @@ pub struct Update {
     pub strategy: Strategy,
     pub order: Order,
     pub parallelism: u32,
+    /// Replicas beyond `parallelism` a rolling start-first update starts ahead of their batch.
+    pub surge: Count,
     pub delay: Duration,
     pub monitor: Duration,
     pub failure_action: FailureAction,
@@ -70,6 +74,7 @@ impl Default for Update {
             strategy: Strategy::Rolling,
             order: Order::StopFirst,
             parallelism: 1,
+            surge: DEFAULT_SURGE,
             delay: Duration::ZERO,
             monitor: Duration::ZERO,
             failure_action: FailureAction::Rollback,
@@ -78,9 +83,18 @@ impl Default for Update {
     }
 }
 
+/// Kubernetes' default `maxSurge`: a quarter more replicas while an update lasts.
+const DEFAULT_SURGE: Count = Count::Percent(25);
+
 impl Update {
-    /// Reads the `update` block; the checker has validated every value.
-    pub fn from_value(update: Option<&Value>, duration: impl Fn(&Value) -> Option<Duration>) -> Update {
+    /// Reads the `update` block; the checker has validated every value. A service that writes
+    /// to a named volume (`writes_volume`) surges only when its block says so: a replica
+    /// started ahead would be one more program writing the same files.
+    pub fn from_value(
+        update: Option<&Value>,
+        duration: impl Fn(&Value) -> Option<Duration>,
+        writes_volume: bool,
+    ) -> Update {
         let defaults = Update::default();
         let Some(update) = update else {
             return defaults;
@@ -103,6 +117,14 @@ impl Update {
                 .and_then(|count| u32::try_from(count).ok())
                 .filter(|count| *count > 0)
                 .unwrap_or(defaults.parallelism),
+            surge: update
+                .get("surge")
+                .and_then(Count::from_value)
+                .unwrap_or(if writes_volume {
+                    Count::Exactly(0)
+                } else {
+                    DEFAULT_SURGE
+                }),
             delay: time("delay").unwrap_or(defaults.delay),
             monitor: time("monitor").unwrap_or(defaults.monitor),
             failure_action: match word("failure-action") {
@@ -120,6 +142,17 @@ impl Update {
     /// Whether new replicas start beside the ones they replace: blue-green always does.
     pub fn starts_first(&self) -> bool {
         self.order == Order::StartFirst || self.strategy == Strategy::BlueGreen
+    }
+
+    /// How many replicas of a service of `replicas` a rolling update starts ahead of their
+    /// batch: none unless it starts first, batch by batch.
+    pub fn surge_of(&self, replicas: u32) -> usize {
+        match (self.order, self.strategy) {
+            (Order::StartFirst, Strategy::Rolling | Strategy::Canary) => {
+                usize::try_from(self.surge.of(replicas)).unwrap_or(usize::MAX)
+            }
+            _ => 0,
+        }
     }
 }
 
@@ -224,44 +257,56 @@ impl Rollout<'_> {
         if update.strategy == Strategy::BlueGreen {
             return self.blue_green(numbers, source, update).await;
         }
-        let batch_size = update.parallelism.max(1) as usize;
-        let batches: Vec<&[u32]> = numbers.chunks(batch_size).collect();
-        // Start-first, the containers of the next batch are created (not started) while this
-        // one warms up, so that only their start stands between two batches. A canary stops
-        // after its first batch: it makes none ahead.
-        let makes_ahead =
-            update.starts_first() && source == Source::New && update.strategy == Strategy::Rolling;
+        // Start-first, while a batch becomes ready, the replicas after it within the surge
+        // start and those the next turn starts are created, so that their start and warm-up
+        // overlap its wait. A canary stops after its first batch: it makes none ahead.
+        let ahead = update.starts_first() && source == Source::New && update.strategy == Strategy::Rolling;
+        let surge = update.surge_of(self.spec.replicas);
+        let turns = turns::plan(numbers, update.parallelism as usize, surge, ahead);
         let mut made: Vec<u32> = Vec::new();
+        // Started ahead of their turn, each with how its start went.
+        let mut started: Vec<(u32, Result<String, ProviderError>)> = Vec::new();
         let mut done: Vec<u32> = Vec::new();
         let mut failures: Vec<(u32, ProviderError)> = Vec::new();
         // Replicas switched but not yet retired and renamed: that goes on while the next batch
         // starts, since the retired ones are out of traffic already.
         let mut settling: Vec<Switched> = Vec::new();
-        for (index, batch) in batches.iter().enumerate() {
+        for (index, turn) in turns.iter().enumerate() {
             if index > 0 && !update.delay.is_zero() {
                 tokio::time::sleep(update.delay).await;
             }
-            let next: &[u32] = match batches.get(index + 1) {
-                Some(next) if makes_ahead => next,
-                _ => &[],
-            };
-            let (results, settled, made_next) = if update.starts_first() {
-                // The batch starts before the previous one is retired and the next one made:
-                // their daemon calls would slow its start, which is on the rollout's path, and
-                // they go on while it warms up instead.
-                let staged = join_all(
-                    batch
+            let batch = &turn.batch;
+            let (results, settled, (started_now, made_now)) = if update.starts_first() {
+                // The batch starts before the previous one is retired and later ones start or
+                // are made: their daemon calls would slow its start, which is on the
+                // rollout's path, and they go on while it warms up instead.
+                let staged = join_all(batch.iter().map(|number| {
+                    let early = started
                         .iter()
-                        .map(|number| self.stage(*number, source, made.contains(number))),
-                )
+                        .position(|(ahead, _)| ahead == number)
+                        .map(|at| started.remove(at).1);
+                    let made = made.contains(number);
+                    async move {
+                        match early {
+                            Some(result) => result,
+                            None => self.stage(*number, source, made).await,
+                        }
+                    }
+                }))
                 .await;
+                made.retain(|number| !batch.contains(number));
                 let taking_over = batch.iter().zip(staged).map(|(number, staged)| async move {
                     self.take_over(*number, staged?, source, update).await.map(Some)
                 });
+                let made = &made;
+                let later = async move {
+                    let started = self.start_ahead(&turn.start_ahead, made, source).await;
+                    (started, self.make_ahead(&turn.make_ahead).await)
+                };
                 futures_util::future::join3(
                     join_all(taking_over),
                     self.settle(std::mem::take(&mut settling)),
-                    self.make_ahead(next),
+                    later,
                 )
                 .await
             } else {
@@ -270,11 +315,13 @@ impl Rollout<'_> {
                         .await
                         .map(|()| None)
                 });
-                (join_all(replacing).await, Ok(()), Vec::new())
+                (join_all(replacing).await, Ok(()), (Vec::new(), Vec::new()))
             };
-            made = made_next;
+            made.retain(|number| !turn.start_ahead.contains(number));
+            made.extend(made_now);
+            started.extend(started_now);
             if let Err(error) = settled {
-                self.unmake(&made).await;
+                self.abandon(&made, &started).await;
                 return Err(error);
             }
             for (number, result) in batch.iter().zip(results) {
@@ -288,12 +335,12 @@ impl Rollout<'_> {
             }
             let gives_up = update.failure_action != FailureAction::Continue;
             if gives_up && too_many(failures.len(), numbers.len(), update.max_failure_ratio) {
-                self.unmake(&made).await;
+                self.abandon(&made, &started).await;
                 self.settle(settling).await?;
                 let roll_back = update.failure_action == FailureAction::Rollback;
                 return Err(self.failed(&done, failures, roll_back, source).await);
             }
-            let more_to_come = (index + 1) * batch_size < numbers.len();
+            let more_to_come = index + 1 < turns.len();
             if update.strategy == Strategy::Canary && source == Source::New && more_to_come {
                 // A paused canary is no error: its state shows in `stack status` and the next plan.
                 return self.settle(settling).await;
@@ -390,14 +437,9 @@ impl Rollout<'_> {
             return Ok(None);
         };
         let switched = async {
-            let out = match out {
-                Some(name) => self.provider.address_of(name).await?,
-                None => None,
-            };
-            let into = match into {
-                Some(name) => self.provider.address_of(name).await?,
-                None => None,
-            };
+            // Both looked up at once: the switch is on the rollout's path.
+            let (out, into) =
+                futures_util::future::try_join(self.address_of(out), self.address_of(into)).await?;
             front
                 .swap(out, into)
                 .await
@@ -407,6 +449,13 @@ impl Rollout<'_> {
         switched
             .instrument(info_span!("rollout.switch", replica = number))
             .await
+    }
+
+    async fn address_of(&self, name: Option<&str>) -> Result<Option<Ipv4Addr>, ProviderError> {
+        match name {
+            Some(name) => self.provider.address_of(name).await,
+            None => Ok(None),
+        }
     }
 
     /// Lets the connections open on the replica switched out at `out` finish, for at most its
@@ -558,8 +607,23 @@ impl Rollout<'_> {
         join_all(making).await.into_iter().flatten().collect()
     }
 
-    /// Removes the containers made ahead for replicas whose turn will not come.
-    async fn unmake(&self, numbers: &[u32]) {
+    /// Starts the replicas `numbers` ahead of their turn (creating those not `made`); returns
+    /// how each start went, for its turn to take over or report.
+    async fn start_ahead(
+        &self,
+        numbers: &[u32],
+        made: &[u32],
+        source: Source,
+    ) -> Vec<(u32, Result<String, ProviderError>)> {
+        let starting = numbers
+            .iter()
+            .map(|number| async move { (*number, self.stage(*number, source, made.contains(number)).await) });
+        join_all(starting).await
+    }
+
+    /// Removes the new containers made or started ahead for replicas whose turn will not come.
+    async fn abandon(&self, made: &[u32], started: &[(u32, Result<String, ProviderError>)]) {
+        let numbers = made.iter().chain(started.iter().map(|(number, _)| number));
         for number in numbers {
             let _ = self
                 .provider

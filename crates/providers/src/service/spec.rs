@@ -120,6 +120,10 @@ impl ServiceSpec {
             .map(probe)
             .transpose()
             .map_err(|problem| reader.invalid("probe", problem))?;
+        let mounts = reader.mounts()?;
+        let writes_volume = mounts
+            .iter()
+            .any(|mount| matches!(mount, Mount::Volume { read_only: false, .. }));
         Ok(ServiceSpec {
             image: reader.image()?,
             image_built: field("image").is_some_and(|image| image.as_ref().is_some()),
@@ -133,7 +137,7 @@ impl ServiceSpec {
                 .iter()
                 .filter_map(|port| port.as_int().and_then(|port| u16::try_from(port).ok()))
                 .collect(),
-            mounts: reader.mounts()?,
+            mounts,
             networks: reader.networks(&host_name)?,
             secrets: reader.secrets()?,
             restart: field("restart")
@@ -156,7 +160,7 @@ impl ServiceSpec {
                 .and_then(duration)
                 .unwrap_or(Duration::from_secs(10)),
             probe,
-            update: Update::from_value(field("update"), duration),
+            update: Update::from_value(field("update"), duration, writes_volume),
             host_name,
         })
     }
