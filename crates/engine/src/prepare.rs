@@ -157,6 +157,7 @@ pub async fn plan_against(
     let mut resources = Vec::new();
     // Replaced resources whose objects their dependents' objects hold.
     let mut held = HashSet::new();
+    let every_desired = &desired;
     for address in graph.layers().into_iter().flatten() {
         let (Some(desired), Some(resource)) = (desired.get(address), stack.resources.get(address)) else {
             continue;
@@ -170,6 +171,7 @@ pub async fn plan_against(
         };
         if live.contains_key(address) && !desired.external {
             replace_with_held(&mut planned, graph, &held);
+            follows_new_objects(&mut planned, graph, every_desired, &live);
         }
         if planned.action == Action::Replace
             && providers
@@ -578,6 +580,57 @@ fn replace_with_held(planned: &mut ResourcePlan, graph: &ResourceGraph, held: &H
     if !replaced.is_empty() {
         planned.action = Action::Replace;
         planned.reasons.extend(replaced);
+    }
+}
+
+/// Says which dependencies an update only follows: when every changed field differs only by
+/// the names of dependencies that get a new object under a new name (a new version of a swarm
+/// secret), the files of `planned` did not change, those dependencies did.
+fn follows_new_objects(
+    planned: &mut ResourcePlan,
+    graph: &ResourceGraph,
+    desired: &IndexMap<Address, Desired>,
+    live: &IndexMap<Address, Live>,
+) {
+    let Some(at) = planned
+        .reasons
+        .iter()
+        .position(|reason| *reason == Reason::Changed)
+    else {
+        return;
+    };
+    let renamed: Vec<(&Address, &str, &str)> = graph
+        .dependencies(&planned.address)
+        .iter()
+        .filter_map(|(dependency, _)| {
+            let old = &live.get(*dependency)?.name;
+            let new = &desired.get(*dependency)?.name;
+            (old != new).then_some((*dependency, old.as_str(), new.as_str()))
+        })
+        .collect();
+    let followed: Vec<&Address> = renamed
+        .iter()
+        .filter(|(_, old, _)| {
+            planned
+                .changes
+                .iter()
+                .any(|change| serde_json::to_string(&change.before).is_ok_and(|before| before.contains(old)))
+        })
+        .map(|(dependency, _, _)| *dependency)
+        .collect();
+    let only_followed = !followed.is_empty()
+        && planned.changes.iter().all(|change| {
+            let renamed_before = renamed.iter().fold(
+                serde_json::to_string(&change.before).unwrap_or_default(),
+                |text, (_, old, new)| text.replace(old, new),
+            );
+            serde_json::to_string(&change.after).is_ok_and(|after| after == renamed_before)
+        });
+    if only_followed {
+        let reasons = followed.into_iter().map(|dependency| Reason::DependencyChanged {
+            dependency: dependency.clone(),
+        });
+        planned.reasons.splice(at..=at, reasons);
     }
 }
 

@@ -9,10 +9,6 @@
 //! service scaled or changed by hand, or whose tasks keep failing, is drift that apply repairs.
 
 pub(crate) mod converge;
-// Test code may unwrap.
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod fixtures;
 pub(crate) mod observed;
 pub(crate) mod spec;
 
@@ -30,6 +26,13 @@ use stack_provider::{Config, Desired, Drift, Live, Provider, ProviderError, Reso
 use stack_providers::common;
 
 use converge::Goal;
+
+/// The engine providers' fixtures, with a secret named as a swarm names one of its versions:
+/// `NAME_v1`.
+#[cfg(test)]
+pub(crate) fn resolved_for_tests(stack: &stack_language::Stack) -> stack_providers::fixtures::Resolved {
+    stack_providers::fixtures::Resolved::naming_secrets(stack, &|name| format!("{name}_v1"))
+}
 use spec::{Mode, SwarmService};
 
 pub struct ServiceProvider {
@@ -106,6 +109,17 @@ impl Provider for ServiceProvider {
             if self.mode == Mode::Job {
                 healthy = None;
                 state = format!("{running} running, job");
+                let name = spec.name.clone().unwrap_or_default();
+                let tasks = self.docker.list_tasks(&name).await.map_err(crate::error)?;
+                // A failed run is run again by the next apply, as on one engine.
+                if let Some(error) = converge::failed_run(&service, &tasks) {
+                    state = format!("job failed: {error}");
+                    drift.push(Drift {
+                        field: "run".to_owned(),
+                        expected: "completed".to_owned(),
+                        actual: format!("failed: {error}"),
+                    });
+                }
             } else if running < wanted {
                 let name = spec.name.clone().unwrap_or_default();
                 let reason = self.failing_reason(&name).await?;
@@ -190,7 +204,7 @@ impl Provider for ServiceProvider {
                 .iter()
                 .filter(|container| container.labels.get(STACK) == Some(&scope.stack));
             if ours.count() == 0 {
-                return Ok(());
+                return crate::secret::prune_versions(&self.docker, scope).await;
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(ProviderError::new(format!(
@@ -238,7 +252,9 @@ impl ServiceProvider {
             .update_service(&desired.name, version, spec)
             .await
             .map_err(|error| named(&desired.address, error))?;
-        self.wait_rolled_out(scope, desired).await
+        self.wait_rolled_out(scope, desired).await?;
+        // The versions of secrets its old tasks mounted go, once no other service mounts them.
+        crate::secret::prune_versions(&self.docker, scope).await
     }
 
     async fn wait_for(&self, scope: &Scope, desired: &Desired, goal: Goal) -> Result<(), ProviderError> {

@@ -112,12 +112,7 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
         state,
         Some(ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED)
     );
-    let spec = service.spec.as_ref();
-    let template = spec.and_then(|spec| spec.task_template.as_ref()).map(normal);
-    let current: Vec<&Task> = tasks
-        .iter()
-        .filter(|task| task.spec.as_ref().map(normal) == template)
-        .collect();
+    let current = current_tasks(service, tasks);
     let wanted = wanted_tasks(service);
     let in_state = |state: TaskState| {
         current
@@ -168,6 +163,38 @@ pub fn progress(service: &Service, tasks: &[Task], goal: Goal) -> Progress {
         ));
     }
     Progress::Waiting(counts(tasks))
+}
+
+/// The tasks of the service's current spec.
+fn current_tasks<'a>(service: &Service, tasks: &'a [Task]) -> Vec<&'a Task> {
+    let spec = service.spec.as_ref();
+    let template = spec.and_then(|spec| spec.task_template.as_ref()).map(normal);
+    tasks
+        .iter()
+        .filter(|task| task.spec.as_ref().map(normal) == template)
+        .collect()
+}
+
+/// Why the last run of a job failed, if it did: every task of its current spec has ended, and
+/// none completed. The error of the last one.
+pub fn failed_run(service: &Service, tasks: &[Task]) -> Option<String> {
+    let current = current_tasks(service, tasks);
+    let state = |task: &&Task| task.status.as_ref().and_then(|status| status.state);
+    let ended = |task: &&Task| {
+        matches!(
+            state(task),
+            Some(TaskState::FAILED | TaskState::REJECTED | TaskState::SHUTDOWN)
+        )
+    };
+    let failed = current
+        .iter()
+        .filter(|task| matches!(state(task), Some(TaskState::FAILED | TaskState::REJECTED)))
+        .filter_map(|task| Some((task.updated_at.clone()?, task.status.as_ref()?)))
+        .max_by(|one, other| one.0.cmp(&other.0))?;
+    current.iter().all(ended).then(|| {
+        let status = failed.1;
+        status.err.clone().or(status.message.clone()).unwrap_or_default()
+    })
 }
 
 /// How long Swarm watches a new task for failing: the monitor period of the service's update
@@ -340,6 +367,26 @@ mod tests {
             reason.contains("keep failing (3 failed): task: non-zero exit (1)"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn a_job_whose_every_task_failed_has_a_failed_run() {
+        let job: Service = serde_json::from_value(json!({
+            "Spec": {"Mode": {"ReplicatedJob": {"MaxConcurrent": 1, "TotalCompletions": 1}}},
+        }))
+        .unwrap();
+        let run = |state: &str| Task {
+            spec: None,
+            updated_at: Some("2026-12-07T23:00:00Z".to_owned()),
+            ..task("a", 0, state, "shutdown")
+        };
+        assert_eq!(
+            failed_run(&job, &[run("failed")]).as_deref(),
+            Some("task: non-zero exit (1)")
+        );
+        assert_eq!(failed_run(&job, &[run("complete")]), None);
+        assert_eq!(failed_run(&job, &[run("failed"), run("running")]), None);
+        assert_eq!(failed_run(&job, &[]), None);
     }
 
     #[test]
