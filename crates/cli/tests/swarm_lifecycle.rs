@@ -10,7 +10,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use support::examples::{eventually, try_get};
+use support::examples::try_get;
 use support::seen::{Seen, random_value};
 use support::swarm::TestSwarm;
 use support::{LiveStack, TEST_LABEL, docker_available, free_port};
@@ -41,15 +41,28 @@ fn names(swarm: &TestSwarm, live: &LiveStack, kind: &str) -> Vec<String> {
     names
 }
 
-/// The content of /run/secrets/token as the service's task reads it, once it is `expected`:
-/// through `stack-demo serve`'s `/file`, on the port the task publishes on its node.
-fn secret_in_task(address: SocketAddr, expected: &str) {
-    eventually("the secret in the task", Duration::from_secs(30), || {
-        let (status, body) = try_get(address, "/file?path=/run/secrets/token")?;
-        (status == 200 && body == expected)
-            .then_some(())
-            .ok_or(format!("{status}: {body:?}"))
-    });
+/// Waits until the service's task reads `expected` from /run/secrets/token: through
+/// `stack-demo serve`'s `/file`, on the port the task publishes on its node. On a time-out,
+/// what the swarm says of the service's tasks.
+fn secret_in_task(swarm: &TestSwarm, live: &LiveStack, address: SocketAddr, expected: &str) {
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let read = try_get(address, "/file?path=/run/secrets/token");
+        if matches!(&read, Ok((200, body)) if body == expected) {
+            return;
+        }
+        if std::time::Instant::now() > give_up {
+            let tasks = swarm
+                .manager()
+                .docker(&["service", "ps", "--no-trunc", &live.object("api")]);
+            panic!(
+                "the task does not read the secret: {read:?}\n{}{}",
+                String::from_utf8_lossy(&tasks.stdout),
+                String::from_utf8_lossy(&tasks.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 #[test]
@@ -71,9 +84,13 @@ image "app" {{
 secret "token" {{
     from-env "SWARM_ROTATION_TOKEN"
 }}
+// The test daemon has no default bridge: a task publishes its port through a network.
+network "backend"
 service "api" {{
     image "${{image.app}}"
+    network "backend"
     port {port} target=8080 mode="host"
+    endpoint-mode "dnsrr"
     secret "token"
 }}
 "#
@@ -84,7 +101,7 @@ service "api" {{
     let first = random_value("first-token");
     live.set_env("SWARM_ROTATION_TOKEN", &first);
     seen.run(&live, "apply", &with_swarm(&["--auto-approve"]), 0);
-    secret_in_task(task, &first);
+    secret_in_task(&swarm, &live, task, &first);
     let [first_version] = names(&swarm, &live, "secret").try_into().unwrap();
 
     // A new value: a new version of the secret, and the service updated to it because of it.
@@ -94,7 +111,7 @@ service "api" {{
         .run("plan", &with_swarm(&["--detailed-exitcode"]))
         .status(2)
         .stdout_contains("-/+ secret.token  must be replaced (`content` cannot change in place)")
-        .stdout_contains("~ service.api  will be updated in place (it uses the new `secret.token`)");
+        .stdout_contains("-/+ service.api  must be replaced (it uses the new `secret.token`)");
     seen.add("plan", plan.stdout);
     let json = live
         .run("plan", &with_swarm(&["--format", "json"]))
@@ -113,7 +130,7 @@ service "api" {{
     );
     seen.add("plan --format json", json.to_string());
     seen.run(&live, "apply", &with_swarm(&["--auto-approve"]), 0);
-    secret_in_task(task, &second);
+    secret_in_task(&swarm, &live, task, &second);
     let [second_version] = names(&swarm, &live, "secret").try_into().unwrap();
     assert_ne!(second_version, first_version, "the old version is gone");
     live.run("plan", &with_swarm(&["--detailed-exitcode"]))
@@ -148,7 +165,7 @@ service "api" {{
     let third = random_value("third-token");
     live.set_env("SWARM_ROTATION_TOKEN", &third);
     seen.run(&live, "apply", &with_swarm(&["--auto-approve"]), 0);
-    secret_in_task(task, &third);
+    secret_in_task(&swarm, &live, task, &third);
     let kept = names(&swarm, &live, "secret");
     assert_eq!(kept.len(), 2, "{kept:?}");
     assert!(kept.contains(&second_version), "{kept:?}");
@@ -209,6 +226,7 @@ job "migrate" {
 }
 service "api" {
     image "${image.app}"
+    endpoint-mode "dnsrr"
     depends-on "job.migrate" condition="completed"
 }
 "#;
@@ -284,6 +302,7 @@ image "app" {
 }
 service "api" {
     image "${image.app}"
+    endpoint-mode "dnsrr"
     probe {
         exec "/stack-demo" "probe" "http://127.0.0.1:8080/health"
         interval "1s"
@@ -319,8 +338,8 @@ service "api" {
     ]);
     live.run("plan", &with_swarm(&["--detailed-exitcode"]))
         .status(2)
-        .stdout_contains("~ service.api  will be updated in place (changed on the daemon by hand)")
-        .stdout_contains("! probe: ");
+        .stdout_contains("-/+ service.api  must be replaced (`probe` cannot change in place; changed on the daemon by hand)")
+        .stdout_contains("! probe: {\"Interval\":7000000000,\"Retries\":9,");
     live.run("apply", &with_swarm(&["--auto-approve"])).success();
     let repaired = check();
     assert!(

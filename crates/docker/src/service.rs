@@ -49,6 +49,11 @@ impl DockerClient {
         self.get_typed(&path, object).await
     }
 
+    /// Every service of the swarm, whoever made it, in one request.
+    pub async fn list_all_services(&self) -> Result<Vec<Service>> {
+        self.get_typed("/services", service_ref("every service")).await
+    }
+
     /// Replaces the service's spec with `spec`; Swarm rolls the tasks out as its update
     /// configuration says. `version` is the one the service was read at: a change made since is
     /// refused, not overwritten.

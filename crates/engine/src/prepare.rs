@@ -583,20 +583,18 @@ fn replace_with_held(planned: &mut ResourcePlan, graph: &ResourceGraph, held: &H
     }
 }
 
-/// Says which dependencies an update only follows: when every changed field differs only by
+/// Says which dependencies a change only follows: when every changed field differs only by
 /// the names of dependencies that get a new object under a new name (a new version of a swarm
-/// secret), the files of `planned` did not change, those dependencies did.
+/// secret), the files of `planned` did not change, those dependencies did. Their reasons take
+/// the place of "changed in the files" and of the fields that force a replacement.
 fn follows_new_objects(
     planned: &mut ResourcePlan,
     graph: &ResourceGraph,
     desired: &IndexMap<Address, Desired>,
     live: &IndexMap<Address, Live>,
 ) {
-    let Some(at) = planned
-        .reasons
-        .iter()
-        .position(|reason| *reason == Reason::Changed)
-    else {
+    let from_files = |reason: &Reason| matches!(reason, Reason::Changed | Reason::ForcesReplacement { .. });
+    let Some(at) = planned.reasons.iter().position(from_files) else {
         return;
     };
     let renamed: Vec<(&Address, &str, &str)> = graph
@@ -608,30 +606,33 @@ fn follows_new_objects(
             (old != new).then_some((*dependency, old.as_str(), new.as_str()))
         })
         .collect();
+    let text = |setting: &Option<Setting>| serde_json::to_string(setting).unwrap_or_default();
     let followed: Vec<&Address> = renamed
         .iter()
         .filter(|(_, old, _)| {
             planned
                 .changes
                 .iter()
-                .any(|change| serde_json::to_string(&change.before).is_ok_and(|before| before.contains(old)))
+                .any(|change| text(&change.before).contains(old))
         })
         .map(|(dependency, _, _)| *dependency)
         .collect();
-    let only_followed = !followed.is_empty()
-        && planned.changes.iter().all(|change| {
-            let renamed_before = renamed.iter().fold(
-                serde_json::to_string(&change.before).unwrap_or_default(),
-                |text, (_, old, new)| text.replace(old, new),
-            );
-            serde_json::to_string(&change.after).is_ok_and(|after| after == renamed_before)
-        });
-    if only_followed {
-        let reasons = followed.into_iter().map(|dependency| Reason::DependencyChanged {
-            dependency: dependency.clone(),
-        });
-        planned.reasons.splice(at..=at, reasons);
+    let only_followed = planned.changes.iter().all(|change| {
+        let renamed_before = renamed
+            .iter()
+            .fold(text(&change.before), |before, (_, old, new)| {
+                before.replace(old, new)
+            });
+        renamed_before == text(&change.after)
+    });
+    if followed.is_empty() || !only_followed {
+        return;
     }
+    planned.reasons.retain(|reason| !from_files(reason));
+    let reasons = followed.into_iter().map(|dependency| Reason::DependencyChanged {
+        dependency: dependency.clone(),
+    });
+    planned.reasons.splice(at..at, reasons);
 }
 
 /// Whether a configuration asks never to delete its object.

@@ -52,7 +52,8 @@ pub enum Reason {
     /// deleted before it and created again after it.
     DependencyReplaced { dependency: Address },
     /// A resource this one uses has a new object under a new name (a new version of a swarm
-    /// secret): the changed fields only follow it, nothing changed in this one's files.
+    /// secret): the changed fields only follow it, nothing changed in this one's files. It
+    /// stands for the reasons those fields would give (changed, forces replacement).
     DependencyChanged { dependency: Address },
     /// On the daemon, but no longer in the files.
     RemovedFromFiles,

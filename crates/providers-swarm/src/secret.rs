@@ -91,7 +91,7 @@ impl Provider for SecretProvider {
     /// Two list requests, secrets and services; the newest version of each resource is its
     /// live object, and older ones no service mounts are drift.
     async fn read(&self, scope: &Scope) -> Result<Vec<Live>, ProviderError> {
-        let (versions, mounted) = tokio::join!(versions(&self.docker, scope), mounted(&self.docker, scope));
+        let (versions, mounted) = tokio::join!(versions(&self.docker, scope), mounted(&self.docker));
         let (versions, mounted) = (versions?, mounted?);
         Ok(versions
             .into_values()
@@ -214,12 +214,10 @@ async fn versions(
     Ok(by_address)
 }
 
-/// The ids of the secrets the stack's services and jobs mount, in one list request.
-async fn mounted(docker: &DockerClient, scope: &Scope) -> Result<HashSet<String>, ProviderError> {
-    let services = docker
-        .list_services(&LabelFilter::new(STACK, &scope.stack))
-        .await
-        .map_err(common::error)?;
+/// The ids of the secrets services mount, in one list request: those of any service, since a
+/// version another service mounts cannot go either.
+async fn mounted(docker: &DockerClient) -> Result<HashSet<String>, ProviderError> {
+    let services = docker.list_all_services().await.map_err(common::error)?;
     Ok(services
         .iter()
         .filter_map(|service| {

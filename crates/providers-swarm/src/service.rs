@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
 use stack_docker::service::{Service, TaskState};
-use stack_docker::{DockerClient, LabelFilter, Labels};
+use stack_docker::{ContainerStatus, DockerClient, LabelFilter, Labels};
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Condition, Resource};
 use stack_provider::labels::{ADDRESS, CONFIG, STACK};
@@ -190,7 +190,9 @@ impl Provider for ServiceProvider {
     }
 
     /// Removes the service, then waits until its tasks' containers on this node are gone, so
-    /// that the networks and volumes they use can be removed after it.
+    /// that the networks and volumes they use can be removed after it. Swarm stops them but
+    /// may leave those that had ended (a job's run): they are removed here, with their
+    /// anonymous volumes.
     async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError> {
         match self.docker.remove_service(&live.name).await {
             Err(error) if !error.is_not_found() => return Err(named(&live.address, error)),
@@ -200,10 +202,22 @@ impl Provider for ServiceProvider {
         let deadline = tokio::time::Instant::now() + scope.ready_timeout;
         loop {
             let containers = self.docker.list_containers(&filter).await.map_err(crate::error)?;
-            let ours = containers
+            let ours: Vec<_> = containers
                 .iter()
-                .filter(|container| container.labels.get(STACK) == Some(&scope.stack));
-            if ours.count() == 0 {
+                .filter(|container| container.labels.get(STACK) == Some(&scope.stack))
+                .collect();
+            for ended in ours.iter().filter(|container| {
+                matches!(
+                    container.status,
+                    ContainerStatus::Exited | ContainerStatus::Created | ContainerStatus::Dead
+                )
+            }) {
+                match self.docker.remove_container(&ended.id, true).await {
+                    Err(error) if !error.is_not_found() => return Err(named(&live.address, error)),
+                    _ => {}
+                }
+            }
+            if ours.is_empty() {
                 return crate::secret::prune_versions(&self.docker, scope).await;
             }
             if tokio::time::Instant::now() >= deadline {
