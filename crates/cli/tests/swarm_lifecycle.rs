@@ -15,6 +15,12 @@ use support::seen::{Seen, random_value};
 use support::swarm::TestSwarm;
 use support::{LiveStack, TEST_LABEL, docker_available, free_port};
 
+/// A single-node swarm of the test's own, when the shared daemon answers (else the test is
+/// skipped, or fails under `CI=true`).
+fn test_swarm() -> Option<TestSwarm> {
+    docker_available().then(TestSwarm::single_node).flatten()
+}
+
 /// A stack on the test swarm: the demo image built there, `--target swarm` on every run.
 fn on_a_swarm(swarm: &TestSwarm, text: &str) -> LiveStack {
     let mut live = LiveStack::new().unwrap();
@@ -67,12 +73,7 @@ fn secret_in_task(swarm: &TestSwarm, live: &LiveStack, address: SocketAddr, expe
 
 #[test]
 fn a_secret_rotation_moves_its_service_and_removes_the_old_version() {
-    if !docker_available() {
-        return;
-    }
-    let Some(swarm) = TestSwarm::single_node() else {
-        return;
-    };
+    let Some(swarm) = test_swarm() else { return };
     let port = free_port();
     let mut live = on_a_swarm(
         &swarm,
@@ -233,12 +234,7 @@ service "api" {
 
 #[test]
 fn a_job_completes_before_its_dependents_and_a_failing_one_stops_them() {
-    if !docker_available() {
-        return;
-    }
-    let Some(swarm) = TestSwarm::single_node() else {
-        return;
-    };
+    let Some(swarm) = test_swarm() else { return };
     let live = on_a_swarm(&swarm, JOB_FIRST);
     live.run("apply", &with_swarm(&["--auto-approve"])).success();
     let completed = task_times(&swarm, &live.object("migrate"), ".Status.Timestamp");
@@ -288,12 +284,7 @@ fn a_job_completes_before_its_dependents_and_a_failing_one_stops_them() {
 
 #[test]
 fn a_health_check_changed_by_hand_is_drift_that_apply_repairs() {
-    if !docker_available() {
-        return;
-    }
-    let Some(swarm) = TestSwarm::single_node() else {
-        return;
-    };
+    let Some(swarm) = test_swarm() else { return };
     let live = on_a_swarm(
         &swarm,
         r#"

@@ -587,7 +587,7 @@ fn replace_with_held(planned: &mut ResourcePlan, graph: &ResourceGraph, held: &H
 /// the names of dependencies that get a new object under a new name (a new version of a swarm
 /// secret), the files of `planned` did not change, those dependencies did. Their reasons take
 /// the place of "changed in the files" and of the fields that force a replacement.
-fn follows_new_objects(
+pub(crate) fn follows_new_objects(
     planned: &mut ResourcePlan,
     graph: &ResourceGraph,
     desired: &IndexMap<Address, Desired>,

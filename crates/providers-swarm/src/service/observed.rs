@@ -258,6 +258,13 @@ service "api" {
         (spec, config)
     }
 
+    fn container_of(spec: &mut ServiceSpec) -> &mut stack_docker::service::TaskSpecContainerSpec {
+        spec.task_template
+            .as_mut()
+            .and_then(|task| task.container_spec.as_mut())
+            .unwrap()
+    }
+
     #[test]
     fn a_service_as_sent_reads_back_as_recorded() {
         let (spec, config) = sent();
@@ -303,13 +310,7 @@ service "api" {
     #[test]
     fn a_probe_changed_by_hand_is_drift() {
         let (mut spec, config) = sent();
-        let container = spec
-            .task_template
-            .as_mut()
-            .unwrap()
-            .container_spec
-            .as_mut()
-            .unwrap();
+        let container = container_of(&mut spec);
         let check = container.health_check.as_mut().unwrap();
         assert_eq!(check.test, Some(vec!["CMD".to_owned(), "true".to_owned()]));
         check.test = Some(vec!["CMD-SHELL".to_owned(), "exit 0".to_owned()]);
@@ -325,13 +326,7 @@ service "api" {
     #[test]
     fn env_changed_by_hand_hides_sensitive_values() {
         let (mut spec, config) = sent();
-        let container = spec
-            .task_template
-            .as_mut()
-            .unwrap()
-            .container_spec
-            .as_mut()
-            .unwrap();
+        let container = container_of(&mut spec);
         container.env = Some(vec!["MODE=slow".to_owned(), "PASSWORD=hunter2".to_owned()]);
         let (observed, drift) = observed(&config, &spec);
         let env = observed.get("env").and_then(Setting::as_json).unwrap();
