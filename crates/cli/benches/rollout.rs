@@ -239,7 +239,7 @@ service "web" {{
             .arg(self.dir.path())
             .args(["--name", &self.name, "--auto-approve", "--volumes"])
             .output();
-        docker(&["rm", "-f", &format!("{}-load", self.name)]);
+        docker(&["rm", "-f", "-v", &format!("{}-load", self.name)]);
     }
 }
 

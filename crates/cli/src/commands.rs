@@ -119,6 +119,7 @@ fn options(stack: &StackArgs, require_values: bool) -> Options {
         },
         require_values,
         stack_name: stack.name.clone(),
+        target: stack.target,
     }
 }
 

@@ -98,6 +98,7 @@ impl PlanFile {
             },
             require_values: true,
             stack_name: self.name.clone(),
+            target: self.target,
         }
     }
 

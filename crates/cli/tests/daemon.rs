@@ -363,7 +363,7 @@ fn services_are_health_gated_changed_in_place_or_replaced_and_repaired() {
     live.run("plan", &["--detailed-exitcode"]).success();
 
     // A container removed by hand is drift the next apply repairs.
-    docker(&["rm", "-f", &format!("{}_cache-1", live.name)]);
+    docker(&["rm", "-f", "-v", &format!("{}_cache-1", live.name)]);
     live.run("plan", &["--detailed-exitcode"]).status(2);
     live.run("apply", &["--auto-approve"]).success();
     live.run("plan", &["--detailed-exitcode"]).success();
@@ -793,7 +793,7 @@ fn a_container_started_by_hand_from_a_stack_image_is_never_the_stacks() {
         docker(&["inspect", "-f", "{{.Id}} {{.State.Status}}", &by_hand]),
         format!("{} running\n", by_hand_id.trim())
     );
-    docker(&["rm", "-f", &by_hand]);
+    docker(&["rm", "-f", "-v", &by_hand]);
     live.run("destroy", &["--auto-approve"]).success();
     live.nothing_left();
 }
@@ -817,7 +817,7 @@ fn an_image_a_container_outside_the_stack_uses_is_named_when_destroy_cannot_remo
     assert!(!output.contains("already exists"), "{output}");
     assert!(output.contains("docker ps -a --filter ancestor="), "{output}");
 
-    docker(&["rm", "-f", &by_hand]);
+    docker(&["rm", "-f", "-v", &by_hand]);
     live.run("destroy", &["--auto-approve"]).success();
     live.nothing_left();
 }

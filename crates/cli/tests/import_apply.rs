@@ -117,7 +117,7 @@ impl Drop for Projects {
         let _ = self.stack(&["destroy", "--auto-approve", "--volumes"]);
         let filter = format!("label=dev.stack.stack={}", self.stack);
         for id in docker(&["ps", "-aq", "--filter", &filter]).lines() {
-            docker(&["rm", "-f", id]);
+            docker(&["rm", "-f", "-v", id]);
         }
         for kind in ["network", "volume"] {
             for id in docker(&[kind, "ls", "-q", "--filter", &filter]).lines() {
@@ -128,7 +128,7 @@ impl Drop for Projects {
         for id in docker(&["images", "-q", "--filter", &images]).lines() {
             docker(&["rmi", "-f", id]);
         }
-        docker(&["rm", "-f", &format!("stack-lock.{}", self.stack)]);
+        docker(&["rm", "-f", "-v", &format!("stack-lock.{}", self.stack)]);
     }
 }
 

@@ -100,3 +100,71 @@ fn volume_data_survives_updates_replacements_rollouts_and_destroy() {
         "+ service.api created",
     );
 }
+
+/// The volumes of the stack's containers named `volume`-type mounts, by name.
+fn volume_mounts(container: &str) -> Vec<String> {
+    let listed = support::docker(&[
+        "inspect",
+        "--format",
+        "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}",
+        container,
+    ]);
+    listed.split_whitespace().map(str::to_owned).collect()
+}
+
+/// An image's `VOLUME` gives each container an anonymous volume: the containers stack removes
+/// (a replaced revision, destroy) take theirs with them, and named volumes stay. Compared by
+/// the containers' own volumes: other tests make and remove volumes at the same time.
+#[test]
+fn removed_containers_take_their_anonymous_volumes_with_them() {
+    let Some(live) = LiveStack::new() else { return };
+    live.demo_context("app");
+    live.write(
+        "app/Dockerfile",
+        "FROM scratch\nCOPY stack-demo /stack-demo\nVOLUME /scratch\nENTRYPOINT [\"/stack-demo\"]\nCMD [\"serve\"]\n",
+    );
+    let stack = |version: &str| {
+        format!(
+            "image \"demo\" {{\n    context \"app\"\n}}\nvolume \"data\"\nservice \"api\" {{\n    image \"${{image.demo}}\"\n    \
+             volume \"data\" target=\"/data\"\n    init #true\n    env {{\n        DEMO_VERSION \"{version}\"\n    }}\n}}\n"
+        )
+    };
+    live.write("stack.kdl", stack("1"));
+    live.run("apply", &["--auto-approve"]).success();
+    let named = live.object("data");
+    let mut anonymous = Vec::new();
+    for (container, _) in live.containers() {
+        anonymous.extend(
+            volume_mounts(&container)
+                .into_iter()
+                .filter(|name| *name != named),
+        );
+    }
+    assert_eq!(anonymous.len(), 1, "{anonymous:?}");
+
+    // A replacement: the old revision is kept stopped for a rollback, then removed by the next.
+    for version in ["2", "3"] {
+        live.write("stack.kdl", stack(version));
+        live.run("apply", &["--auto-approve"]).success();
+        for (container, _) in live.containers() {
+            anonymous.extend(
+                volume_mounts(&container)
+                    .into_iter()
+                    .filter(|name| *name != named),
+            );
+        }
+    }
+    anonymous.sort();
+    anonymous.dedup();
+    assert_eq!(anonymous.len(), 3, "{anonymous:?}");
+
+    live.run("destroy", &["--auto-approve"]).success();
+    let left: Vec<&String> = anonymous
+        .iter()
+        .filter(|name| {
+            !support::docker(&["volume", "ls", "-q", "--filter", &format!("name={name}")]).is_empty()
+        })
+        .collect();
+    assert_eq!(left, Vec::<&String>::new(), "anonymous volumes left behind");
+    assert_eq!(live.objects("volume"), [named], "the named volume stays");
+}

@@ -23,6 +23,7 @@ mod image;
 mod labels;
 mod logs;
 mod network;
+mod raw;
 mod registry;
 mod secret;
 pub mod service;

@@ -4,9 +4,7 @@
 
 use std::collections::HashMap;
 
-use bollard::query_parameters::{
-    InspectServiceOptions, ListServicesOptions, ListTasksOptions, UpdateServiceOptions,
-};
+use bollard::query_parameters::UpdateServiceOptions;
 
 pub use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
@@ -24,6 +22,7 @@ pub use bollard::models::{
 use crate::client::DockerClient;
 use crate::error::{DockerError, ObjectKind, ObjectRef, Result};
 use crate::labels::LabelFilter;
+use crate::raw::query_value;
 
 impl DockerClient {
     /// Creates the service; returns its id.
@@ -37,25 +36,23 @@ impl DockerClient {
         Ok(created.id.unwrap_or_default())
     }
 
-    /// The service by name or id.
+    /// The service by name or id, with its health check ([`crate::raw`]).
     pub async fn inspect_service(&self, name: &str) -> Result<Service> {
-        self.docker
-            .inspect_service(name, None::<InspectServiceOptions>)
+        self.get_typed(&format!("/services/{}", query_value(name)), service_ref(name))
             .await
-            .map_err(self.error(service_ref(name)))
     }
 
-    /// The services carrying the label, with their running and desired task counts, in one
-    /// request.
+    /// The services carrying the label, with their running and desired task counts and their
+    /// health checks ([`crate::raw`]), in one request.
     pub async fn list_services(&self, filter: &LabelFilter) -> Result<Vec<Service>> {
-        let options = ListServicesOptions {
-            filters: Some(filter.to_filters()),
-            status: Some(true),
-        };
-        self.docker
-            .list_services(Some(options))
-            .await
-            .map_err(self.error(service_ref(format!("label {}={}", filter.key, filter.value))))
+        let path = format!("/services?status=true&filters={}", filters(filter.to_filters()));
+        let object = service_ref(format!("label {}={}", filter.key, filter.value));
+        self.get_typed(&path, object).await
+    }
+
+    /// Every service of the swarm, whoever made it, in one request.
+    pub async fn list_all_services(&self) -> Result<Vec<Service>> {
+        self.get_typed("/services", service_ref("every service")).await
     }
 
     /// Replaces the service's spec with `spec`; Swarm rolls the tasks out as its update
@@ -140,18 +137,15 @@ impl DockerClient {
             .map_err(self.error(service_ref(name)))
     }
 
-    /// The tasks of the service (by name or id), of every state Swarm still keeps.
+    /// The tasks of the service (by name or id), of every state Swarm still keeps, read as
+    /// their service is, with their health checks ([`crate::raw`]).
     pub async fn list_tasks(&self, service: &str) -> Result<Vec<Task>> {
-        let options = ListTasksOptions {
-            filters: Some(HashMap::from([(
-                "service".to_string(),
-                vec![service.to_string()],
-            )])),
-        };
-        self.docker
-            .list_tasks(Some(options))
-            .await
-            .map_err(self.error(service_ref(service)))
+        let filter = HashMap::from([("service".to_string(), vec![service.to_string()])]);
+        self.get_typed(
+            &format!("/tasks?filters={}", filters(filter)),
+            service_ref(service),
+        )
+        .await
     }
 
     /// The swarm's nodes, as its manager lists them: their state and availability.
@@ -166,6 +160,11 @@ impl DockerClient {
     pub async fn swarm_node_count(&self) -> Result<usize> {
         Ok(self.list_nodes().await?.len())
     }
+}
+
+/// A `filters` query parameter.
+fn filters(filters: HashMap<String, Vec<String>>) -> String {
+    query_value(&serde_json::json!(filters).to_string())
 }
 
 fn service_ref(name: impl Into<String>) -> ObjectRef {

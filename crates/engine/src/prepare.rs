@@ -157,6 +157,7 @@ pub async fn plan_against(
     let mut resources = Vec::new();
     // Replaced resources whose objects their dependents' objects hold.
     let mut held = HashSet::new();
+    let every_desired = &desired;
     for address in graph.layers().into_iter().flatten() {
         let (Some(desired), Some(resource)) = (desired.get(address), stack.resources.get(address)) else {
             continue;
@@ -170,6 +171,7 @@ pub async fn plan_against(
         };
         if live.contains_key(address) && !desired.external {
             replace_with_held(&mut planned, graph, &held);
+            follows_new_objects(&mut planned, graph, every_desired, &live);
         }
         if planned.action == Action::Replace
             && providers
@@ -579,6 +581,58 @@ fn replace_with_held(planned: &mut ResourcePlan, graph: &ResourceGraph, held: &H
         planned.action = Action::Replace;
         planned.reasons.extend(replaced);
     }
+}
+
+/// Says which dependencies a change only follows: when every changed field differs only by
+/// the names of dependencies that get a new object under a new name (a new version of a swarm
+/// secret), the files of `planned` did not change, those dependencies did. Their reasons take
+/// the place of "changed in the files" and of the fields that force a replacement.
+pub(crate) fn follows_new_objects(
+    planned: &mut ResourcePlan,
+    graph: &ResourceGraph,
+    desired: &IndexMap<Address, Desired>,
+    live: &IndexMap<Address, Live>,
+) {
+    let from_files = |reason: &Reason| matches!(reason, Reason::Changed | Reason::ForcesReplacement { .. });
+    let Some(at) = planned.reasons.iter().position(from_files) else {
+        return;
+    };
+    let renamed: Vec<(&Address, &str, &str)> = graph
+        .dependencies(&planned.address)
+        .iter()
+        .filter_map(|(dependency, _)| {
+            let old = &live.get(*dependency)?.name;
+            let new = &desired.get(*dependency)?.name;
+            (old != new).then_some((*dependency, old.as_str(), new.as_str()))
+        })
+        .collect();
+    let text = |setting: &Option<Setting>| serde_json::to_string(setting).unwrap_or_default();
+    let followed: Vec<&Address> = renamed
+        .iter()
+        .filter(|(_, old, _)| {
+            planned
+                .changes
+                .iter()
+                .any(|change| text(&change.before).contains(old))
+        })
+        .map(|(dependency, _, _)| *dependency)
+        .collect();
+    let only_followed = planned.changes.iter().all(|change| {
+        let renamed_before = renamed
+            .iter()
+            .fold(text(&change.before), |before, (_, old, new)| {
+                before.replace(old, new)
+            });
+        renamed_before == text(&change.after)
+    });
+    if followed.is_empty() || !only_followed {
+        return;
+    }
+    planned.reasons.retain(|reason| !from_files(reason));
+    let reasons = followed.into_iter().map(|dependency| Reason::DependencyChanged {
+        dependency: dependency.clone(),
+    });
+    planned.reasons.splice(at..at, reasons);
 }
 
 /// Whether a configuration asks never to delete its object.

@@ -46,7 +46,7 @@ pub use name::{likely_name, likely_target};
 pub use template::{Expr, Part, Template, valid_segment};
 pub use value::{Data, Value};
 pub use variables::Inputs;
-pub use warnings::{FLOATING_IMAGE, PORT_WITHOUT_PROXY, SHARED_VOLUME, allowed, warnings};
+pub use warnings::{FLOATING_IMAGE, PORT_WITHOUT_PROXY, SHARED_VOLUME, VOLUME_PER_NODE, allowed, warnings};
 
 use decl::Unit;
 use eval::Evaluator;
@@ -64,6 +64,9 @@ pub struct Options {
     pub require_values: bool,
     /// Overrides the stack's name (`--name`).
     pub stack_name: Option<String>,
+    /// The target the command line asks for (`--target`), which wins over the overlays': the
+    /// warnings of a target are those of the one the stack is applied to.
+    pub target: Option<Target>,
 }
 
 /// A stack loaded for one environment, with what was found on the way.
@@ -322,7 +325,7 @@ fn evaluate(
         path.parent().unwrap_or(path)
     };
     loader.diagnostics.extend(check::check(&stack, stack_dir));
-    let found = warnings(&stack, loader.sources);
+    let found = warnings(&stack, options.target.or(stack.target), loader.sources);
     loader.diagnostics.extend(found);
     Some(stack)
 }

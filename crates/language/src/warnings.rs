@@ -4,7 +4,7 @@
 
 use stack_diagnostics::{Diagnostic, Sources};
 
-use crate::model::{Resource, Stack};
+use crate::model::{Resource, Stack, Target};
 use crate::{Data, Value};
 
 /// A named volume mounted read-write where two containers can run on it at once.
@@ -13,9 +13,12 @@ pub const SHARED_VOLUME: &str = "stack::shared_volume";
 pub const FLOATING_IMAGE: &str = "stack::floating_image";
 /// A host port a start-first service publishes with no proxy in front to hold it.
 pub const PORT_WITHOUT_PROXY: &str = "stack::port_without_proxy";
+/// On a swarm, a named volume mounted by replicas that may run on several nodes.
+pub const VOLUME_PER_NODE: &str = "stack::volume_per_node";
 
-/// The warnings of `stack` that no comment in `sources` allows.
-pub fn warnings(stack: &Stack, sources: &Sources) -> Vec<Diagnostic> {
+/// The warnings of `stack`, applied to `target` (the default when `None`), that no comment in
+/// `sources` allows.
+pub fn warnings(stack: &Stack, target: Option<Target>, sources: &Sources) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     for resource in stack.resources.values() {
         match resource.kind.name {
@@ -23,6 +26,9 @@ pub fn warnings(stack: &Stack, sources: &Sources) -> Vec<Diagnostic> {
                 found.extend(floating_image(resource));
                 shared_volumes(resource, &mut found);
                 ports_without_proxy(resource, &mut found);
+                if target == Some(Target::Swarm) {
+                    volumes_per_node(resource, &mut found);
+                }
             }
             "job" => found.extend(floating_image(resource)),
             _ => {}
@@ -112,6 +118,62 @@ fn shared_volumes(service: &Resource, found: &mut Vec<Diagnostic>) {
             ),
         );
     }
+}
+
+/// On a swarm a volume is one per node: replicas that may be scheduled on several nodes each
+/// see the volume of their own node, not one shared volume.
+fn volumes_per_node(service: &Resource, found: &mut Vec<Diagnostic>) {
+    let Some(replicas) = service
+        .field("replicas")
+        .filter(|value| value.as_int().is_some_and(|count| count > 1))
+    else {
+        return;
+    };
+    if pinned_to_one_node(service) {
+        return;
+    }
+    for mount in service.items("volume") {
+        let volume = match mount.get("source").map(|source| &source.data) {
+            Some(Data::Ref(address)) => format!("`{address}`"),
+            Some(Data::Str(name)) => format!("volume `{name}`"),
+            _ => "its volume".to_owned(),
+        };
+        found.push(
+            Diagnostic::warning(
+                VOLUME_PER_NODE,
+                format!(
+                    "{}'s replicas do not share {volume}: on a swarm each node has a volume of its own",
+                    service.address
+                ),
+            )
+            .primary(mount.span, "a volume on each node that runs a replica")
+            .secondary(replicas.span, "the replicas may run on several nodes")
+            .help(
+                "pin the service to one node (`placement { constraints \"node.hostname==NAME\"; }`), or \
+                 give the volume a driver that shares it between nodes (`driver` on the volume: NFS, a cloud \
+                 volume plugin)",
+            ),
+        );
+    }
+}
+
+/// Whether a placement constraint allows one node only: its id or its host name.
+fn pinned_to_one_node(service: &Resource) -> bool {
+    let Some(constraints) = service
+        .field("placement")
+        .and_then(|placement| placement.get("constraints"))
+    else {
+        return false;
+    };
+    constraints
+        .as_list()
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|constraint| {
+            constraint
+                .split_once("==")
+                .is_some_and(|(attribute, _)| matches!(attribute.trim(), "node.id" | "node.hostname"))
+        })
 }
 
 fn ports_without_proxy(service: &Resource, found: &mut Vec<Diagnostic>) {

@@ -121,3 +121,34 @@ fn the_overlays_of_an_environment_choose_its_target() {
     assert_eq!(target(None), None);
     assert_eq!(Target::default(), Target::Engine);
 }
+
+/// On a swarm a volume is one per node: replicas that may run on several nodes are warned that
+/// they do not share it, whether the command line or the environment's overlay chose the swarm;
+/// on one engine they do share it.
+#[test]
+fn replicas_on_a_swarm_are_warned_that_they_do_not_share_a_volume() {
+    let path = Path::new("tests/fixtures/swarm/stack.kdl");
+    let warnings = |options: &Options| {
+        let mut sources = Sources::new();
+        let loaded = load(path, options, &schema::builtin(), &mut sources);
+        assert!(!loaded.diagnostics.has_errors());
+        render(&loaded.diagnostics, &sources, RenderOptions::plain())
+    };
+    let on_a_swarm = warnings(&Options {
+        target: Some(Target::Swarm),
+        ..Options::default()
+    });
+    insta::assert_snapshot!(on_a_swarm);
+    let by_the_overlay = warnings(&Options {
+        environment: Some("cluster".to_owned()),
+        ..Options::default()
+    });
+    assert_eq!(by_the_overlay, on_a_swarm);
+    assert_eq!(warnings(&Options::default()), "");
+    let engine_wins = warnings(&Options {
+        environment: Some("cluster".to_owned()),
+        target: Some(Target::Engine),
+        ..Options::default()
+    });
+    assert_eq!(engine_wins, "");
+}

@@ -51,6 +51,10 @@ pub enum Reason {
     /// object holds it (a network containers are attached to): this one is
     /// deleted before it and created again after it.
     DependencyReplaced { dependency: Address },
+    /// A resource this one uses has a new object under a new name (a new version of a swarm
+    /// secret): the changed fields only follow it, nothing changed in this one's files. It
+    /// stands for the reasons those fields would give (changed, forces replacement).
+    DependencyChanged { dependency: Address },
     /// On the daemon, but no longer in the files.
     RemovedFromFiles,
     /// Changed on the daemon by hand; the apply repairs it.

@@ -17,13 +17,11 @@ use std::sync::Arc;
 use stack_docker::{DockerClient, DockerError};
 use stack_provider::{ProviderError, Providers};
 
-pub use secret::prune_versions;
-
 /// Every provider of the Swarm target, sharing one client (of a swarm manager).
 pub fn builtin(docker: DockerClient) -> Providers {
     let docker = Arc::new(docker);
     let providers: Vec<Arc<dyn stack_provider::Provider>> = vec![
-        Arc::new(network::NetworkProvider::new(docker.clone())),
+        Arc::new(network::provider(docker.clone())),
         // A volume per node, as on one engine: a service's mount creates it on the other nodes
         // its tasks run on (see the book's "From one host to a cluster").
         Arc::new(stack_providers::VolumeProvider::new(docker.clone())),

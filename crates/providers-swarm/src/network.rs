@@ -8,76 +8,19 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::Value as Json;
 use stack_diagnostics::Diagnostic;
 use stack_docker::DockerClient;
 use stack_language::Resource;
-use stack_language::schema::KindSchema;
-use stack_provider::{Desired, Live, Provider, ProviderError, Resolve, Scope, Setting};
-use stack_providers::common;
+use stack_provider::{Desired, Setting};
 
 /// Drivers whose networks stay on one host: no service of a swarm can join one.
 const LOCAL_DRIVERS: &[&str] = &["bridge", "host", "none"];
 
-pub struct NetworkProvider {
-    engine: stack_providers::NetworkProvider,
-    kind: &'static KindSchema,
-}
-
-impl NetworkProvider {
-    pub fn new(docker: Arc<DockerClient>) -> Self {
-        NetworkProvider {
-            engine: stack_providers::NetworkProvider::new(docker),
-            kind: common::builtin_kind("network"),
-        }
-    }
-}
-
-#[async_trait]
-impl Provider for NetworkProvider {
-    fn schema(&self) -> &'static KindSchema {
-        self.kind
-    }
-
-    /// A swarm removes no network that a service's tasks are attached to.
-    fn held_by_dependents(&self) -> bool {
-        true
-    }
-
-    async fn desired(
-        &self,
-        scope: &Scope,
-        resource: &Resource,
-        resolve: &dyn Resolve,
-    ) -> Result<Desired, Diagnostic> {
-        let mut desired = common::fixed_object(self.kind, scope, resource, resolve);
-        if !desired.external {
-            on_a_swarm(resource, &mut desired)?;
-            stack_providers::network::check_encryption(resource, &desired)?;
-        }
-        Ok(desired)
-    }
-
-    async fn read(&self, scope: &Scope) -> Result<Vec<Live>, ProviderError> {
-        self.engine.read(scope).await
-    }
-
-    async fn read_external(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
-        self.engine.read_external(scope, desired).await
-    }
-
-    async fn create(&self, scope: &Scope, desired: &Desired) -> Result<(), ProviderError> {
-        self.engine.create(scope, desired).await
-    }
-
-    async fn update(&self, scope: &Scope, desired: &Desired, live: &Live) -> Result<(), ProviderError> {
-        self.engine.update(scope, desired, live).await
-    }
-
-    async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError> {
-        self.engine.delete(scope, live).await
-    }
+/// The provider of the `network` kind on a swarm: the engine's, with networks configured by
+/// [`on_a_swarm`].
+pub fn provider(docker: Arc<DockerClient>) -> stack_providers::NetworkProvider {
+    stack_providers::NetworkProvider::configured(docker, on_a_swarm)
 }
 
 /// The configuration of a network on a swarm: `overlay` and attachable unless the files say
@@ -117,6 +60,8 @@ fn on_a_swarm(resource: &Resource, desired: &mut Desired) -> Result<(), Diagnost
 mod tests {
     use std::time::Duration;
 
+    use stack_provider::Scope;
+    use stack_providers::common;
     use stack_providers::common::testing::{Fixture, NoDependencies, resource};
 
     use super::*;

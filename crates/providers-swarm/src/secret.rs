@@ -2,15 +2,18 @@
 //!
 //! A swarm secret cannot change, so each content is a secret of its own, named after a short
 //! version of its content's salted hash: `<stack>_<name>_<version>`. A new content is a new
-//! secret (the plan replaces the resource); the old one goes as soon as no service uses it:
-//! at once when none does, else when [`prune_versions`] runs after the services moved to the
-//! new one. All versions of a resource carry its address label: the newest is the live one.
+//! secret (the plan replaces the resource, and updates the services that mount it, which only
+//! follow it); the old one goes as soon as no service uses it: at once when none does, else
+//! when the last service that mounted it has moved to the new one ([`prune_versions`], which the
+//! service provider calls after each rollout). An apply stopped in between leaves an old
+//! version no service uses: the next plan shows it as drift of the secret, and apply removes
+//! it. All versions of a resource carry its address label: the newest is the live one.
 //!
 //! The value is read as on one engine (`stack_providers::SecretProvider`: one source, a
 //! diagnostic when it cannot be read); it goes to the daemon only in the create request.
 //! Plans, labels and messages carry only the salted hash of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -19,13 +22,15 @@ use stack_docker::{DockerClient, DockerError, LabelFilter, SecretInfo, SecretSpe
 use stack_language::Resource;
 use stack_language::schema::KindSchema;
 use stack_provider::labels::{ADDRESS, STACK};
-use stack_provider::{Desired, Live, Provider, ProviderError, Resolve, Scope};
+use stack_provider::{Desired, Drift, Live, Provider, ProviderError, Resolve, Scope};
 use stack_providers::common;
 
 /// The one field of the configuration: the salted hash of the content. Where the value is
 /// read from is not the secret's business on the daemon: another source of the same value
 /// changes nothing.
 const CONTENT: &str = "content";
+/// The drift of a secret whose older versions no service mounts any more.
+const OLD_VERSIONS: &str = "old versions";
 
 pub struct SecretProvider {
     docker: Arc<DockerClient>,
@@ -83,14 +88,20 @@ impl Provider for SecretProvider {
         Ok(versioned(read))
     }
 
-    /// One list request; the newest version of each resource is its live object.
+    /// Two list requests, secrets and services; the newest version of each resource is its
+    /// live object, and older ones no service mounts are drift.
     async fn read(&self, scope: &Scope) -> Result<Vec<Live>, ProviderError> {
-        let versions = versions(&self.docker, scope).await?;
+        let (versions, mounted) = tokio::join!(versions(&self.docker, scope), mounted(&self.docker));
+        let (versions, mounted) = (versions?, mounted?);
         Ok(versions
             .into_values()
             .filter_map(|mut secrets| {
                 let newest = newest(&mut secrets)?;
-                self.live(newest, secrets.len())
+                let unused = secrets
+                    .iter()
+                    .filter(|secret| !mounted.contains(&secret.id))
+                    .count();
+                self.live(newest, secrets.len(), unused)
             })
             .collect())
     }
@@ -118,9 +129,10 @@ impl Provider for SecretProvider {
         }
     }
 
-    /// Nothing changes in place: a new content is a new secret, which `replace` makes.
-    async fn update(&self, _scope: &Scope, _desired: &Desired, _live: &Live) -> Result<(), ProviderError> {
-        Ok(())
+    /// Nothing changes in place: a new content is a new secret, which `replace` makes. What an
+    /// update repairs is drift: older versions no service mounts any more, which go.
+    async fn update(&self, scope: &Scope, desired: &Desired, live: &Live) -> Result<(), ProviderError> {
+        self.remove_versions(scope, live, Some(&desired.name)).await
     }
 
     /// The new version first, so that services can move to it; then the old ones that no
@@ -143,8 +155,8 @@ impl Provider for SecretProvider {
 
 impl SecretProvider {
     /// The live state of the newest version of a secret, or `None` when its labels name no
-    /// secret resource.
-    fn live(&self, newest: SecretInfo, older: usize) -> Option<Live> {
+    /// secret resource. Of its `older` versions, `unused` are mounted by no service.
+    fn live(&self, newest: SecretInfo, older: usize, unused: usize) -> Option<Live> {
         let (address, config) = common::recorded(&newest.labels)?;
         let address = common::parse_address(&address, self.kind.name)?;
         let version = newest.name.rsplit('_').next().unwrap_or_default().to_owned();
@@ -152,12 +164,20 @@ impl SecretProvider {
             0 => format!("version {version}"),
             older => format!("version {version}, {older} older kept while services use them"),
         };
+        let drift = (unused > 0)
+            .then(|| Drift {
+                field: OLD_VERSIONS.to_owned(),
+                expected: "none unused".to_owned(),
+                actual: format!("{unused} that no service mounts"),
+            })
+            .into_iter()
+            .collect();
         Some(Live {
             address,
             kind: self.kind.name,
             name: newest.name,
             config,
-            drift: Vec::new(),
+            drift,
             state,
             healthy: None,
         })
@@ -194,6 +214,26 @@ async fn versions(
     Ok(by_address)
 }
 
+/// The ids of the secrets services mount, in one list request: those of any service, since a
+/// version another service mounts cannot go either.
+async fn mounted(docker: &DockerClient) -> Result<HashSet<String>, ProviderError> {
+    let services = docker.list_all_services().await.map_err(common::error)?;
+    Ok(services
+        .iter()
+        .filter_map(|service| {
+            service
+                .spec
+                .as_ref()?
+                .task_template
+                .as_ref()?
+                .container_spec
+                .as_ref()
+        })
+        .flat_map(|container| container.secrets.iter().flatten())
+        .filter_map(|secret| secret.secret_id.clone())
+        .collect())
+}
+
 /// Takes the newest of the versions of one secret out of `secrets`, which keeps the older.
 fn newest(secrets: &mut Vec<SecretInfo>) -> Option<SecretInfo> {
     secrets.sort_by_key(|secret| secret.version);
@@ -201,9 +241,9 @@ fn newest(secrets: &mut Vec<SecretInfo>) -> Option<SecretInfo> {
 }
 
 /// Removes the stack's secrets older than the newest version of their resource that no
-/// service uses any more. The Swarm service provider calls it once services have moved to
-/// new versions; a version still in use stays.
-pub async fn prune_versions(docker: &DockerClient, scope: &Scope) -> Result<(), ProviderError> {
+/// service uses any more. The Swarm service provider calls it once a service has moved to new
+/// versions or is gone; a version another service still uses stays.
+pub(crate) async fn prune_versions(docker: &DockerClient, scope: &Scope) -> Result<(), ProviderError> {
     for (_, mut secrets) in versions(docker, scope).await? {
         newest(&mut secrets);
         for old in secrets {

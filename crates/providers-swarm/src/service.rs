@@ -11,10 +11,6 @@
 //! front, a second Swarm service ([`front`]), made, changed and removed with it.
 
 pub(crate) mod converge;
-// Test code may unwrap.
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod fixtures;
 pub(crate) mod front;
 pub(crate) mod nodes;
 pub(crate) mod observed;
@@ -28,7 +24,7 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
 use stack_docker::service::{Service, TaskState};
-use stack_docker::{DockerClient, LabelFilter, Labels};
+use stack_docker::{ContainerStatus, DockerClient, LabelFilter, Labels};
 use stack_language::schema::KindSchema;
 use stack_language::{Address, Condition, Resource};
 use stack_provider::labels::{ADDRESS, CONFIG, STACK};
@@ -38,6 +34,13 @@ use stack_provider::{
 use stack_providers::common;
 
 use converge::Goal;
+
+/// The engine providers' fixtures, with a secret named as a swarm names one of its versions:
+/// `NAME_v1`.
+#[cfg(test)]
+pub(crate) fn resolved_for_tests(stack: &stack_language::Stack) -> stack_providers::fixtures::Resolved {
+    stack_providers::fixtures::Resolved::naming_secrets(stack, &|name| format!("{name}_v1"))
+}
 use spec::{Mode, SwarmService};
 
 /// How many times an update Swarm rolled back for tasks lost with their nodes is sent again.
@@ -125,6 +128,17 @@ impl Provider for ServiceProvider {
             if self.mode == Mode::Job {
                 healthy = None;
                 state = format!("{running} running, job");
+                let name = spec.name.clone().unwrap_or_default();
+                let tasks = self.docker.list_tasks(&name).await.map_err(crate::error)?;
+                // A failed run is run again by the next apply, as on one engine.
+                if let Some(error) = converge::failed_run(&service, &tasks) {
+                    state = format!("job failed: {error}");
+                    drift.push(Drift {
+                        field: "run".to_owned(),
+                        expected: "completed".to_owned(),
+                        actual: format!("failed: {error}"),
+                    });
+                }
             } else if running < wanted {
                 let reason = self.failing_reason(&name).await?;
                 state.push_str(&format!(", {reason}"));
@@ -245,7 +259,8 @@ impl Provider for ServiceProvider {
     }
 
     /// Removes the service and the proxy in front of it, then waits until their containers on
-    /// this node are gone, so that the networks and volumes they use can be removed after it.
+    /// this node are gone, so that the networks and volumes they use can be removed after it,
+    /// and removes the versions of secrets that nothing mounts any more.
     async fn delete(&self, scope: &Scope, live: &Live) -> Result<(), ProviderError> {
         let proxy = self.proxy_of(scope, &live.address, &live.name).await?;
         let names = proxy.map(|_| front::name(&live.name)).into_iter();
@@ -257,7 +272,8 @@ impl Provider for ServiceProvider {
         }
         let labels = [ADDRESS, front::PROXY_OF];
         self.wait_gone(scope, &live.address, &labels, "the service is")
-            .await
+            .await?;
+        crate::secret::prune_versions(&self.docker, scope).await
     }
 
     /// A service is started and healthy once its rollout has converged (apply waited for it);
@@ -278,6 +294,8 @@ impl Provider for ServiceProvider {
 impl ServiceProvider {
     /// Waits until the stack's containers labelled `label` = `address` on this node are gone
     /// (for each of `labels`), so that the networks, volumes and ports they use are free.
+    /// Swarm stops them but may leave those that had ended (a job's run): they are removed
+    /// here, with their anonymous volumes.
     async fn wait_gone(
         &self,
         scope: &Scope,
@@ -291,10 +309,22 @@ impl ServiceProvider {
             for label in labels {
                 let filter = LabelFilter::new(*label, address.to_string());
                 let containers = self.docker.list_containers(&filter).await.map_err(crate::error)?;
-                left += containers
+                let ours: Vec<_> = containers
                     .iter()
                     .filter(|container| container.labels.get(STACK) == Some(&scope.stack))
-                    .count();
+                    .collect();
+                for ended in ours.iter().filter(|container| {
+                    matches!(
+                        container.status,
+                        ContainerStatus::Exited | ContainerStatus::Created | ContainerStatus::Dead
+                    )
+                }) {
+                    match self.docker.remove_container(&ended.id, true).await {
+                        Err(error) if !error.is_not_found() => return Err(named(address, error)),
+                        _ => {}
+                    }
+                }
+                left += ours.len();
             }
             if left == 0 {
                 return Ok(());
@@ -401,6 +431,8 @@ impl ServiceProvider {
         }
         self.send_update(scope, desired, restart, None).await?;
         self.wait_rolled_out(scope, desired).await?;
+        // The versions of secrets its old tasks mounted go, once no other service mounts them.
+        crate::secret::prune_versions(&self.docker, scope).await?;
         self.front(scope, desired).await
     }
 

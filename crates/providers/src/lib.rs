@@ -32,6 +32,9 @@ pub use network::NetworkProvider;
 pub use probe::ProbeProvider;
 pub use secret::SecretProvider;
 pub use service::ServiceProvider;
+/// Services read from stack text, and the desired states of what they refer to, for tests.
+#[cfg(any(test, feature = "testing"))]
+pub use service::fixtures;
 pub use volume::VolumeProvider;
 
 /// The typed model of a service, read from its resource, that the providers of other targets

@@ -22,13 +22,24 @@ use crate::common;
 pub struct NetworkProvider {
     docker: Arc<DockerClient>,
     kind: &'static KindSchema,
+    configure: Configure,
 }
+
+/// What a target makes of the configuration of a network the stack creates, or why it cannot
+/// (a swarm's networks are overlay networks): reading, creating and removing are the same.
+pub type Configure = fn(&Resource, &mut Desired) -> Result<(), Diagnostic>;
 
 impl NetworkProvider {
     pub fn new(docker: Arc<DockerClient>) -> Self {
+        NetworkProvider::configured(docker, |_, _| Ok(()))
+    }
+
+    /// The provider of a target whose networks are configured by `configure`.
+    pub fn configured(docker: Arc<DockerClient>, configure: Configure) -> Self {
         NetworkProvider {
             docker,
             kind: common::builtin_kind("network"),
+            configure,
         }
     }
 
@@ -75,7 +86,10 @@ impl Provider for NetworkProvider {
         resource: &Resource,
         resolve: &dyn Resolve,
     ) -> Result<Desired, Diagnostic> {
-        let desired = common::fixed_object(self.kind, scope, resource, resolve);
+        let mut desired = common::fixed_object(self.kind, scope, resource, resolve);
+        if !desired.external {
+            (self.configure)(resource, &mut desired)?;
+        }
         check_encryption(resource, &desired)?;
         Ok(desired)
     }

@@ -12,9 +12,10 @@
 
 // `config`, `live`, `spec` and `wait` are shared with jobs, whose container is made as a replica is.
 pub(crate) mod config;
-
-#[cfg(test)]
-pub(crate) mod fixtures;
+// The Swarm providers' unit tests use them too (feature `testing`). Test code may unwrap.
+#[cfg(any(test, feature = "testing"))]
+#[allow(clippy::unwrap_used)]
+pub mod fixtures;
 pub(crate) mod front;
 mod host_check;
 pub(crate) mod live;

@@ -296,7 +296,7 @@ impl Drop for LiveStack {
         ] {
             let ids = |args: &[&str]| -> Vec<String> { docker(args).lines().map(str::to_owned).collect() };
             for id in ids(&["ps", "-aq", "--filter", &filter]) {
-                docker(&["rm", "-f", &id]);
+                docker(&["rm", "-f", "-v", &id]);
             }
             for kind in ["network", "volume"] {
                 for id in ids(&[kind, "ls", "-q", "--filter", &filter]) {
@@ -307,8 +307,8 @@ impl Drop for LiveStack {
                 docker(&["rmi", "-f", &id]);
             }
         }
-        docker(&["rm", "-f", &format!("stack-lock.{}", self.name)]);
-        docker(&["rm", "-f", &format!("stack-record.{}", self.name)]);
+        docker(&["rm", "-f", "-v", &format!("stack-lock.{}", self.name)]);
+        docker(&["rm", "-f", "-v", &format!("stack-record.{}", self.name)]);
     }
 }
 

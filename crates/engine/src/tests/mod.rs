@@ -653,3 +653,81 @@ async fn an_external_object_its_provider_cannot_check_is_not_planned_and_one_mis
         "{problems:?}"
     );
 }
+
+/// A dependency with a new object under a new name (a swarm secret's new version) stands for
+/// the fields that only follow it; a field changed in the files keeps its own reason.
+#[test]
+fn fields_that_only_follow_a_renamed_dependency_say_so() {
+    use indexmap::IndexMap;
+    use stack_language::Address;
+    use stack_plan::{FieldChange, ResourcePlan};
+    use stack_provider::{Config, Desired, Live, Setting};
+
+    let (_, graph) = load(
+        "secret \"token\" {\n    from-env \"TOKEN\"\n}\nservice \"api\" {\n    image \"api\"\n    secret \"token\"\n}\n",
+    );
+    let token = Address::new(&[], "secret", "token");
+    let api = Address::new(&[], "service", "api");
+    let kind = stack_language::schema::builtin().kind("secret").unwrap();
+    let desired = IndexMap::from([(
+        token.clone(),
+        Desired {
+            address: token.clone(),
+            kind,
+            name: "shop_token_new".to_owned(),
+            config: Config::default(),
+            outputs: IndexMap::new(),
+            external: false,
+            source: None,
+            payload: None,
+        },
+    )]);
+    let live = IndexMap::from([(
+        token.clone(),
+        Live {
+            address: token.clone(),
+            kind: "secret",
+            name: "shop_token_old".to_owned(),
+            config: Config::default(),
+            drift: Vec::new(),
+            state: String::new(),
+            healthy: None,
+        },
+    )]);
+    let change = |field: &str, before: &str, after: &str| FieldChange {
+        field: field.to_owned(),
+        before: Some(Setting::Plain(serde_json::json!([{ "name": before }]))),
+        after: Some(Setting::Plain(serde_json::json!([{ "name": after }]))),
+        effect: stack_language::schema::Effect::Replace,
+    };
+    let planned = |changes: Vec<FieldChange>| ResourcePlan {
+        address: api.clone(),
+        kind: "service".to_owned(),
+        action: Action::Replace,
+        reasons: changes
+            .iter()
+            .map(|change| Reason::ForcesReplacement {
+                field: change.field.clone(),
+            })
+            .collect(),
+        changes,
+        drift: Vec::new(),
+    };
+
+    let mut following = planned(vec![change("secret", "shop_token_old", "shop_token_new")]);
+    crate::prepare::follows_new_objects(&mut following, &graph, &desired, &live);
+    assert_eq!(
+        following.reasons,
+        [Reason::DependencyChanged {
+            dependency: token.clone()
+        }]
+    );
+
+    let mut also_changed = planned(vec![
+        change("secret", "shop_token_old", "shop_token_new"),
+        change("image", "api:1", "api:2"),
+    ]);
+    let before = also_changed.reasons.clone();
+    crate::prepare::follows_new_objects(&mut also_changed, &graph, &desired, &live);
+    assert_eq!(also_changed.reasons, before);
+}

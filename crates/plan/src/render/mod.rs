@@ -175,6 +175,7 @@ fn why(resource: &ResourcePlan) -> String {
             Reason::Changed => "changed in the files".to_owned(),
             Reason::ForcesReplacement { field } => format!("`{field}` cannot change in place"),
             Reason::DependencyReplaced { dependency } => format!("`{dependency}` it uses is replaced"),
+            Reason::DependencyChanged { dependency } => format!("it uses the new `{dependency}`"),
             Reason::RemovedFromFiles => "no longer in the files".to_owned(),
             Reason::Drift => "changed on the daemon by hand".to_owned(),
             Reason::External => "exists outside the stack: only read".to_owned(),

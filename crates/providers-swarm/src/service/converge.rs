@@ -149,13 +149,8 @@ pub fn progress(service: &Service, tasks: &[Task], nodes: &Nodes, goal: Goal) ->
         Some(ServiceUpdateStatusStateEnum::UPDATING | ServiceUpdateStatusStateEnum::ROLLBACK_STARTED)
     );
     let tasks = nodes.kept(tasks);
-    let spec = service.spec.as_ref();
-    let template = spec.and_then(|spec| spec.task_template.as_ref()).map(normal);
-    let current: Vec<&Task> = tasks
-        .iter()
-        .copied()
-        .filter(|task| task.spec.as_ref().map(normal) == template)
-        .collect();
+    let template = template(service);
+    let current = current_tasks(service, tasks.iter().copied());
     let wanted = wanted_tasks(service);
     let in_state = |state: TaskState| {
         current
@@ -222,11 +217,7 @@ pub fn progress(service: &Service, tasks: &[Task], nodes: &Nodes, goal: Goal) ->
 /// are the tasks created since the update started that are not of the spec it went back to.
 fn lost_with_their_nodes(service: &Service, tasks: &[Task], nodes: &Nodes) -> Option<String> {
     let started = instant(service.update_status.as_ref()?.started_at.as_deref()?);
-    let template = service
-        .spec
-        .as_ref()
-        .and_then(|spec| spec.task_template.as_ref())
-        .map(normal);
+    let template = template(service);
     let of_update: Vec<&Task> = tasks
         .iter()
         .filter(|task| task.created_at.as_deref().map(instant) >= Some(started.clone()))
@@ -286,6 +277,43 @@ fn instant(time: &str) -> String {
     let (whole, zone) = time.split_at(time.find(['Z', '+']).unwrap_or(time.len()));
     let (seconds, fraction) = whole.split_once('.').unwrap_or((whole, ""));
     format!("{seconds}.{fraction:0<9}{zone}")
+}
+
+/// The service's current task spec, in the form tasks carry it.
+fn template(service: &Service) -> Option<Json> {
+    let spec = service.spec.as_ref();
+    spec.and_then(|spec| spec.task_template.as_ref()).map(normal)
+}
+
+/// The tasks of the service's current spec.
+fn current_tasks<'a>(service: &Service, tasks: impl IntoIterator<Item = &'a Task>) -> Vec<&'a Task> {
+    let template = template(service);
+    tasks
+        .into_iter()
+        .filter(|task| task.spec.as_ref().map(normal) == template)
+        .collect()
+}
+
+/// Why the last run of a job failed, if it did: every task of its current spec has ended, and
+/// none completed. The error of the last one.
+pub fn failed_run(service: &Service, tasks: &[Task]) -> Option<String> {
+    let current = current_tasks(service, tasks);
+    let state = |task: &&Task| task.status.as_ref().and_then(|status| status.state);
+    let ended = |task: &&Task| {
+        matches!(
+            state(task),
+            Some(TaskState::FAILED | TaskState::REJECTED | TaskState::SHUTDOWN)
+        )
+    };
+    let failed = current
+        .iter()
+        .filter(|task| matches!(state(task), Some(TaskState::FAILED | TaskState::REJECTED)))
+        .filter_map(|task| Some((task.updated_at.clone()?, task.status.as_ref()?)))
+        .max_by(|one, other| one.0.cmp(&other.0))?;
+    current.iter().all(ended).then(|| {
+        let status = failed.1;
+        status.err.clone().or(status.message.clone()).unwrap_or_default()
+    })
 }
 
 /// How long Swarm watches a new task for failing: the monitor period of the service's update
@@ -633,6 +661,26 @@ mod tests {
             reason.contains("keep failing (3 failed): task: non-zero exit (1)"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn a_job_whose_every_task_failed_has_a_failed_run() {
+        let job: Service = serde_json::from_value(json!({
+            "Spec": {"Mode": {"ReplicatedJob": {"MaxConcurrent": 1, "TotalCompletions": 1}}},
+        }))
+        .unwrap();
+        let run = |state: &str| Task {
+            spec: None,
+            updated_at: Some("2026-12-07T23:00:00Z".to_owned()),
+            ..task("a", 0, state, "shutdown")
+        };
+        assert_eq!(
+            failed_run(&job, &[run("failed")]).as_deref(),
+            Some("task: non-zero exit (1)")
+        );
+        assert_eq!(failed_run(&job, &[run("complete")]), None);
+        assert_eq!(failed_run(&job, &[run("failed"), run("running")]), None);
+        assert_eq!(failed_run(&job, &[]), None);
     }
 
     #[test]

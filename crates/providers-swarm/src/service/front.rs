@@ -193,15 +193,18 @@ pub fn spec(swarm: &SwarmService, service: &str, image: String, labels: Labels) 
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::service::fixtures::{self, Resolved};
+    use stack_providers::common::testing::resource;
+    use stack_providers::fixtures;
+
+    use crate::service::resolved_for_tests;
 
     fn read(body: &str) -> (SwarmService, tempfile::TempDir) {
         let text = format!(
             "stack \"shop\"\nnetwork \"app\"\nservice \"web\" {{\n    image \"demo:1\"\n    network \"app\"\n{body}\n}}\n"
         );
-        let (stack, dir) = fixtures::load(&text);
-        let resource = fixtures::resource(&stack, "service", "web");
-        let service = SwarmService::from_resource(resource, &Resolved::of(&stack), Mode::Replicated);
+        let (stack, dir) = fixtures::load(&text, &[]);
+        let resource = resource(&stack, "service", "web");
+        let service = SwarmService::from_resource(resource, &resolved_for_tests(&stack), Mode::Replicated);
         (service.unwrap(), dir)
     }
 

@@ -92,11 +92,7 @@ fn shown(field: &str, section: &Json, recorded: &Config) -> Json {
 }
 
 /// Each compared field of the stack's `service` kind with the part of `spec` that realizes it.
-///
-/// `probe` is not among them: the daemon writes a task's health check as `Healthcheck`, which
-/// bollard's model reads as `HealthCheck`, so a spec read back never shows one (the daemon,
-/// reading without regard to case, does get the one stack sends). A probe changed by hand is
-/// therefore not seen.
+/// (`stack-docker` reads a spec's health check as the daemon writes it, so `probe` is one.)
 pub fn sections(spec: &ServiceSpec) -> Vec<(&'static str, Json)> {
     let task = spec.task_template.clone().unwrap_or_default();
     let container = task.container_spec.clone().unwrap_or_default();
@@ -158,6 +154,7 @@ pub fn sections(spec: &ServiceSpec) -> Vec<(&'static str, Json)> {
         ("tmpfs", mounts_of("tmpfs")),
         ("network", Json::Array(networks)),
         ("secret", json!(container.secrets)),
+        ("probe", json!(container.health_check)),
         ("restart", json!(task.restart_policy)),
         ("resources", json!(task.resources)),
         (
@@ -225,7 +222,10 @@ mod tests {
     use stack_docker::Labels;
 
     use super::*;
-    use crate::service::fixtures::{self, Resolved};
+    use stack_providers::common::testing::resource;
+    use stack_providers::fixtures;
+
+    use crate::service::resolved_for_tests;
     use crate::service::spec::{Mode, SwarmService};
 
     const STACK: &str = r#"
@@ -239,14 +239,15 @@ service "api" {
     replicas 2
     resources { memory "64MiB"; }
     update { order "start-first"; }
+    probe { exec "true"; interval "2s"; }
 }
 "#;
 
     /// The spec stack sends for `api`, labelled with its recorded configuration and hashes.
     fn sent() -> (ServiceSpec, Config) {
-        let (stack, _dir) = fixtures::load(STACK);
-        let resource = fixtures::resource(&stack, "service", "api");
-        let resolved = Resolved::of(&stack);
+        let (stack, _dir) = fixtures::load(STACK, &[]);
+        let resource = resource(&stack, "service", "api");
+        let resolved = resolved_for_tests(&stack);
         let service = SwarmService::from_resource(resource, &resolved, Mode::Replicated).unwrap();
         let config = Config::from_resource(resource, "shop", |address| {
             stack_provider::Resolve::desired(&resolved, address).map(|desired| desired.name.clone())
@@ -255,6 +256,13 @@ service "api" {
         let label = applied_label(&spec);
         spec.labels = Some([(APPLIED.to_owned(), label)].into());
         (spec, config)
+    }
+
+    fn container_of(spec: &mut ServiceSpec) -> &mut stack_docker::service::TaskSpecContainerSpec {
+        spec.task_template
+            .as_mut()
+            .and_then(|task| task.container_spec.as_mut())
+            .unwrap()
     }
 
     #[test]
@@ -298,17 +306,27 @@ service "api" {
         assert_eq!(config.differing(&observed, kind), ["replicas"]);
     }
 
+    /// `docker service update --health-cmd ...`: the live check shows, against the files'.
+    #[test]
+    fn a_probe_changed_by_hand_is_drift() {
+        let (mut spec, config) = sent();
+        let container = container_of(&mut spec);
+        let check = container.health_check.as_mut().unwrap();
+        assert_eq!(check.test, Some(vec!["CMD".to_owned(), "true".to_owned()]));
+        check.test = Some(vec!["CMD-SHELL".to_owned(), "exit 0".to_owned()]);
+        let (observed, drift) = observed(&config, &spec);
+        assert_eq!(drift.len(), 1, "{drift:?}");
+        assert_eq!(drift[0].field, "probe");
+        assert!(drift[0].actual.contains("CMD-SHELL"), "{drift:?}");
+        let kind = stack_providers::common::builtin_kind("service");
+        assert_eq!(config.differing(&observed, kind), ["probe"]);
+    }
+
     /// A variable changed by hand shows as drift of `env`, but never with a sensitive value.
     #[test]
     fn env_changed_by_hand_hides_sensitive_values() {
         let (mut spec, config) = sent();
-        let container = spec
-            .task_template
-            .as_mut()
-            .unwrap()
-            .container_spec
-            .as_mut()
-            .unwrap();
+        let container = container_of(&mut spec);
         container.env = Some(vec!["MODE=slow".to_owned(), "PASSWORD=hunter2".to_owned()]);
         let (observed, drift) = observed(&config, &spec);
         let env = observed.get("env").and_then(Setting::as_json).unwrap();

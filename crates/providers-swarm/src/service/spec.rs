@@ -507,7 +507,10 @@ mod tests {
     };
 
     use super::*;
-    use crate::service::fixtures::{self, Resolved};
+    use stack_providers::common::testing::resource;
+    use stack_providers::fixtures;
+
+    use crate::service::resolved_for_tests;
 
     const FULL: &str = r#"
 stack "shop"
@@ -564,10 +567,10 @@ service "api" {
         kind: &'static str,
         mode: Mode,
     ) -> (Result<SwarmService, Diagnostic>, tempfile::TempDir) {
-        let (stack, dir) = fixtures::load(text);
-        let resource = fixtures::resource(&stack, kind, "api");
+        let (stack, dir) = fixtures::load(text, &[]);
+        let resource = resource(&stack, kind, "api");
         (
-            SwarmService::from_resource(resource, &Resolved::of(&stack), mode),
+            SwarmService::from_resource(resource, &resolved_for_tests(&stack), mode),
             dir,
         )
     }

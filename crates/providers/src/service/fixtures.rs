@@ -17,7 +17,8 @@ use crate::common;
 pub const SECRET_VALUE: &[u8] = b"hunter2-value";
 
 /// Loads `stack.kdl` (with `files` beside it) from a fresh directory; the directory is returned
-/// too, since bind sources must exist while the test runs.
+/// too, since bind sources must exist while the test runs. A variable `password`, where
+/// declared, is `hunter2`.
 pub fn load(text: &str, files: &[&str]) -> (Stack, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("stack.kdl"), text).unwrap();
@@ -26,12 +27,14 @@ pub fn load(text: &str, files: &[&str]) -> (Stack, tempfile::TempDir) {
     }
     let mut sources = stack_diagnostics::Sources::default();
     let schema = stack_language::schema::builtin();
-    let loaded = stack_language::load(
-        dir.path(),
-        &stack_language::Options::default(),
-        &schema,
-        &mut sources,
-    );
+    let mut options = stack_language::Options::default();
+    if text.contains("variable \"password\"") {
+        options
+            .inputs
+            .vars
+            .push(("password".to_owned(), "hunter2".to_owned()));
+    }
+    let loaded = stack_language::load(dir.path(), &options, &schema, &mut sources);
     let stack = loaded.stack.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
     (stack, dir)
 }
@@ -44,10 +47,20 @@ pub fn service<'a>(stack: &'a Stack, name: &str) -> &'a Resource {
 pub struct Resolved(HashMap<Address, Desired>);
 
 impl Resolved {
+    /// Every object named `<stack>_<path>`, as on one engine.
     pub fn of(stack: &Stack) -> Resolved {
+        Resolved::naming_secrets(stack, &str::to_owned)
+    }
+
+    /// [`Resolved::of`], but a secret's name is `secret_name` of its `<stack>_<path>` (a swarm
+    /// names each version of a secret after its content).
+    pub fn naming_secrets(stack: &Stack, secret_name: &dyn Fn(&str) -> String) -> Resolved {
         let mut desired = HashMap::new();
         for (address, resource) in &stack.resources {
-            let name = format!("{}_{}", stack.name, address.path_name());
+            let mut name = format!("{}_{}", stack.name, address.path_name());
+            if address.kind == "secret" {
+                name = secret_name(&name);
+            }
             let (outputs, payload): (
                 IndexMap<String, String>,
                 Option<Arc<dyn std::any::Any + Send + Sync>>,
