@@ -19,7 +19,7 @@ const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest any single request may take before its answer starts (stops wait for the
 /// container's stop timeout within one request, so this stays generous).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the daemon said about itself when we connected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,34 +50,13 @@ async fn ping(endpoint: &str) -> std::result::Result<EngineVersion, String> {
     engine_version(&String::from_utf8_lossy(&head))
 }
 
-/// `GET path` of the API, by hand, for what bollard's models leave out: the status code and
-/// the body. An HTTP/1.0 request's answer is never chunked: it ends with the connection.
-pub(crate) async fn get(endpoint: &str, path: &str) -> std::result::Result<(u16, Vec<u8>), String> {
-    let request = format!("GET /v{API_VERSION}{path} HTTP/1.0\r\nHost: docker\r\n\r\n");
-    let answer = tokio::time::timeout(REQUEST_TIMEOUT, exchange(endpoint, request.as_bytes(), true))
-        .await
-        .map_err(|_| format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))??;
-    let end = answer
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .ok_or("the answer has no end of its head")?;
-    let head = String::from_utf8_lossy(&answer[..end]);
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|status| status.parse().ok())
-        .ok_or_else(|| {
-            format!(
-                "the answer is not HTTP: {}",
-                head.lines().next().unwrap_or_default()
-            )
-        })?;
-    Ok((status, answer[end + 4..].to_vec()))
-}
-
 /// Sends `request` on a connection of its own to the daemon at `endpoint` and reads the answer:
 /// its head, or the `whole` of it.
-async fn exchange(endpoint: &str, request: &[u8], whole: bool) -> std::result::Result<Vec<u8>, String> {
+pub(crate) async fn exchange(
+    endpoint: &str,
+    request: &[u8],
+    whole: bool,
+) -> std::result::Result<Vec<u8>, String> {
     let exchanged = if let Some(address) = endpoint
         .strip_prefix("tcp://")
         .or_else(|| endpoint.strip_prefix("http://"))

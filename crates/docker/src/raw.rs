@@ -10,28 +10,27 @@
 //! as [`DockerClient::connect_to`] accepts): the daemon then answers without chunks and closes
 //! the connection after the body.
 
-use std::time::Duration;
-
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::client::{API_VERSION, DockerClient};
+use crate::client::{API_VERSION, DockerClient, REQUEST_TIMEOUT, exchange};
 use crate::error::{DockerError, ObjectRef, Result};
-
-/// As long as any request of the client may take.
-const TIMEOUT: Duration = Duration::from_secs(120);
 
 impl DockerClient {
     /// `GET /v1.41{path}` (`path` with its query, already encoded), typed as `T` once health
     /// checks are named as bollard reads them.
     pub(crate) async fn get_typed<T: DeserializeOwned>(&self, path: &str, object: ObjectRef) -> Result<T> {
         let request = format!("GET /v{API_VERSION}{path} HTTP/1.0\r\nHost: docker\r\n\r\n");
-        let answer = tokio::time::timeout(TIMEOUT, self.exchange(request.as_bytes()))
-            .await
-            .map_err(|_| bollard::errors::Error::RequestTimeoutError)
-            .and_then(|answer| answer.map_err(|err| bollard::errors::Error::IOError { err }))
-            .map_err(self.error(object.clone()))?;
+        let answer = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            exchange(self.endpoint(), request.as_bytes(), true),
+        )
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs())))
+        .map_err(|reason| DockerError::DaemonUnavailable {
+            endpoint: self.endpoint().to_owned(),
+            reason,
+        })?;
         let (status, body) = split_answer(&answer).ok_or_else(|| DockerError::Daemon {
             object: object.clone(),
             status: 0,
@@ -60,31 +59,6 @@ impl DockerClient {
             message: format!("the daemon's answer is not as expected: {error}"),
         })
     }
-
-    /// Sends `request` to the endpoint and reads the whole answer.
-    async fn exchange(&self, request: &[u8]) -> std::io::Result<Vec<u8>> {
-        let endpoint = self.endpoint();
-        if let Some(address) = endpoint
-            .strip_prefix("tcp://")
-            .or_else(|| endpoint.strip_prefix("http://"))
-        {
-            let stream = tokio::net::TcpStream::connect(address.trim_end_matches('/')).await?;
-            send_and_read(stream, request).await
-        } else {
-            let path = endpoint.strip_prefix("unix://").unwrap_or(endpoint);
-            send_and_read(tokio::net::UnixStream::connect(path).await?, request).await
-        }
-    }
-}
-
-async fn send_and_read(
-    mut stream: impl AsyncRead + AsyncWrite + Unpin,
-    request: &[u8],
-) -> std::io::Result<Vec<u8>> {
-    stream.write_all(request).await?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
-    Ok(answer)
 }
 
 /// The status and the body of an HTTP answer read to its end.

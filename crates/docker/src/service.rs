@@ -10,17 +10,17 @@ pub use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
     EndpointSpecModeEnum, HealthConfig, Limit, Mount as ServiceMount, MountTmpfsOptions, MountType,
     NetworkAttachmentConfig, Node, NodeSpecAvailabilityEnum, NodeSpecRoleEnum, NodeState, ObjectVersion,
-    ResourceObject, Service, ServiceSpec,
-    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
-    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
-    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum,
-    Task, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets,
-    TaskSpecPlacement, TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+    ResourceObject, Service, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
+    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskSpecContainerSpec,
+    TaskSpecContainerSpecFile, TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences,
+    TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    TaskState,
 };
 
 use crate::client::DockerClient;
-use crate::error::{DockerError, ObjectKind, ObjectRef, Result};
+use crate::error::{ObjectKind, ObjectRef, Result};
 use crate::labels::LabelFilter;
 use crate::raw::query_value;
 
@@ -95,39 +95,17 @@ impl DockerClient {
     /// The service by name or id, and the spec it had before its last update, which Swarm keeps
     /// for its rollback (`PreviousSpec`, which bollard's model of a service leaves out).
     pub async fn inspect_service_with_previous(&self, name: &str) -> Result<(Service, Option<ServiceSpec>)> {
-        let object = service_ref(name);
-        let (status, body) = crate::client::get(self.endpoint(), &format!("/services/{name}"))
-            .await
-            .map_err(|reason| DockerError::DaemonUnavailable {
-                endpoint: self.endpoint().to_owned(),
-                reason,
-            })?;
-        let unreadable = |error: serde_json::Error| DockerError::Daemon {
-            object: object.clone(),
-            status,
-            message: format!("unexpected answer: {error}"),
-        };
-        match status {
-            200 => {}
-            404 => return Err(DockerError::NotFound { object }),
-            _ => {
-                let answer: serde_json::Value = serde_json::from_slice(&body).map_err(unreadable)?;
-                let message = answer["message"].as_str().unwrap_or_default().to_owned();
-                return Err(DockerError::Daemon {
-                    object,
-                    status,
-                    message,
-                });
-            }
-        }
         #[derive(serde::Deserialize)]
         struct WithPrevious {
+            #[serde(flatten)]
+            service: Service,
             #[serde(rename = "PreviousSpec")]
             previous_spec: Option<ServiceSpec>,
         }
-        let service: Service = serde_json::from_slice(&body).map_err(unreadable)?;
-        let previous: WithPrevious = serde_json::from_slice(&body).map_err(unreadable)?;
-        Ok((service, previous.previous_spec))
+        let read: WithPrevious = self
+            .get_typed(&format!("/services/{name}"), service_ref(name))
+            .await?;
+        Ok((read.service, read.previous_spec))
     }
 
     pub async fn remove_service(&self, name: &str) -> Result<()> {

@@ -131,7 +131,7 @@ impl Provider for ServiceProvider {
                 let name = spec.name.clone().unwrap_or_default();
                 let tasks = self.docker.list_tasks(&name).await.map_err(crate::error)?;
                 // A failed run is run again by the next apply, as on one engine.
-                if let Some(error) = converge::failed_run(&service, &tasks) {
+                if let Some(error) = converge::failed_run(service, &tasks) {
                     state = format!("job failed: {error}");
                     drift.push(Drift {
                         field: "run".to_owned(),
@@ -417,7 +417,9 @@ impl ServiceProvider {
                 "{}: Swarm stopped the update of the proxy in front of it for tasks lost with their nodes",
                 desired.address
             ))
-            .with_hint("`docker node ls` shows which nodes are down or drained; apply again once they are back")),
+            .with_hint(
+                "`docker node ls` shows which nodes are down or drained; apply again once they are back",
+            )),
         }
     }
 
