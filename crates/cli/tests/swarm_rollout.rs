@@ -19,21 +19,7 @@ use support::{LiveStack, docker_available, free_port};
 
 /// The stack's services on the swarm, as `NAME MODE REPLICAS`, sorted.
 fn services(swarm: &TestSwarm, live: &LiveStack) -> Vec<String> {
-    let filter = format!("label=dev.stack.stack={}", live.name);
-    let listed = swarm.manager().docker_ok(&[
-        "service",
-        "ls",
-        "--filter",
-        &filter,
-        "--format",
-        "{{.Name}} {{.Mode}} {{.Replicas}}",
-    ]);
-    let mut names: Vec<String> = listed
-        .lines()
-        .map(|line| live.redact(line).trim().to_owned())
-        .collect();
-    names.sort();
-    names
+    swarm.stack_services(live, "{{.Name}} {{.Mode}} {{.Replicas}}")
 }
 
 /// The ports the service `name` publishes, as `PUBLISHED->TARGET/MODE` each.

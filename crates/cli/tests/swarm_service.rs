@@ -16,18 +16,7 @@ use support::{LiveStack, docker_available, free_port};
 
 /// The stack's services on the swarm, as `NAME REPLICAS` (`[stack]_api 2/2`), sorted.
 fn services(swarm: &TestSwarm, live: &LiveStack) -> Vec<String> {
-    let filter = format!("label=dev.stack.stack={}", live.name);
-    let listed = swarm.manager().docker_ok(&[
-        "service",
-        "ls",
-        "--filter",
-        &filter,
-        "--format",
-        "{{.Name}} {{.Replicas}}",
-    ]);
-    let mut names: Vec<String> = listed.lines().map(|line| live.redact(line)).collect();
-    names.sort();
-    names
+    swarm.stack_services(live, "{{.Name}} {{.Replicas}}")
 }
 
 #[test]

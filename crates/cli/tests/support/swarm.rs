@@ -93,6 +93,21 @@ impl TestSwarm {
         &self.nodes[0]
     }
 
+    /// The services of `live`'s stack on the swarm, each as `format` prints it (`docker service
+    /// ls --format`), the stack's name redacted, sorted.
+    pub fn stack_services(&self, live: &super::LiveStack, format: &str) -> Vec<String> {
+        let filter = format!("label=dev.stack.stack={}", live.name);
+        let listed = self
+            .manager()
+            .docker_ok(&["service", "ls", "--filter", &filter, "--format", format]);
+        let mut services: Vec<String> = listed
+            .lines()
+            .map(|line| live.redact(line).trim().to_owned())
+            .collect();
+        services.sort();
+        services
+    }
+
     /// `DOCKER_HOST` for the `stack` binary: the manager's socket.
     pub fn host(&self) -> String {
         self.manager().host()
