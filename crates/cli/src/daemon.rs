@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use stack_docker::{DockerClient, DockerError};
+use stack_docker::{DockerClient, DockerError, SwarmRole};
 use stack_engine::{LiveRead, describe_holder};
 use stack_language::{Options, Stack, Target};
 use stack_provider::lock::{LockError, StackRecord};
@@ -57,6 +57,8 @@ struct Connected {
     docker: DockerClient,
     locks: DockerLock,
     ahead: Option<ReadAhead>,
+    /// The daemon's place in a swarm, read beside the rest when the target is a swarm.
+    role: Option<Result<SwarmRole, DockerError>>,
 }
 
 impl Connecting {
@@ -81,8 +83,11 @@ impl Connecting {
                 }
                 _ => "--target swarm".to_owned(),
             };
-            self.runtime
-                .block_on(ensure_manager(&connected.docker, &chosen_by))?;
+            let role = match connected.role.take() {
+                Some(role) => role,
+                None => self.runtime.block_on(connected.docker.swarm_role()),
+            };
+            ensure_manager(&connected.docker, role, &chosen_by)?;
         }
         let outside = external.providers();
         if !outside.is_empty() {
@@ -135,27 +140,38 @@ impl Daemon {
             let docker = DockerClient::connect().await?;
             let locks = DockerLock::new(Arc::new(docker.clone()));
             let providers = builtin(target, docker.clone());
-            let ahead = match likely {
-                Some(stack) => {
-                    let scope = Daemon::scope_of(stack.clone());
-                    let (live, recorded) = tokio::join!(
-                        stack_engine::read_live(&providers, &scope),
-                        protected(&locks, &stack)
-                    );
-                    Some(ReadAhead {
-                        stack,
-                        live: Some(live),
-                        recorded: Some(recorded),
-                    })
+            // Whether the daemon can take a swarm's calls is asked while the rest is read.
+            let role = async {
+                match target {
+                    Target::Swarm => Some(docker.swarm_role().await),
+                    Target::Engine => None,
                 }
-                None => None,
             };
+            let ahead = async {
+                match likely {
+                    Some(stack) => {
+                        let scope = Daemon::scope_of(stack.clone());
+                        let (live, recorded) = tokio::join!(
+                            stack_engine::read_live(&providers, &scope),
+                            protected(&locks, &stack)
+                        );
+                        Some(ReadAhead {
+                            stack,
+                            live: Some(live),
+                            recorded: Some(recorded),
+                        })
+                    }
+                    None => None,
+                }
+            };
+            let (role, ahead) = tokio::join!(role, ahead);
             Ok(Connected {
                 target,
                 providers,
                 docker,
                 locks,
                 ahead,
+                role,
             })
         });
         Ok(Connecting {
@@ -278,8 +294,12 @@ fn builtin(target: Target, docker: DockerClient) -> Providers {
 }
 
 /// The Swarm target needs a manager of an active swarm: it takes the services API calls.
-async fn ensure_manager(docker: &DockerClient, chosen_by: &str) -> Result<(), String> {
-    let role = docker.swarm_role().await.map_err(|error| error.to_string())?;
+fn ensure_manager(
+    docker: &DockerClient,
+    role: Result<SwarmRole, DockerError>,
+    chosen_by: &str,
+) -> Result<(), String> {
+    let role = role.map_err(|error| error.to_string())?;
     if role.is_active_manager() {
         return Ok(());
     }
