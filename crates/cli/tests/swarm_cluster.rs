@@ -1,7 +1,8 @@
 //! Swarms of several nodes on this one machine (`support::swarm_cluster`): the harness forms
 //! one, runs a service spread over its nodes from the cluster's registry, and leaves nothing
 //! behind; a stack's service spread over three nodes rolls out an update while one node is
-//! drained and another stops, and converges on what is left.
+//! drained and another stops, and converges on what is left; an image built without `push`
+//! is a plan error there.
 
 // Test code may unwrap.
 #![allow(clippy::unwrap_used)]
@@ -45,6 +46,38 @@ fn three_nodes_run_one_task_each_and_leave_nothing_behind() {
     let footprint = cluster.footprint();
     drop(cluster);
     footprint.assert_gone();
+}
+
+#[test]
+fn an_image_built_without_push_is_a_plan_error_on_several_nodes() {
+    let Some(cluster) = SwarmCluster::start(2) else {
+        return;
+    };
+    let mut live = LiveStack::new().unwrap();
+    live.set_env("DOCKER_HOST", &cluster.docker_host());
+    live.demo_context("app");
+    live.write(
+        "stack.kdl",
+        r#"image "demo" {
+    context "app"
+}
+service "web" {
+    image "${image.demo}"
+    command "serve"
+    endpoint-mode "dnsrr"
+}
+"#,
+    );
+    live.run("apply", &["--target", "swarm", "--auto-approve"])
+        .status(1)
+        .stderr_contains("stack::not_on_swarm")
+        .stderr_contains("which is built on this node only")
+        .stderr_contains("add `push");
+    let filter = format!("label=dev.stack.stack={}", live.name);
+    let made = cluster
+        .manager()
+        .docker_ok(&["service", "ls", "--quiet", "--filter", &filter]);
+    assert_eq!(made.trim(), "", "nothing is made");
 }
 
 /// Three replicas, one per node (spread over the nodes' `zone` labels), rolled out one at a

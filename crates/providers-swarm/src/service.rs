@@ -20,6 +20,8 @@ mod tasks;
 
 use std::sync::Arc;
 
+use tokio::sync::OnceCell;
+
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use stack_diagnostics::Diagnostic;
@@ -54,6 +56,8 @@ pub struct ServiceProvider {
     docker: Arc<DockerClient>,
     kind: &'static KindSchema,
     mode: Mode,
+    /// How many nodes the swarm has, read once a plan needs it.
+    nodes: OnceCell<usize>,
 }
 
 impl ServiceProvider {
@@ -67,6 +71,7 @@ impl ServiceProvider {
             docker,
             kind: common::builtin_kind(kind),
             mode,
+            nodes: OnceCell::new(),
         }
     }
 }
@@ -84,6 +89,12 @@ impl Provider for ServiceProvider {
         resolve: &dyn Resolve,
     ) -> Result<Desired, Diagnostic> {
         let service = SwarmService::from_resource(resource, resolve, self.mode)?;
+        if let Some((image, built)) = spec::unpushed_image(resource, resolve) {
+            let nodes = self.node_count().await;
+            if nodes > 1 {
+                return Err(spec::built_on_one_node(resource, image, built, nodes));
+            }
+        }
         let mut config = desired_config(resource, &scope.stack, resolve);
         front::record(&mut config, &service);
         Ok(Desired {
@@ -292,6 +303,15 @@ impl Provider for ServiceProvider {
 }
 
 impl ServiceProvider {
+    /// How many nodes the swarm has; one when the daemon does not say (its reads then fail,
+    /// naming why).
+    async fn node_count(&self) -> usize {
+        *self
+            .nodes
+            .get_or_init(|| async { self.docker.swarm_node_count().await.unwrap_or(1) })
+            .await
+    }
+
     /// Waits until the stack's containers labelled `label` = `address` on this node are gone
     /// (for each of `labels`), so that the networks, volumes and ports they use are free.
     /// Swarm stops them but may leave those that had ended (a job's run): they are removed

@@ -22,7 +22,7 @@ use stack_docker::service::{
     TaskSpecRestartPolicyConditionEnum,
 };
 use stack_docker::{Labels, Mount, Protocol, RestartPolicy};
-use stack_language::{Resource, Value};
+use stack_language::{Address, Resource, Value};
 use stack_provider::Resolve;
 use stack_providers::service_model::{Check, FailureAction, Order, ServiceSpec, Strategy};
 
@@ -492,6 +492,43 @@ fn refuse_what_a_swarm_cannot_do(resource: &Resource, base: &ServiceSpec) -> Res
     Ok(())
 }
 
+/// The `image` field of a service that runs an image the stack builds without `push`, with
+/// that image's address: only the node that built it has it.
+pub(crate) fn unpushed_image<'a>(
+    resource: &'a Resource,
+    resolve: &dyn Resolve,
+) -> Option<(&'a Value, &'a Address)> {
+    let image = resource.field("image")?;
+    let address = image.as_ref().filter(|address| address.kind == "image")?;
+    let built = resolve.desired(address)?;
+    built.config.get("push").is_none().then_some((image, address))
+}
+
+/// The refusal of an image built on one node for a swarm of `nodes`: the others cannot pull
+/// it, so its tasks there would never start.
+pub(crate) fn built_on_one_node(
+    resource: &Resource,
+    image: &Value,
+    built: &Address,
+    nodes: usize,
+) -> Diagnostic {
+    refusal(
+        resource,
+        image.span,
+        &format!(
+            "runs `{built}`, which is built on this node only: the other {} of the swarm cannot pull it",
+            match nodes - 1 {
+                1 => "node".to_owned(),
+                others => format!("{others} nodes"),
+            }
+        ),
+        &format!(
+            "add `push \"REGISTRY/REPOSITORY\"` to `{built}`, a registry every node reaches: the tasks then run \
+             it by digest"
+        ),
+    )
+}
+
 fn refusal(resource: &Resource, span: Span, problem: &str, help: &str) -> Diagnostic {
     Diagnostic::error("stack::not_on_swarm", format!("{} {problem}", resource.address))
         .primary(span, "not on a swarm")
@@ -769,5 +806,40 @@ service "api" {
             let span = problem.labels[0].span;
             assert_eq!(&text[span.start as usize..span.end as usize], spanned, "{field}");
         }
+    }
+
+    #[test]
+    fn an_image_built_without_push_is_named_with_the_nodes_that_cannot_pull_it() {
+        let text = "stack \"shop\"\nimage \"api\" { context \".\"; }\nservice \"api\" { image \"${image.api}\"; }\nservice \"web\" { image \"demo:1\"; }\n";
+        let (stack, _dir) = fixtures::load(text, &[]);
+        let resolved = resolved_for_tests(&stack);
+        let api = resource(&stack, "service", "api");
+        let (image, built) = unpushed_image(api, &resolved).unwrap();
+        assert_eq!(built.to_string(), "image.api");
+        let refused = built_on_one_node(api, image, built, 3);
+        assert_eq!(refused.code, "stack::not_on_swarm");
+        assert!(
+            refused.message.contains("the other 2 nodes"),
+            "{}",
+            refused.message
+        );
+        let span = refused.labels[0].span;
+        assert_eq!(&text[span.start as usize..span.end as usize], "\"${image.api}\"");
+        // An image of a registry is pulled by every node.
+        assert!(unpushed_image(resource(&stack, "service", "web"), &resolved).is_none());
+
+        /// The image `api` as pushed.
+        struct Pushed(stack_provider::Desired);
+        impl Resolve for Pushed {
+            fn desired(&self, address: &Address) -> Option<&stack_provider::Desired> {
+                (address == &self.0.address).then_some(&self.0)
+            }
+        }
+        let mut pushed = resolved.desired(built).unwrap().clone();
+        pushed.config.0.insert(
+            "push".to_owned(),
+            stack_provider::Setting::Plain(serde_json::json!("127.0.0.1:5000/api")),
+        );
+        assert!(unpushed_image(api, &Pushed(pushed)).is_none());
     }
 }
