@@ -66,9 +66,7 @@ fn the_rollout_example_rolls_forward_and_back_on_a_swarm_behind_the_proxy() {
     let Some(swarm) = TestSwarm::single_node() else {
         return;
     };
-    let mut live = LiveStack::example("rollout").unwrap();
-    live.demo_context("app");
-    live.set_env("DOCKER_HOST", &swarm.host());
+    let mut live = swarm.example("rollout");
     live.set_env(
         "STACK_PROXY_BINARY",
         &stack_tests::proxy_binary().display().to_string(),

@@ -27,9 +27,7 @@ fn the_quickstart_runs_as_swarm_services() {
     let Some(swarm) = TestSwarm::single_node() else {
         return;
     };
-    let mut live = LiveStack::example("quickstart").unwrap();
-    live.demo_context("app");
-    live.set_env("DOCKER_HOST", &swarm.host());
+    let live = swarm.example("quickstart");
     let port = free_port().to_string();
     let swarm_env = ["--env", "swarm", "--var", &format!("port={port}")];
     let with = |extra: &[&'static str]| -> Vec<String> {

@@ -93,6 +93,15 @@ impl TestSwarm {
         &self.nodes[0]
     }
 
+    /// The example `name`, with the demo image's build context, its `stack` pointed at this
+    /// swarm's manager.
+    pub fn example(&self, name: &str) -> super::LiveStack {
+        let mut live = super::LiveStack::example(name).unwrap();
+        live.demo_context("app");
+        live.set_env("DOCKER_HOST", &self.host());
+        live
+    }
+
     /// The services of `live`'s stack on the swarm, each as `format` prints it (`docker service
     /// ls --format`), the stack's name redacted, sorted.
     pub fn stack_services(&self, live: &super::LiveStack, format: &str) -> Vec<String> {
